@@ -1,0 +1,82 @@
+import { SqlClient } from "@effect/sql"
+import { Effect, Option } from "effect"
+import { AccountsRepo } from "./Accounts/AccountsRepo.ts"
+import { parseAuthJson } from "./Accounts/AuthJson.ts"
+import { AuditLog } from "./AuditLog.ts"
+import { orNotFound as found } from "./Domain/Found.ts"
+import { newId } from "./Domain/Ids.ts"
+import { Pools } from "./Pools.ts"
+import { Vault } from "./Vault.ts"
+
+const aad = (accountId: string, field: "access" | "refresh" | "id") => `account:${accountId}:${field}_token`
+
+export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const repo = yield* AccountsRepo
+    const pools = yield* Pools
+    const vault = yield* Vault
+    const audit = yield* AuditLog
+
+    const orNotFound = (id: string) => found("account", id)
+
+    // Re-importing the same ChatGPT user of the same workspace refreshes its credentials instead of adding a twin.
+    const importAuthJson = Effect.fn("Accounts.importAuthJson")(function*(poolSlug: string, text: string) {
+      const credentials = yield* parseAuthJson(text)
+      const pool = yield* pools.findBySlug(poolSlug)
+      return yield* sql.withTransaction(Effect.gen(function*() {
+        const existing = yield* repo.findIdByIdentity(credentials)
+        const id = Option.match(existing, { onNone: () => newId("acct"), onSome: (row) => row.id })
+        yield* repo.upsert({
+          id,
+          chatgptAccountId: credentials.chatgptAccountId,
+          chatgptUserId: credentials.chatgptUserId,
+          email: credentials.email,
+          plan: credentials.plan,
+          fedramp: credentials.fedramp,
+          accessTokenEnc: vault.encrypt(credentials.accessToken, aad(id, "access")),
+          refreshTokenEnc: vault.encrypt(credentials.refreshToken, aad(id, "refresh")),
+          idTokenEnc: vault.encrypt(credentials.idToken, aad(id, "id")),
+          accessExpiresAt: credentials.accessExpiresAt,
+          lastRefreshAt: credentials.lastRefreshAt
+        })
+        yield* repo.addToPool(pool.id, id)
+        const created = Option.isNone(existing)
+        yield* audit.record({
+          action: created ? "account.import" : "account.reimport",
+          targetKind: "account",
+          targetId: id,
+          details: { pool: pool.slug }
+        })
+        const account = yield* repo.findById(id).pipe(orNotFound(id))
+        return { account, created } as const
+      }).pipe(Effect.orDie))
+    })
+
+    const setStatus = (action: "pause" | "resume") =>
+      Effect.fn(`Accounts.${action}`)((id: string) =>
+        Effect.gen(function*() {
+          yield* repo.setStatus(id, action === "pause" ? "paused" : "active").pipe(orNotFound(id))
+          yield* audit.record({ action: `account.${action}`, targetKind: "account", targetId: id })
+          return yield* repo.findById(id).pipe(orNotFound(id))
+        }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+      )
+
+    const remove = Effect.fn("Accounts.remove")((id: string) =>
+      Effect.gen(function*() {
+        yield* repo.remove(id).pipe(orNotFound(id))
+        yield* audit.record({ action: "account.remove", targetKind: "account", targetId: id })
+      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+    )
+
+    return {
+      importAuthJson,
+      list: repo.list,
+      get: (id: string) => repo.findById(id).pipe(orNotFound(id)),
+      pause: setStatus("pause"),
+      resume: setStatus("resume"),
+      remove
+    } as const
+  }),
+  dependencies: [AccountsRepo.Default, Pools.Default, Vault.Default, AuditLog.Default]
+}) {}

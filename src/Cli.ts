@@ -1,0 +1,37 @@
+import { Command } from "@effect/cli"
+import { Layer } from "effect"
+import { Accounts } from "./Accounts.ts"
+import { accountCommand } from "./Cli/AccountCommands.ts"
+import { keyCommand } from "./Cli/KeyCommands.ts"
+import { operatorTokenCommand } from "./Cli/OperatorTokenCommands.ts"
+import { poolCommand } from "./Cli/PoolCommands.ts"
+import { migrateCommand, serveCommand } from "./Cli/ServeCommands.ts"
+import { Actor } from "./Domain/Actor.ts"
+import { OperatorTokens } from "./OperatorTokens.ts"
+import { PoolKeys } from "./PoolKeys.ts"
+import { Pools } from "./Pools.ts"
+import { MigratedSqlLive } from "./Sql.ts"
+
+// Management commands work on a fresh data dir too: the database is migrated before they run.
+const ManagementLive = Layer.mergeAll(Pools.Default, Accounts.Default, PoolKeys.Default, OperatorTokens.Default).pipe(
+  Layer.provideMerge(Layer.succeed(Actor, Actor.Cli)),
+  Layer.provide(MigratedSqlLive)
+)
+
+const managed = <Name extends string, R, E, A>(command: Command.Command<Name, R, E, A>) =>
+  Command.provide(command, ManagementLive)
+
+export const rootCommand = Command.make("codex-pooler").pipe(
+  Command.withDescription("a self-hosted gateway that pools ChatGPT/Codex accounts behind Pool API keys"),
+  Command.withSubcommands([
+    serveCommand,
+    migrateCommand,
+    managed(poolCommand),
+    managed(accountCommand),
+    managed(keyCommand),
+    managed(operatorTokenCommand)
+  ])
+)
+
+export const runCli = Command.run(rootCommand, { name: "codex-pooler", version: "0.1.0" })
+

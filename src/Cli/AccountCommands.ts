@@ -1,0 +1,66 @@
+import { Args, Command, Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
+import { Effect } from "effect"
+import { Accounts } from "../Accounts.ts"
+import { InvalidInput } from "../Domain/Errors.ts"
+import type { Account } from "../Domain/Models.ts"
+import { emit, emitList, json } from "./Output.ts"
+
+const describe = (account: Account) =>
+  `${account.id}  ${account.email ?? "(no email)"}  plan ${account.plan ?? "unknown"}  ${account.status}  pools ${
+    account.pools.join(",") || "-"
+  }`
+
+const importCommand = Command.make("import", {
+  pool: Options.text("pool").pipe(Options.withDescription("slug of the pool to add the account to")),
+  file: Args.text({ name: "auth.json" }),
+  json
+}, (input) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(input.file).pipe(
+      Effect.mapError((error) => new InvalidInput({ message: `cannot read ${input.file}: ${error.message}` }))
+    )
+    const { account, created } = yield* (yield* Accounts).importAuthJson(input.pool, text)
+    yield* emit(input.json, { account, created }, () => `${created ? "imported" : "updated"} account ${describe(account)}`)
+  })).pipe(Command.withDescription("import a ChatGPT account from a Codex CLI auth.json"))
+
+const list = Command.make("list", { json }, (input) =>
+  Effect.gen(function*() {
+    const accounts = yield* (yield* Accounts).list
+    yield* emitList(input.json, accounts, ["ID", "EMAIL", "PLAN", "STATUS", "POOLS", "TOKEN EXPIRES"], (account) => [
+      account.id,
+      account.email,
+      account.plan,
+      account.status,
+      account.pools,
+      account.accessExpiresAt
+    ], "no accounts yet: codex-pooler account import --pool <slug> <auth.json>")
+  })).pipe(Command.withDescription("list accounts"))
+
+const id = Args.text({ name: "id" })
+
+const statusCommand = (name: "pause" | "resume", description: string) =>
+  Command.make(name, { id, json }, (input) =>
+    Effect.gen(function*() {
+      const accounts = yield* Accounts
+      const account = yield* (name === "pause" ? accounts.pause(input.id) : accounts.resume(input.id))
+      yield* emit(input.json, account, () => `${name === "pause" ? "paused" : "resumed"} account ${describe(account)}`)
+    })).pipe(Command.withDescription(description))
+
+const remove = Command.make("remove", { id, json }, (input) =>
+  Effect.gen(function*() {
+    yield* (yield* Accounts).remove(input.id)
+    yield* emit(input.json, { removed: input.id }, () => `removed account ${input.id} and its stored credentials`)
+  })).pipe(Command.withDescription("remove an account and delete its credentials"))
+
+export const accountCommand = Command.make("account").pipe(
+  Command.withDescription("manage upstream ChatGPT accounts"),
+  Command.withSubcommands([
+    importCommand,
+    list,
+    statusCommand("pause", "stop routing requests to an account"),
+    statusCommand("resume", "route requests to a paused account again"),
+    remove
+  ])
+)

@@ -1,0 +1,20 @@
+import { ValidationError } from "@effect/cli"
+import { ConfigError, Effect, Predicate } from "effect"
+import { describeConfigError } from "../Config.ts"
+
+// Every expected failure ends the process with one readable line on stderr and exit code 1 (2 for usage errors).
+export const describeFailure = (error: unknown): { readonly line: string; readonly exitCode: number } => {
+  if (ValidationError.isValidationError(error)) return { line: "", exitCode: 2 }
+  if (ConfigError.isConfigError(error)) return { line: `invalid configuration: ${describeConfigError(error)}`, exitCode: 1 }
+  if (Predicate.hasProperty(error, "message") && typeof error.message === "string") {
+    return { line: error.message, exitCode: 1 }
+  }
+  return { line: String(error), exitCode: 1 }
+}
+
+export const reportFailure = (error: unknown) =>
+  Effect.sync(() => {
+    const { exitCode, line } = describeFailure(error)
+    if (line !== "") process.stderr.write(`codex-pooler: ${line}\n`)
+    process.exitCode = exitCode
+  })

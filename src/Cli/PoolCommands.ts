@@ -1,0 +1,40 @@
+import { Args, Command, Options } from "@effect/cli"
+import { Effect } from "effect"
+import { Strategy } from "../Domain/Models.ts"
+import { Pools } from "../Pools.ts"
+import { emit, emitList, json } from "./Output.ts"
+
+const create = Command.make("create", {
+  slug: Args.text({ name: "slug" }),
+  name: Options.text("name").pipe(Options.optional),
+  strategy: Options.choice("strategy", Strategy.literals).pipe(Options.optional),
+  json
+}, (input) =>
+  Effect.gen(function*() {
+    const pools = yield* Pools
+    const pool = yield* pools.create({
+      slug: input.slug,
+      ...(input.name._tag === "Some" ? { name: input.name.value } : {}),
+      ...(input.strategy._tag === "Some" ? { strategy: input.strategy.value } : {})
+    })
+    yield* emit(input.json, pool, () => `created pool ${pool.slug} (${pool.id}), strategy ${pool.strategy}`)
+  })).pipe(Command.withDescription("create a pool of accounts"))
+
+const list = Command.make("list", { json }, (input) =>
+  Effect.gen(function*() {
+    const pools = yield* (yield* Pools).list
+    yield* emitList(input.json, pools, ["SLUG", "NAME", "STRATEGY", "STATUS", "ACCOUNTS", "KEYS", "ID"], (pool) => [
+      pool.slug,
+      pool.name,
+      pool.strategy,
+      pool.status,
+      pool.accounts,
+      pool.keys,
+      pool.id
+    ], "no pools yet: codex-pooler pool create <slug>")
+  })).pipe(Command.withDescription("list pools"))
+
+export const poolCommand = Command.make("pool").pipe(
+  Command.withDescription("manage pools"),
+  Command.withSubcommands([create, list])
+)

@@ -1,0 +1,4 @@
+import { Layer } from "effect"
+import { HealthRoutes } from "./Http/Health.ts"
+
+export const HttpRoutes = Layer.mergeAll(HealthRoutes)

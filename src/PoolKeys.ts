@@ -1,0 +1,54 @@
+import { SqlClient } from "@effect/sql"
+import { Clock, Effect } from "effect"
+import { AuditLog } from "./AuditLog.ts"
+import { CredentialRejected } from "./Domain/Errors.ts"
+import { orNotFound } from "./Domain/Found.ts"
+import { issueSecret } from "./Domain/Secret.ts"
+import { verifyToken } from "./Domain/Verify.ts"
+import { Pools } from "./Pools.ts"
+import { PoolKeysRepo } from "./PoolKeys/PoolKeysRepo.ts"
+
+export class PoolKeys extends Effect.Service<PoolKeys>()("Gateway/PoolKeys", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const repo = yield* PoolKeysRepo
+    const pools = yield* Pools
+    const audit = yield* AuditLog
+
+    // The token is returned once and never stored: only its public id and the SHA-256 of its secret are kept.
+    const create = Effect.fn("PoolKeys.create")(function*(input: { poolSlug: string; name?: string; lifetimeMs?: number }) {
+      const pool = yield* pools.findBySlug(input.poolSlug)
+      const issued = issueSecret("cpk")
+      const now = yield* Clock.currentTimeMillis
+      const expiresAt = input.lifetimeMs === undefined ? null : new Date(now + input.lifetimeMs)
+      yield* Effect.gen(function*() {
+        yield* repo.insert({
+          id: issued.publicId,
+          poolId: pool.id,
+          name: input.name ?? `${pool.slug}-key`,
+          secretHash: issued.hash,
+          expiresAt
+        })
+        yield* audit.record({ action: "key.create", targetKind: "key", targetId: issued.publicId, details: { pool: pool.slug } })
+      }).pipe(sql.withTransaction, Effect.orDie)
+      const key = yield* repo.findById(issued.publicId).pipe(orNotFound("key", issued.publicId))
+      return { key, token: issued.token } as const
+    })
+
+    const revoke = Effect.fn("PoolKeys.revoke")((id: string) =>
+      Effect.gen(function*() {
+        yield* repo.revoke(id).pipe(orNotFound("key", id))
+        yield* audit.record({ action: "key.revoke", targetKind: "key", targetId: id })
+      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+    )
+
+    const verify = Effect.fn("PoolKeys.verify")(function*(token: string) {
+      const key = yield* verifyToken("cpk", token, repo.findById)
+      if (key.poolStatus !== "active") return yield* new CredentialRejected({ kind: "cpk", reason: "pool_disabled" })
+      return key
+    })
+
+    return { create, revoke, verify, list: repo.list } as const
+  }),
+  dependencies: [PoolKeysRepo.Default, Pools.Default, AuditLog.Default]
+}) {}

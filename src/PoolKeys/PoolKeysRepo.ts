@@ -1,0 +1,59 @@
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Effect, Schema } from "effect"
+import { PoolKey } from "../Domain/Models.ts"
+
+const NewKey = Schema.Struct({
+  id: Schema.String,
+  poolId: Schema.String,
+  name: Schema.String,
+  secretHash: Schema.Uint8ArrayFromSelf,
+  expiresAt: Schema.NullOr(Schema.DateFromSelf)
+})
+
+export const KeyForAuth = Schema.Struct({
+  ...PoolKey.fields,
+  secretHash: Schema.Uint8ArrayFromSelf,
+  poolStatus: Schema.Literal("active", "disabled")
+})
+export type KeyForAuth = typeof KeyForAuth.Type
+
+export class PoolKeysRepo extends Effect.Service<PoolKeysRepo>()("Gateway/PoolKeysRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const select = sql`SELECT k.*, p.slug AS pool_slug, p.status AS pool_status FROM pool_keys k JOIN pools p ON p.id = k.pool_id`
+
+    const insert = SqlSchema.void({
+      Request: NewKey,
+      execute: (key) => sql`INSERT INTO pool_keys ${sql.insert(key)}`
+    })
+    const findById = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: KeyForAuth,
+      execute: (id) => sql`${select} WHERE k.id = ${id}`
+    })
+    const list = SqlSchema.findAll({
+      Request: Schema.Void,
+      Result: PoolKey,
+      execute: () => sql`${select} ORDER BY p.slug, k.created_at, k.id`
+    })
+    const revoke = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: Schema.Struct({ id: Schema.String }),
+      execute: (id) =>
+        sql`UPDATE pool_keys SET status = 'revoked', revoked_at = coalesce(revoked_at, now())
+          WHERE id = ${id} RETURNING id`
+    })
+    const touch = SqlSchema.void({
+      Request: Schema.String,
+      execute: (id) => sql`UPDATE pool_keys SET last_used_at = now() WHERE id = ${id}`
+    })
+
+    return {
+      insert: (key: typeof NewKey.Type) => insert(key).pipe(Effect.orDie),
+      findById: (id: string) => findById(id).pipe(Effect.orDie),
+      list: list(undefined).pipe(Effect.orDie),
+      revoke: (id: string) => revoke(id).pipe(Effect.orDie),
+      touch: (id: string) => touch(id).pipe(Effect.orDie)
+    } as const
+  })
+}) {}

@@ -1,0 +1,52 @@
+import { SqlClient, SqlError } from "@effect/sql"
+import { Effect, Option } from "effect"
+import { AuditLog } from "./AuditLog.ts"
+import { InvalidInput, PoolNotFound, PoolSlugTaken } from "./Domain/Errors.ts"
+import { newId } from "./Domain/Ids.ts"
+import type { Strategy } from "./Domain/Models.ts"
+import { PoolsRepo } from "./Pools/PoolsRepo.ts"
+
+const slugShape = /^[a-z0-9][a-z0-9-]{0,62}$/
+
+const isUniqueViolation = (error: unknown) =>
+  error instanceof SqlError.SqlError && typeof error.cause === "object" && error.cause !== null &&
+  "code" in error.cause && error.cause.code === "23505"
+
+export class Pools extends Effect.Service<Pools>()("Gateway/Pools", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const repo = yield* PoolsRepo
+    const audit = yield* AuditLog
+
+    const create = Effect.fn("Pools.create")(function*(input: { slug: string; name?: string; strategy?: Strategy }) {
+      if (!slugShape.test(input.slug)) {
+        return yield* new InvalidInput({
+          message: `pool slug "${input.slug}" must be lowercase letters, digits and dashes (1-63, starting with a letter or digit)`
+        })
+      }
+      return yield* Effect.gen(function*() {
+        const pool = yield* repo.insert({
+          id: newId("pool"),
+          slug: input.slug,
+          name: input.name ?? input.slug,
+          strategy: input.strategy ?? "least_recently_used"
+        })
+        yield* audit.record({ action: "pool.create", targetKind: "pool", targetId: pool.id, details: { slug: pool.slug } })
+        return pool
+      }).pipe(
+        sql.withTransaction,
+        Effect.catchAll((error) => isUniqueViolation(error) ? new PoolSlugTaken({ slug: input.slug }) : Effect.die(error))
+      )
+    })
+
+    const findBySlug = Effect.fn("Pools.findBySlug")(function*(slug: string) {
+      return yield* Option.match(yield* repo.findBySlug(slug), {
+        onNone: () => new PoolNotFound({ slug }),
+        onSome: Effect.succeed
+      })
+    })
+
+    return { create, findBySlug, list: repo.list } as const
+  }),
+  dependencies: [PoolsRepo.Default, AuditLog.Default]
+}) {}
