@@ -84,3 +84,23 @@ export const describeConfigError = (error: ConfigError.ConfigError): string =>
     sourceUnavailableCase: (_, path, message) => `${path.join(".")} could not be read: ${message}`,
     unsupportedCase: (_, path, message) => `${path.join(".")} ${message}`
   })
+
+// Read once at start so a bad value stops the process before anything is opened, naming every offending variable.
+export const AllSettings = Config.all({
+  port: Port,
+  host: Host,
+  dataDir: DataDir,
+  databaseUrl: DatabaseUrl,
+  secretKey: SecretKey,
+  upstreamUrl: UpstreamUrl,
+  authUrl: AuthUrl,
+  logLevel: Level
+}).pipe(
+  Config.mapOrFail((settings) =>
+    Option.isSome(settings.databaseUrl) && Option.isNone(settings.secretKey)
+      ? Either.left(
+        ConfigError.InvalidData(["CODEX_POOLER_SECRET_KEY"], "is required when DATABASE_URL is set (32 bytes, base64)")
+      )
+      : Either.right(settings)
+  )
+)

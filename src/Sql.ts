@@ -11,10 +11,10 @@ const naming = {
 } as const
 
 // With DATABASE_URL the gateway uses PostgreSQL; without it, an embedded PGlite in the data dir, same queries.
-export const SqlLive = Layer.unwrapScoped(Effect.gen(function*() {
+const makeSqlLive = (role: "serve" | "cli") => Layer.unwrapScoped(Effect.gen(function*() {
   const url = yield* DatabaseUrl
   if (Option.isSome(url)) return PgClient.layer({ url: url.value, ...naming })
-  const endpoint = yield* Embedded.acquire(yield* DataDir)
+  const endpoint = yield* Embedded.acquire(yield* DataDir, role)
   return PgClient.layer({
     host: endpoint.host,
     port: endpoint.port,
@@ -29,4 +29,8 @@ export const migrate = PgMigrator.run({ loader, table: "codex_pooler_migrations"
   Effect.provide(NodeContext.layer)
 )
 
+export const SqlLive = makeSqlLive("cli")
+
 export const MigratedSqlLive = Layer.effectDiscard(migrate).pipe(Layer.provideMerge(SqlLive))
+
+export const ServeSqlLive = Layer.effectDiscard(migrate).pipe(Layer.provideMerge(makeSqlLive("serve")))

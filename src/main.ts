@@ -3,12 +3,14 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Logger } from "effect"
 import { runCli } from "./Cli.ts"
 import { reportFailure } from "./Cli/Failure.ts"
-import { Level } from "./Config.ts"
+import { AllSettings } from "./Config.ts"
 
-const LogLevelLive = Layer.unwrapEffect(Effect.map(Level, Logger.minimumLogLevel))
+// Logs go to stderr so that stdout carries only what a command prints (tables, --json, secrets).
+const StderrLogger = Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))
 
-runCli(process.argv).pipe(
-  Effect.provide(Layer.mergeAll(NodeContext.layer, LogLevelLive)),
+AllSettings.pipe(
+  Effect.flatMap((settings) => Logger.withMinimumLogLevel(runCli(process.argv), settings.logLevel)),
+  Effect.provide(Layer.merge(NodeContext.layer, StderrLogger)),
   Effect.catchAll(reportFailure),
-  NodeRuntime.runMain
+  NodeRuntime.runMain({ disablePrettyLogger: true })
 )

@@ -64,7 +64,7 @@ export const parseAuthJson = (text: string): Effect.Effect<UpstreamCredentials, 
     const json = yield* Either.try((): unknown => JSON.parse(text)).pipe(
       Either.mapLeft(() => invalid("auth.json is not valid JSON"))
     )
-    const file = yield* Schema.decodeUnknownEither(AuthFile)(json).pipe(
+    const file = yield* Schema.decodeUnknownEither(AuthFile, { errors: "all" })(json).pipe(
       Either.mapLeft((error) =>
         invalid(`auth.json has no ChatGPT tokens: ${ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
           `${issue.path.join(".")} ${issue.message}`.trim()

@@ -7,7 +7,8 @@ export const describeFailure = (error: unknown): { readonly line: string; readon
   if (ValidationError.isValidationError(error)) return { line: "", exitCode: 2 }
   if (ConfigError.isConfigError(error)) return { line: `invalid configuration: ${describeConfigError(error)}`, exitCode: 1 }
   if (Predicate.hasProperty(error, "message") && typeof error.message === "string") {
-    return { line: error.message, exitCode: 1 }
+    const cause = Predicate.hasProperty(error, "cause") && error.cause instanceof Error ? `: ${error.cause.message}` : ""
+    return { line: `${error.message}${cause}`, exitCode: 1 }
   }
   return { line: String(error), exitCode: 1 }
 }

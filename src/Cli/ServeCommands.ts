@@ -1,11 +1,11 @@
 import { Command } from "@effect/cli"
 import { Console, Effect, Layer } from "effect"
-import { migrate, MigratedSqlLive, SqlLive } from "../Sql.ts"
+import { migrate, ServeSqlLive, SqlLive } from "../Sql.ts"
 import { ServerLive } from "../Server.ts"
 import { Vault } from "../Vault.ts"
 
 export const serveCommand = Command.make("serve", {}, () =>
-  Layer.launch(ServerLive.pipe(Layer.provide(Vault.Default), Layer.provide(MigratedSqlLive)))).pipe(
+  Layer.launch(ServerLive.pipe(Layer.provide(Vault.Default), Layer.provide(ServeSqlLive)))).pipe(
     Command.withDescription("run the gateway (migrates the database first)")
   )
 

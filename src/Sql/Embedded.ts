@@ -1,42 +1,16 @@
 import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
-import { Data, Effect } from "effect"
+import { Data, Effect, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
+import { type Holder, readHolder, removeHolder, writeHolder } from "./Holder.ts"
 
 export class DataDirBusy extends Data.TaggedError("DataDirBusy")<{ readonly message: string }> {}
 
 export interface Endpoint {
   readonly host: string
   readonly port: number
-}
-
-interface ServerRecord {
-  readonly pid: number
-  readonly port: number
-}
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return error instanceof Error && "code" in error && error.code === "EPERM"
-  }
-}
-
-const readRecord = (file: string): ServerRecord | undefined => {
-  try {
-    const value: unknown = JSON.parse(fs.readFileSync(file, "utf8"))
-    if (typeof value === "object" && value !== null && "pid" in value && "port" in value) {
-      const { pid, port } = value
-      if (typeof pid === "number" && typeof port === "number") return { pid, port }
-    }
-  } catch {
-    return undefined
-  }
-  return undefined
 }
 
 const answers = (port: number) =>
@@ -49,19 +23,19 @@ const answers = (port: number) =>
     return Effect.sync(() => socket.destroy())
   })
 
-// PGlite is one process's database. The process that opens the data dir serves it on a loopback port and
-// records that port, so a CLI started while `serve` runs talks to the server's copy instead of opening its own.
-export const acquire = (dataDir: string) =>
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return error instanceof Error && "code" in error && error.code === "EPERM"
+  }
+}
+
+class Waiting extends Data.TaggedError("Waiting")<{ readonly holder: Holder | undefined }> {}
+
+const open = (dataDir: string, role: Holder["role"]) =>
   Effect.gen(function*() {
-    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })
-    const recordFile = path.join(dataDir, "embedded-server.json")
-    const existing = readRecord(recordFile)
-    if (existing !== undefined && existing.pid !== process.pid && isAlive(existing.pid)) {
-      if (yield* answers(existing.port)) return { host: "127.0.0.1", port: existing.port } satisfies Endpoint
-      return yield* new DataDirBusy({
-        message: `data dir ${dataDir} is held by process ${existing.pid}, which does not answer on port ${existing.port}`
-      })
-    }
     const db = yield* Effect.acquireRelease(
       Effect.promise(async () => {
         const db = new PGlite(path.join(dataDir, "pgdata"))
@@ -80,8 +54,44 @@ export const acquire = (dataDir: string) =>
     )
     const port = Number(server.getServerConn().split(":").at(-1))
     yield* Effect.acquireRelease(
-      Effect.sync(() => fs.writeFileSync(recordFile, JSON.stringify({ pid: process.pid, port }), { mode: 0o600 })),
-      () => Effect.sync(() => fs.rmSync(recordFile, { force: true }))
+      Effect.sync(() => writeHolder(dataDir, { pid: process.pid, port, role })),
+      () => Effect.sync(() => removeHolder(dataDir))
     )
     return { host: "127.0.0.1", port } satisfies Endpoint
+  })
+
+// PGlite is one process's database. The process holding the data dir's lock opens it and serves it on a loopback
+// port; while `serve` holds it, CLI commands connect to that port. Other CLI runs wait their turn for the lock.
+export const acquire = (dataDir: string, role: Holder["role"]) =>
+  Effect.gen(function*() {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+    const lockFile = path.join(dataDir, "lock")
+    const attempt = Effect.gen(function*() {
+      const holder = readHolder(dataDir)
+      if (holder?.role === "serve" && isAlive(holder.pid) && (yield* answers(holder.port))) {
+        return { host: "127.0.0.1", port: holder.port } satisfies Endpoint
+      }
+      const locked = yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          try {
+            fs.writeFileSync(lockFile, String(process.pid), { flag: "wx", mode: 0o600 })
+            return true
+          } catch {
+            const pid = Number(fs.readFileSync(lockFile, "utf8"))
+            if (!isAlive(pid)) fs.rmSync(lockFile, { force: true })
+            return false
+          }
+        }),
+        (locked) => locked ? Effect.sync(() => fs.rmSync(lockFile, { force: true })) : Effect.void
+      )
+      if (!locked) return yield* new Waiting({ holder })
+      return yield* open(dataDir, role)
+    })
+    return yield* attempt.pipe(
+      Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 150, while: (error) => error._tag === "Waiting" }),
+      Effect.catchTag("Waiting", ({ holder }) =>
+        new DataDirBusy({
+          message: `data dir ${dataDir} is in use by process ${holder?.pid ?? "unknown"}; stop it or point CODEX_POOLER_DATA_DIR elsewhere`
+        }))
+    )
   })

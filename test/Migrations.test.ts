@@ -1,0 +1,44 @@
+import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { migrate, SqlLive } from "../src/Sql.ts"
+import { backendEnv, backends, configFrom } from "./support/Databases.ts"
+
+const tables = [
+  "account_health",
+  "account_quota",
+  "accounts",
+  "audit_log",
+  "operator_tokens",
+  "pool_accounts",
+  "pool_keys",
+  "pools",
+  "request_attempts",
+  "requests",
+  "sessions"
+]
+
+const listTables = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`).pipe(
+    Effect.map((rows) => rows.map((row) => row["tableName"]))
+  )
+
+describe.each(backends)("migrations on %s", (backend) => {
+  it.live("create the whole schema once; a second run, even in a new connection, applies nothing", () =>
+    Effect.gen(function*() {
+      const env = yield* backendEnv(backend)
+      const session = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
+        effect.pipe(Effect.provide(SqlLive.pipe(Layer.provide(configFrom(env)))), Effect.scoped)
+
+      const first = yield* session(migrate)
+      expect(first.map(([id, name]) => [id, name])).toEqual([[1, "initial_schema"]])
+      expect(yield* session(listTables)).toEqual(expect.arrayContaining(tables))
+
+      const second = yield* session(Effect.zip(migrate, migrate))
+      expect(second).toEqual([[], []])
+      const applied = yield* session(
+        Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT migration_id FROM codex_pooler_migrations`)
+      )
+      expect(applied).toEqual([{ migrationId: 1 }])
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+})

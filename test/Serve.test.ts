@@ -1,0 +1,64 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { cli } from "./support/Cli.ts"
+import { backendEnv, backends, tempDir } from "./support/Databases.ts"
+import { startGateway } from "./support/Serve.ts"
+
+describe.each(backends)("codex-pooler serve on %s", (backend) => {
+  it.scoped("answers health and readiness, shares its database with the CLI, and stops cleanly on SIGTERM", () =>
+    Effect.gen(function*() {
+      const env = yield* backendEnv(backend)
+      const gateway = yield* startGateway(env)
+
+      const health = yield* Effect.promise(() => fetch(`${gateway.url}/healthz`))
+      expect(health.status).toBe(200)
+      expect(yield* Effect.promise(() => health.json())).toEqual({ status: "ok" })
+      const ready = yield* Effect.promise(() => fetch(`${gateway.url}/readyz`))
+      expect(ready.status).toBe(200)
+      expect(yield* Effect.promise(() => ready.json())).toEqual({ status: "ready", migration: 1 })
+
+      const created = yield* Effect.promise(() => cli(["pool", "create", "while-serving"], env))
+      expect(created.code, created.stderr).toBe(0)
+      const listed = yield* Effect.promise(() => cli(["pool", "list", "--json"], env))
+      expect(JSON.parse(listed.stdout)).toMatchObject([{ slug: "while-serving" }])
+
+      expect(yield* Effect.promise(() => gateway.stop("SIGTERM"))).toBe(0)
+      const refused = yield* Effect.promise(() => fetch(`${gateway.url}/healthz`).then(() => "answered", () => "refused"))
+      expect(refused).toBe("refused")
+      if (env.CODEX_POOLER_DATA_DIR !== undefined) {
+        expect(fs.readdirSync(env.CODEX_POOLER_DATA_DIR).sort()).toEqual(["pgdata", "secret.key"])
+      }
+    }), { timeout: 90_000 })
+})
+
+describe("configuration errors", () => {
+  it.scoped("stop the start with one line naming each bad variable", () =>
+    Effect.gen(function*() {
+      const dataDir = path.join(yield* tempDir("config"), "data")
+      const cases = [
+        [{ PORT: "abc" }, "PORT must be a TCP port number 0-65535, got \"abc\""],
+        [{ PORT: "70000" }, "PORT must be a TCP port number"],
+        [{ DATABASE_URL: "mysql://db/x" }, "DATABASE_URL must be a postgres:// or postgresql:// URL"],
+        [{ CODEX_POOLER_SECRET_KEY: "c2hvcnQ=" }, "CODEX_POOLER_SECRET_KEY must be 32 bytes encoded as base64"],
+        [{ CODEX_POOLER_UPSTREAM_URL: "ftp://example" }, "CODEX_POOLER_UPSTREAM_URL must be an http(s) URL"],
+        [{ CODEX_POOLER_AUTH_URL: "not a url" }, "CODEX_POOLER_AUTH_URL must be an http(s) URL"],
+        [{ LOG_LEVEL: "loud" }, "LOG_LEVEL must be one of"],
+        [{ PORT: "x", LOG_LEVEL: "y" }, "PORT must be a TCP port number 0-65535, got \"x\"; LOG_LEVEL must be one of"],
+        [{ DATABASE_URL: "postgres://127.0.0.1:9/x" }, "CODEX_POOLER_SECRET_KEY is required when DATABASE_URL is set"]
+      ] as const
+      const results = yield* Effect.forEach(
+        cases,
+        ([env]) => Effect.promise(() => cli(["serve"], { CODEX_POOLER_DATA_DIR: dataDir, ...env })),
+        { concurrency: 3 }
+      )
+      for (const [index, result] of results.entries()) {
+        const message = cases[index]?.[1] ?? ""
+        expect(result.code).toBe(1)
+        expect(result.stderr.trimEnd().split("\n")).toHaveLength(1)
+        expect(result.stderr).toContain(message)
+      }
+      expect(fs.existsSync(dataDir)).toBe(false)
+    }), { timeout: 90_000 })
+})
