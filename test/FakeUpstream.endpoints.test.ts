@@ -1,7 +1,14 @@
 import { readFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FakeAccount, type FakeUpstream, startFakeUpstream } from "./FakeUpstream/FakeUpstream.ts"
-import { authHeaders, capturedRequest, field, postJson } from "./FakeUpstream/TestClient.ts"
+import {
+  authHeaders,
+  capturedRequest,
+  field,
+  postJson,
+  postResponses,
+  userTurn
+} from "./FakeUpstream/TestClient.ts"
 
 const catalog: unknown = JSON.parse(readFileSync(new URL("./FakeUpstream/models.json", import.meta.url), "utf8"))
 
@@ -105,5 +112,48 @@ describe("FakeUpstream other backend routes", () => {
     const recorded = fake.requests.slice(before)
     expect(recorded).toHaveLength(5)
     expect(recorded.every((entry) => entry.accountId === undefined && entry.status === 401)).toBe(true)
+  })
+})
+
+describe("FakeUpstream usage and rate-limit knobs", () => {
+  let fake: FakeUpstream
+  beforeAll(async () => {
+    fake = await startFakeUpstream({ accounts: [{ accountId: "acct-a" }, { accountId: "acct-b" }] })
+  })
+  afterAll(() => fake.close())
+
+  const turn = async (accountId: string) => {
+    const { res, events } = await postResponses(fake, fake.account(accountId), userTurn("hi"))
+    return { res, usage: field(events.at(-1)?.data, "response", "usage") }
+  }
+
+  it("setUsage and setRateLimits shape usage and headers per account", async () => {
+    fake.setUsage({ inputTokens: 260000, cachedTokens: 0 }, "acct-a")
+    fake.setRateLimits("acct-a", { primaryUsedPercent: 97.5, hasCredits: true, balance: "12.5" })
+    const a = await turn("acct-a")
+    expect(field(a.usage, "input_tokens")).toBe(260000)
+    expect(field(a.usage, "total_tokens")).toBe(260005)
+    expect(a.res.headers.get("x-codex-primary-used-percent")).toBe("97.5")
+    expect(a.res.headers.get("x-codex-credits-has-credits")).toBe("true")
+    expect(a.res.headers.get("x-codex-credits-balance")).toBe("12.5")
+    const b = await turn("acct-b")
+    expect(field(b.usage, "input_tokens")).toBe(1234)
+    expect(b.res.headers.get("x-codex-primary-used-percent")).toBe("12.5")
+  })
+
+  it("the admin endpoint sets usage, rate limits and answers too", async () => {
+    expect((await postJson(`${fake.origin}/__fake/usage`, { outputTokens: 42 })).status).toBe(200)
+    const limits = { accountId: "acct-b", secondaryUsedPercent: 88 }
+    expect((await postJson(`${fake.origin}/__fake/rate-limits`, limits)).status).toBe(200)
+    const answer = { accountId: "acct-b", answer: "admin says" }
+    expect((await postJson(`${fake.origin}/__fake/answer`, answer)).status).toBe(200)
+    const b = await postResponses(fake, fake.account("acct-b"), userTurn("hi"))
+    expect(field(b.events.at(-1)?.data, "response", "usage", "output_tokens")).toBe(42)
+    expect(field(b.events.at(-1)?.data, "response", "output", 0, "content", 0, "text")).toBe("admin says")
+    expect(b.res.headers.get("x-codex-secondary-used-percent")).toBe("88")
+    const created = await postJson(`${fake.origin}/__fake/accounts`, { accountId: "acct-new", plan: "plus" })
+    expect(created.status).toBe(201)
+    expect(field(await created.json(), "authJson", "tokens", "account_id")).toBe("acct-new")
+    expect(fake.account("acct-new").plan).toBe("plus")
   })
 })

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { readFile } from "node:fs/promises"
 import { afterEach, describe, expect, it } from "vitest"
-import { field } from "./FakeUpstream/TestClient.ts"
+import { field, parseSse, postJson, userTurn } from "./FakeUpstream/TestClient.ts"
 
 const startMain = (args: ReadonlyArray<string>): { child: ChildProcess; output: Promise<string> } => {
   const child = spawn(process.execPath, ["--import", "tsx", "test/FakeUpstream/main.ts", ...args], {
@@ -38,8 +38,14 @@ describe("FakeUpstream main.ts", () => {
     expect(field(auth, "auth_mode")).toBe("chatgpt")
     const state = await (await fetch(`${origin}/__fake/state`)).json()
     expect(field(state, "accounts", 0, "accessToken")).toBe(field(auth, "tokens", "access_token"))
+    const token = String(field(auth, "tokens", "access_token"))
+    const headers = { authorization: `Bearer ${token}`, "chatgpt-account-id": "acct-fake-1" }
+    const turn = await postJson(`${origin}/backend-api/codex/responses`, userTurn("hello"), headers)
+    const completed = parseSse(await turn.text()).at(-1)?.data
+    expect(field(completed, "response", "output", 0, "content", 0, "text")).toBe("pong")
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
     child.kill("SIGTERM")
     expect(await exited).toBe(0)
+    await expect(readFile(paths[0] ?? "", "utf8")).rejects.toThrow()
   })
 })

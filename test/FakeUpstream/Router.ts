@@ -1,0 +1,81 @@
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { handleAdmin } from "./Admin.ts"
+import { handleRefresh } from "./Auth.ts"
+import type { Ctx } from "./Context.ts"
+import { invalidRequest, unauthorizedBody } from "./ErrorBodies.ts"
+import { decodeBody, flatHeaders, parseUrl, readBody, sendJson, UnsupportedEncoding } from "./HttpUtil.ts"
+import { parseJson } from "./Json.ts"
+import type { MutableRecord } from "./Recorder.ts"
+import { handleAccountsCheck, handleCompact, handleModels, handleRealtimeCall } from "./Routes.ts"
+import { handleResponses } from "./Sse.ts"
+
+const CODEX = "/backend-api/codex"
+
+const backendRoutes = new Set([
+  `POST ${CODEX}/responses`,
+  `POST ${CODEX}/responses/compact`,
+  `GET ${CODEX}/models`,
+  `POST ${CODEX}/realtime/calls`,
+  "GET /backend-api/wham/accounts/check"
+])
+
+const notFound = (res: ServerResponse) => sendJson(res, 404, { error: { message: "Not Found", code: "not_found" } })
+
+const route = async (ctx: Ctx, req: IncomingMessage, res: ServerResponse, rec: MutableRecord, body: unknown) => {
+  const key = `${rec.method} ${rec.path}`
+  if (key === "POST /oauth/token") return handleRefresh(ctx, res, body)
+  if (!backendRoutes.has(key)) return notFound(res)
+  const auth = ctx.accounts.authenticate(rec.headers["authorization"], rec.headers["chatgpt-account-id"])
+  if (!auth.ok) return sendJson(res, 401, unauthorizedBody(auth.message))
+  rec.accountId = auth.account.accountId
+  switch (key) {
+    case `POST ${CODEX}/responses`:
+      return handleResponses(ctx, req, res, rec, body, auth.account)
+    case `POST ${CODEX}/responses/compact`:
+      return handleCompact(ctx, res, rec, body, auth.account)
+    case `GET ${CODEX}/models`:
+      return handleModels(ctx, req, res)
+    case `POST ${CODEX}/realtime/calls`:
+      return handleRealtimeCall(ctx, res)
+    default:
+      return handleAccountsCheck(res, auth.account)
+  }
+}
+
+interface Decoded {
+  readonly body?: unknown
+  readonly rawBody?: string
+}
+
+const decodeRequest = async (req: IncomingMessage): Promise<Decoded> => {
+  const raw = await readBody(req)
+  const text = (await decodeBody(raw, req.headers["content-encoding"])).toString("utf8")
+  if (text === "") return {}
+  const parsed = parseJson(text)
+  return parsed.ok ? { body: parsed.value } : { rawBody: text }
+}
+
+const asError = (error: unknown): Error => error instanceof Error ? error : new Error(String(error))
+
+export const handleRequest = async (ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const method = req.method ?? "GET"
+  const { path, query } = parseUrl(req.url)
+  const decoded = await decodeRequest(req).catch(asError)
+  if (path.startsWith("/__fake/")) {
+    return handleAdmin(ctx, res, method, path, query, decoded instanceof Error ? undefined : decoded.body)
+  }
+  const headers = flatHeaders(req.headers)
+  const body = decoded instanceof Error ? {} : decoded
+  const rec = ctx.recorder.record({ kind: "http", method, path, query, headers, ...body })
+  try {
+    if (decoded instanceof Error) {
+      const status = decoded instanceof UnsupportedEncoding ? 415 : 400
+      return sendJson(res, status, invalidRequest(`could not decode request body: ${decoded.message}`))
+    }
+    const isJson = (headers["content-type"] ?? "").includes("json")
+    if (isJson && decoded.rawBody !== undefined) return sendJson(res, 400, invalidRequest("malformed JSON body"))
+    await route(ctx, req, res, rec, decoded.body)
+  } finally {
+    rec.status = res.statusCode
+  }
+}

@@ -1,0 +1,89 @@
+export interface FakeAccountInit {
+  accountId?: string
+  email?: string
+  plan?: string
+  accessTokenTtlSeconds?: number
+  answer?: string
+}
+
+export interface FakeAccount {
+  accountId: string
+  email: string
+  plan: string
+  accessToken: string
+  refreshToken: string
+  idToken: string
+}
+
+type UpgradeOption = { readonly onUpgrade?: boolean }
+
+export type StatusFault =
+  | { readonly kind: "usage_limit"; readonly resetsInSeconds?: number } & UpgradeOption
+  | { readonly kind: "usage_not_included" } & UpgradeOption
+  | { readonly kind: "plain_429" } & UpgradeOption
+  | { readonly kind: "retryable_429"; readonly retryAfterSeconds?: number } & UpgradeOption
+  | { readonly kind: "http_500"; readonly status?: number } & UpgradeOption
+  | { readonly kind: "unauthorized" } & UpgradeOption
+  | { readonly kind: "overloaded"; readonly code?: "server_is_overloaded" | "slow_down" } & UpgradeOption
+
+export type StreamFault =
+  | { readonly kind: "failed_event"; readonly code?: string; readonly message?: string }
+  | { readonly kind: "incomplete"; readonly reason?: string }
+  | { readonly kind: "disconnect_mid_stream"; readonly afterEvents?: number }
+  | { readonly kind: "stall"; readonly ms?: number }
+
+export type Fault =
+  | StatusFault
+  | StreamFault
+  | { readonly kind: "ws_426" }
+  | { readonly kind: "ws_404" }
+  | { readonly kind: "ws_connection_limit" }
+  | { readonly kind: "refresh_token_expired" }
+
+export type FaultKind = Fault["kind"]
+
+export type RecordedKind = "http" | "ws-upgrade" | "ws-in"
+
+export interface RecordedRequest {
+  readonly seq: number
+  readonly at: number
+  readonly kind: RecordedKind
+  readonly method: string
+  readonly path: string
+  readonly query: Readonly<Record<string, string>>
+  readonly headers: Readonly<Record<string, string>>
+  readonly body?: unknown
+  readonly rawBody?: string
+  readonly connection?: number
+  readonly accountId?: string
+  readonly status?: number
+  readonly fault?: FaultKind
+  readonly responseId?: string
+  readonly resolvedInput?: ReadonlyArray<unknown>
+}
+
+export interface RefreshCall {
+  readonly refreshToken: string
+  readonly reason?: string
+  readonly outcome: string
+  readonly accountId?: string
+}
+
+export interface Usage {
+  readonly inputTokens: number
+  readonly cachedTokens: number
+  readonly outputTokens: number
+  readonly reasoningTokens: number
+}
+
+export interface RateLimits {
+  readonly primaryUsedPercent: number
+  readonly primaryWindowMinutes: number
+  readonly primaryResetAfterSeconds: number
+  readonly secondaryUsedPercent: number
+  readonly secondaryWindowMinutes: number
+  readonly secondaryResetAfterSeconds: number
+  readonly hasCredits: boolean
+  readonly unlimited: boolean
+  readonly balance: string
+}
