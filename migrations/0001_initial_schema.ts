@@ -100,7 +100,7 @@ export default Effect.gen(function*() {
     CREATE TABLE sessions (
       pool_id text NOT NULL REFERENCES pools (id) ON DELETE CASCADE,
       kind text NOT NULL CHECK (kind IN ('hard', 'soft')),
-      key_hash bytea NOT NULL,
+      key_hash text NOT NULL,
       account_id text NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
       created_at timestamptz NOT NULL DEFAULT now(),
       last_seen_at timestamptz NOT NULL DEFAULT now(),

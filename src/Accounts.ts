@@ -2,13 +2,12 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Option } from "effect"
 import { AccountsRepo } from "./Accounts/AccountsRepo.ts"
 import { parseAuthJson } from "./Accounts/AuthJson.ts"
+import { tokenAad } from "./Accounts/Sealing.ts"
 import { AuditLog } from "./AuditLog.ts"
 import { orNotFound as found } from "./Domain/Found.ts"
 import { newId } from "./Domain/Ids.ts"
 import { Pools } from "./Pools.ts"
 import { Vault } from "./Vault.ts"
-
-const aad = (accountId: string, field: "access" | "refresh" | "id") => `account:${accountId}:${field}_token`
 
 export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
   effect: Effect.gen(function*() {
@@ -34,9 +33,9 @@ export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
           email: credentials.email,
           plan: credentials.plan,
           fedramp: credentials.fedramp,
-          accessTokenEnc: vault.encrypt(credentials.accessToken, aad(id, "access")),
-          refreshTokenEnc: vault.encrypt(credentials.refreshToken, aad(id, "refresh")),
-          idTokenEnc: vault.encrypt(credentials.idToken, aad(id, "id")),
+          accessTokenEnc: vault.encrypt(credentials.accessToken, tokenAad(id, "access")),
+          refreshTokenEnc: vault.encrypt(credentials.refreshToken, tokenAad(id, "refresh")),
+          idTokenEnc: vault.encrypt(credentials.idToken, tokenAad(id, "id")),
           accessExpiresAt: credentials.accessExpiresAt,
           lastRefreshAt: credentials.lastRefreshAt
         })
