@@ -1,4 +1,6 @@
 import { Layer } from "effect"
 import { HealthRoutes } from "./Http/Health.ts"
+import { CodexRoutes } from "./Proxy/Routes.ts"
+import * as UpstreamClient from "./UpstreamClient.ts"
 
-export const HttpRoutes = Layer.mergeAll(HealthRoutes)
+export const HttpRoutes = Layer.mergeAll(HealthRoutes, CodexRoutes).pipe(Layer.provide(UpstreamClient.layer))

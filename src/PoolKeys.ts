@@ -48,7 +48,7 @@ export class PoolKeys extends Effect.Service<PoolKeys>()("Gateway/PoolKeys", {
       return key
     })
 
-    return { create, revoke, verify, list: repo.list } as const
+    return { create, revoke, verify, touch: repo.touch, list: repo.list } as const
   }),
   dependencies: [PoolKeysRepo.Default, Pools.Default, AuditLog.Default]
 }) {}

@@ -36,7 +36,7 @@ export const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
   const host = yield* Host
   const server = createServer()
   return drain(server).pipe(
-    Layer.provideMerge(HttpLayerRouter.serve(HttpRoutes)),
+    Layer.provideMerge(HttpLayerRouter.serve(HttpRoutes, { disableLogger: true })),
     Layer.provide(NodeHttpServer.layer(() => server, { port, host }))
   )
 }))

@@ -1,0 +1,50 @@
+import type { Headers } from "@effect/platform"
+import { Clock, Effect } from "effect"
+import { createHash } from "node:crypto"
+import { CredentialRejected } from "./Domain/Errors.ts"
+import { PoolKeys } from "./PoolKeys.ts"
+import type { KeyForAuth } from "./PoolKeys/PoolKeysRepo.ts"
+
+export interface AuthenticatedKey {
+  readonly keyId: string
+  readonly poolId: string
+  readonly poolSlug: string
+}
+
+// A verified key is remembered this long, so the hot path skips the database; revocation takes effect within it.
+const cacheMs = 2_000
+
+const bearer = (headers: Headers.Headers) => {
+  const value = headers["authorization"]
+  const match = value === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(value)
+  return match?.[1]
+}
+
+export class PoolAuth extends Effect.Service<PoolAuth>()("Gateway/PoolAuth", {
+  effect: Effect.gen(function*() {
+    const keys = yield* PoolKeys
+    const verified = new Map<string, { readonly key: AuthenticatedKey; readonly until: number }>()
+
+    const remember = (digest: string, key: KeyForAuth, now: number) => {
+      if (verified.size > 10_000) verified.clear()
+      const entry = { key: { keyId: key.id, poolId: key.poolId, poolSlug: key.poolSlug }, until: now + cacheMs }
+      verified.set(digest, entry)
+      return entry.key
+    }
+
+    const authenticate = Effect.fn("PoolAuth.authenticate")(function*(headers: Headers.Headers) {
+      const token = bearer(headers)
+      if (token === undefined) return yield* new CredentialRejected({ kind: "cpk", reason: "missing" })
+      const digest = createHash("sha256").update(token).digest("base64")
+      const now = yield* Clock.currentTimeMillis
+      const cached = verified.get(digest)
+      if (cached !== undefined && cached.until > now) return cached.key
+      const key = yield* keys.verify(token)
+      yield* keys.touch(key.id)
+      return remember(digest, key, now)
+    })
+
+    return { authenticate } as const
+  }),
+  dependencies: [PoolKeys.Default]
+}) {}

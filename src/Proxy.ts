@@ -1,0 +1,140 @@
+import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Cause, Config, Effect, Option } from "effect"
+import { AccountCredentials } from "./AccountCredentials.ts"
+import { Accounting } from "./Accounting.ts"
+import { AccountSelector } from "./AccountSelector.ts"
+import { newId } from "./Domain/Ids.ts"
+import { PoolAuth } from "./PoolAuth.ts"
+import { readRequestBody } from "./Proxy/Body.ts"
+import { makeForward } from "./Proxy/Forward.ts"
+import { forwardRequestHeaders, relayResponseHeaders } from "./Proxy/Headers.ts"
+import { relay, type RelayEnd } from "./Proxy/Relay.ts"
+import { requestFacts, turnStateKeyOf } from "./Proxy/RequestFacts.ts"
+import { Quota } from "./Quota.ts"
+import { fromHeaders, fromRateLimitsEvent } from "./Quota/Evidence.ts"
+import { SessionStore } from "./SessionStore.ts"
+
+export interface ProxyRoute {
+  readonly name: "responses" | "compact" | "realtime"
+  readonly upstreamPath: string
+  readonly body: "json" | "raw"
+  // Compact belongs to the account that holds the session (codex-protocol.md §6.2): never another one.
+  readonly pinned: boolean
+}
+
+export const MaxBodyBytes = Config.integer("CODEX_POOLER_MAX_BODY_BYTES").pipe(Config.withDefault(50 * 1024 * 1024))
+
+const outcomeOf = (status: number, end: RelayEnd, eventStream: boolean) => {
+  if (end.interrupted) return { status: "cancelled", errorCode: "client_closed" } as const
+  if (end.upstreamFailed) return { status: "failed", errorCode: "upstream_stream_interrupted" } as const
+  if (status >= 400 || end.facts.errorCode !== null) {
+    return { status: "failed", errorCode: end.facts.errorCode ?? `http_${status}` } as const
+  }
+  if (eventStream && !end.facts.completed) return { status: "failed", errorCode: "stream_incomplete" } as const
+  return { status: "succeeded", errorCode: null } as const
+}
+
+const snakeCase = (tag: string) => tag.replace(/[A-Z]/g, (letter, index) => `${index === 0 ? "" : "_"}${letter.toLowerCase()}`)
+
+const failureOf = (cause: Cause.Cause<{ readonly _tag: string }>) =>
+  Cause.isInterruptedOnly(cause)
+    ? { status: "cancelled", errorCode: "client_closed" } as const
+    : {
+      status: "failed",
+      errorCode: Option.match(Cause.failureOption(cause), { onNone: () => "defect", onSome: (error) => snakeCase(error._tag) })
+    } as const
+
+// The request path as named phases, in order: authenticate → admit → select → prepare → forward → relay → account.
+export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
+  effect: Effect.gen(function*() {
+    const auth = yield* PoolAuth
+    const sessions = yield* SessionStore
+    const accounting = yield* Accounting
+    const forward = yield* makeForward
+    const quota = yield* Quota
+    const limit = yield* MaxBodyBytes
+
+    const handle = (route: ProxyRoute) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const key = yield* auth.authenticate(request.headers)
+        // admit: per-key limits (RateLimiter) arrive with the routing work.
+        const body = yield* readRequestBody(request, route.body, limit)
+        const facts = requestFacts(request.headers, body.json)
+        const owner = Option.getOrNull(yield* sessions.owner(key.poolId, facts))
+        const requestId = newId("req")
+        const transport = route.name === "responses" ? "sse" : "http"
+        yield* accounting.start({ id: requestId, poolId: key.poolId, keyId: key.keyId, route: route.name, transport, model: facts.model })
+
+        const { accountId, attempt, response } = yield* forward({
+          requestId,
+          poolId: key.poolId,
+          owner: owner?.accountId ?? null,
+          pinned: route.pinned,
+          accounting,
+          request: {
+            method: "POST",
+            path: route.upstreamPath,
+            headers: forwardRequestHeaders(request.headers),
+            body: body.raw
+          }
+        }).pipe(
+          Effect.onError((cause) =>
+            accounting.finish(requestId, {
+              ...failureOf(cause),
+              accountId: null,
+              httpStatus: null,
+              firstByteAt: null,
+              usage: null,
+              upstreamRequestId: null
+            })
+          )
+        )
+
+        const turnState = response.headers["x-codex-turn-state"]
+        if (response.status < 400) {
+          // Bound before the body flows: the turn's next request can follow the last byte at once.
+          yield* sessions.bind(key.poolId, accountId, {
+            threadKey: owner?.accountId === accountId ? null : facts.threadKey,
+            turnStateKey: turnState === undefined ? null : turnStateKeyOf(turnState)
+          })
+        }
+        const eventStream = (response.headers["content-type"] ?? "").startsWith("text/event-stream")
+        const account = (end: RelayEnd) => {
+          const outcome = outcomeOf(response.status, end, eventStream)
+          return Effect.all([
+            accounting.endAttempt({
+              requestId,
+              attempt,
+              httpStatus: response.status,
+              errorCode: outcome.errorCode,
+              outcome: outcome.status
+            }),
+            accounting.finish(requestId, {
+              ...outcome,
+              accountId,
+              httpStatus: response.status,
+              firstByteAt: end.firstByteAt,
+              usage: end.facts.usage,
+              upstreamRequestId: response.headers["x-request-id"] ?? null
+            }),
+            quota.record(accountId, fromHeaders(response.headers), response.status >= 400 ? "error" : "headers"),
+            quota.record(accountId, end.facts.rateLimitEvents.flatMap((event) => fromRateLimitsEvent(event, new Date())), "event")
+          ], { concurrency: "unbounded", discard: true })
+        }
+
+        const { "content-type": contentType, ...headers } = relayResponseHeaders(response.headers)
+        return HttpServerResponse.stream(
+          relay({ requestId, body: response.body, eventStream, isError: response.status >= 400, onEnd: account }),
+          {
+            status: response.status,
+            headers: { ...headers, "x-codex-pooler-request-id": requestId },
+            ...(contentType === undefined ? {} : { contentType })
+          }
+        )
+      })
+
+    return { handle, authenticate: auth.authenticate } as const
+  }),
+  dependencies: [PoolAuth.Default, SessionStore.Default, Accounting.Default, Quota.Default, AccountSelector.Default, AccountCredentials.Default]
+}) {}

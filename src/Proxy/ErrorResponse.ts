@@ -1,0 +1,57 @@
+import { HttpServerResponse } from "@effect/platform"
+import type { CredentialRejected } from "../Domain/Errors.ts"
+import type { AccountUnavailable } from "../AccountCredentials/Errors.ts"
+import type {
+  BodyTooLarge,
+  InvalidBody,
+  MethodNotAllowed,
+  NoAccountAvailable,
+  UnsupportedEncoding,
+  UnsupportedEndpoint,
+  UpgradeRequired,
+  UpstreamUnavailable
+} from "./Errors.ts"
+
+export type ProxyError =
+  | CredentialRejected
+  | UnsupportedEndpoint
+  | MethodNotAllowed
+  | BodyTooLarge
+  | UnsupportedEncoding
+  | InvalidBody
+  | UpgradeRequired
+  | NoAccountAvailable
+  | AccountUnavailable
+  | UpstreamUnavailable
+
+const body = (status: number, type: string, code: string, message: string, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson({ error: { type, code, message } }, { status, headers })
+
+// The only place a failure of the proxy path becomes a response, in the JSON shape Codex reads
+// ({"error":{type, code, message}}). Upstream errors are relayed as they came and never pass through here.
+export const errorResponse = (error: ProxyError): HttpServerResponse.HttpServerResponse => {
+  switch (error._tag) {
+    case "CredentialRejected":
+      return body(401, "invalid_request_error", "invalid_api_key", error.message, {
+        "www-authenticate": "Bearer realm=\"codex-pooler\""
+      })
+    case "UnsupportedEndpoint":
+      return body(404, "invalid_request_error", "unsupported_endpoint", error.message)
+    case "MethodNotAllowed":
+      return body(405, "invalid_request_error", "method_not_allowed", error.message, { allow: error.allow.join(", ") })
+    case "BodyTooLarge":
+      return body(413, "invalid_request_error", "request_too_large", error.message)
+    case "UnsupportedEncoding":
+      return body(415, "invalid_request_error", "unsupported_content_encoding", error.message)
+    case "InvalidBody":
+      return body(400, "invalid_request_error", "invalid_json", error.message)
+    case "UpgradeRequired":
+      return body(426, "invalid_request_error", "upgrade_required", error.message)
+    case "NoAccountAvailable":
+      return body(503, "server_error", "no_account_available", error.message)
+    case "AccountUnavailable":
+      return body(503, "server_error", "no_account_available", "no account of this Pool can serve the request right now")
+    case "UpstreamUnavailable":
+      return body(502, "server_error", "upstream_unavailable", error.message)
+  }
+}

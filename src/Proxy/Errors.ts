@@ -1,0 +1,60 @@
+import { Schema } from "effect"
+
+export class UnsupportedEndpoint extends Schema.TaggedError<UnsupportedEndpoint>()("UnsupportedEndpoint", {
+  method: Schema.String,
+  path: Schema.String
+}) {
+  override get message() {
+    return `${this.method} ${this.path} is not an endpoint of this gateway`
+  }
+}
+
+export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()("MethodNotAllowed", {
+  method: Schema.String,
+  path: Schema.String,
+  allow: Schema.Array(Schema.String)
+}) {
+  override get message() {
+    return `${this.method} is not allowed on ${this.path}; use ${this.allow.join(" or ")}`
+  }
+}
+
+export class BodyTooLarge extends Schema.TaggedError<BodyTooLarge>()("BodyTooLarge", { limit: Schema.Number }) {
+  override get message() {
+    return `request body is larger than ${this.limit} bytes`
+  }
+}
+
+export class UnsupportedEncoding extends Schema.TaggedError<UnsupportedEncoding>()("UnsupportedEncoding", {
+  encoding: Schema.String
+}) {
+  override get message() {
+    return `Content-Encoding "${this.encoding}" is not supported; send identity, gzip or zstd`
+  }
+}
+
+export class InvalidBody extends Schema.TaggedError<InvalidBody>()("InvalidBody", { message: Schema.String }) {}
+
+export class UpgradeRequired extends Schema.TaggedError<UpgradeRequired>()("UpgradeRequired", {}) {
+  override get message() {
+    return "websocket transport is not available here; use HTTP POST /responses"
+  }
+}
+
+export class NoAccountAvailable extends Schema.TaggedError<NoAccountAvailable>()("NoAccountAvailable", {
+  reason: Schema.Literal("empty_pool", "none_eligible")
+}) {
+  override get message() {
+    return this.reason === "empty_pool"
+      ? "this Pool has no active accounts"
+      : "no account of this Pool can serve the request right now"
+  }
+}
+
+export class UpstreamUnavailable extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", {
+  reason: Schema.String
+}) {
+  override get message() {
+    return `the Codex backend could not be reached: ${this.reason}`
+  }
+}

@@ -1,0 +1,68 @@
+import { Effect, Redacted, Stream } from "effect"
+import type { Accounting } from "../Accounting.ts"
+import { AccountCredentials } from "../AccountCredentials.ts"
+import { AccountSelector } from "../AccountSelector.ts"
+import { UpstreamClient } from "../UpstreamClient.ts"
+import { NoAccountAvailable } from "./Errors.ts"
+import { accountHeaders } from "./Headers.ts"
+
+export interface Attempted {
+  readonly accountId: string
+  readonly attempt: number
+  readonly response: UpstreamClient.Response
+}
+
+export interface ForwardPlan {
+  readonly requestId: string
+  readonly poolId: string
+  readonly owner: string | null
+  // Compact and other hard-pinned requests go to the owning account or nowhere.
+  readonly pinned: boolean
+  readonly request: Omit<UpstreamClient.Request, "headers"> & { readonly headers: Readonly<Record<string, string>> }
+  readonly accounting: Accounting
+}
+
+const maxAccounts = 3
+
+// A refused answer's body is read to the end so its connection can be reused; what it says no longer matters.
+const discard = (response: UpstreamClient.Response) => Stream.runDrain(response.body).pipe(Effect.orElse(() => Effect.void))
+
+// select → prepare → forward, until an account answers. An upstream 401 refreshes that account's token once and
+// retries it; an account whose credentials cannot be used is skipped. Nothing has reached the client yet.
+export const makeForward = Effect.gen(function*() {
+  const selector = yield* AccountSelector
+  const credentials = yield* AccountCredentials
+  const upstream = yield* UpstreamClient
+  return (plan: ForwardPlan) => Effect.gen(function*() {
+    const endAttempt = (attempt: number, httpStatus: number | null, errorCode: string, outcome: "retried" | "failed") =>
+      plan.accounting.endAttempt({ requestId: plan.requestId, attempt, httpStatus, errorCode, outcome })
+    const exclude: Array<string> = []
+    let attempt = 0
+    while (exclude.length < maxAccounts) {
+      const accountId = plan.pinned && plan.owner !== null
+        ? plan.owner
+        : yield* selector.select({ poolId: plan.poolId, preferred: plan.owner, exclude })
+      let credential = yield* Effect.either(credentials.get(accountId))
+      for (let tries = 0; credential._tag === "Right" && tries < 2; tries++) {
+        attempt++
+        yield* plan.accounting.attempt(plan.requestId, attempt, accountId)
+        const response = yield* upstream.send({
+          ...plan.request,
+          headers: {
+            ...plan.request.headers,
+            ...accountHeaders({ ...credential.right, accessToken: Redacted.value(credential.right.accessToken) })
+          }
+        }).pipe(Effect.tapError((error) => endAttempt(attempt, null, `upstream_${error.reason}`, "failed")))
+        if (response.status !== 401) return { accountId, attempt, response } satisfies Attempted
+        yield* discard(response)
+        yield* endAttempt(attempt, 401, "upstream_unauthorized", tries === 0 ? "retried" : "failed")
+        if (tries === 0) {
+          credential = yield* Effect.either(credentials.refreshAfterUnauthorized(accountId, credential.right.version))
+        }
+      }
+      if (plan.pinned) break
+      exclude.push(accountId)
+    }
+    return yield* new NoAccountAvailable({ reason: "none_eligible" })
+  })
+})

@@ -1,0 +1,82 @@
+import { Effect, Exit, Stream } from "effect"
+import type { UpstreamUnavailable } from "./Errors.ts"
+import { emptyFacts, errorCodeOf, makeSseTap, type StreamFacts } from "./SseTap.ts"
+
+export interface RelayEnd {
+  readonly facts: StreamFacts
+  readonly firstByteAt: Date | null
+  readonly interrupted: boolean
+  readonly upstreamFailed: boolean
+}
+
+const errorBodyLimit = 64 * 1024
+
+// Non-stream bodies (compact, realtime, upstream errors) are only looked at for an error code, within a bound.
+const makeJsonTap = (facts: StreamFacts) => {
+  const parts: Array<Uint8Array> = []
+  let size = 0
+  return {
+    observe: (chunk: Uint8Array) => {
+      if (size + chunk.length <= errorBodyLimit) parts.push(chunk)
+      size += chunk.length
+    },
+    finish: () => {
+      if (size > errorBodyLimit) return
+      try {
+        facts.errorCode = errorCodeOf(JSON.parse(Buffer.concat(parts).toString("utf8")))
+      } catch {
+        facts.errorCode = "error"
+      }
+    }
+  }
+}
+
+// The client's stream ends with an event Codex treats as retryable (any response.failed code but the few fatal ones,
+// codex-protocol.md §4), after a blank line so a half-sent event is dropped as unparseable.
+const interruptedEvent = (requestId: string) =>
+  new TextEncoder().encode(
+    `\n\nevent: response.failed\ndata: ${
+      JSON.stringify({
+        type: "response.failed",
+        response: {
+          id: `resp_${requestId}`,
+          status: "failed",
+          error: { code: "upstream_stream_interrupted", message: "The Codex backend connection was lost mid-response." }
+        }
+      })
+    }\n\n`
+  )
+
+// One relay for every route: bytes pass through untouched and unbuffered; a side tap learns usage and errors;
+// `onEnd` always runs, whether the stream completed, upstream failed, or the client went away.
+export const relay = (options: {
+  readonly requestId: string
+  readonly body: Stream.Stream<Uint8Array, UpstreamUnavailable>
+  readonly eventStream: boolean
+  readonly isError: boolean
+  readonly onEnd: (end: RelayEnd) => Effect.Effect<void>
+}): Stream.Stream<Uint8Array> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const facts = emptyFacts()
+    const json = makeJsonTap(facts)
+    const observe = options.eventStream ? makeSseTap(facts) : json.observe
+    let firstByteAt: Date | null = null
+    let upstreamFailed = false
+    yield* Effect.addFinalizer((exit) =>
+      Effect.suspend(() => {
+        if (!options.eventStream && options.isError) json.finish()
+        return options.onEnd({ facts, firstByteAt, interrupted: Exit.isInterrupted(exit), upstreamFailed })
+      })
+    )
+    return options.body.pipe(
+      Stream.mapChunks((chunks) => {
+        firstByteAt ??= new Date()
+        for (const chunk of chunks) observe(chunk)
+        return chunks
+      }),
+      Stream.catchAll(() => {
+        upstreamFailed = true
+        return options.eventStream ? Stream.make(interruptedEvent(options.requestId)) : Stream.empty
+      })
+    )
+  }))

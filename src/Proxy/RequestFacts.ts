@@ -1,0 +1,29 @@
+import type { Headers } from "@effect/platform"
+import { createHash } from "node:crypto"
+
+export interface RequestFacts {
+  readonly model: string | null
+  // SHA-256 of the thread the request belongs to (session-id, thread-id or prompt_cache_key); never stored in clear.
+  readonly threadKey: string | null
+  readonly turnStateKey: string | null
+}
+
+const sha256 = (value: string) => createHash("sha256").update(value).digest("hex")
+
+const stringField = (body: Readonly<Record<string, unknown>>, name: string) => {
+  const value = body[name]
+  return typeof value === "string" && value !== "" ? value : undefined
+}
+
+export const requestFacts = (headers: Headers.Headers, body: Readonly<Record<string, unknown>>): RequestFacts => {
+  const thread = headers["session-id"] ?? headers["thread-id"] ?? headers["session_id"] ?? headers["conversation_id"] ??
+    headers["x-session-id"] ?? stringField(body, "prompt_cache_key")
+  const turnState = headers["x-codex-turn-state"]
+  return {
+    model: stringField(body, "model") ?? null,
+    threadKey: thread ? sha256(`thread:${thread}`) : null,
+    turnStateKey: turnState ? turnStateKeyOf(turnState) : null
+  }
+}
+
+export const turnStateKeyOf = (turnState: string) => sha256(`turn:${turnState}`)

@@ -1,0 +1,75 @@
+import { Option, Schema } from "effect"
+
+export interface QuotaWindow {
+  readonly limitName: string
+  readonly windowKind: "primary" | "secondary"
+  readonly usedPercent: number
+  readonly windowMinutes: number | null
+  readonly resetsAt: Date | null
+}
+
+const windowKinds = ["primary", "secondary"] as const
+const familyHeader = /^x-([a-z0-9-]+)-(primary|secondary)-used-percent$/
+
+const finite = (text: string | undefined) => {
+  const value = text === undefined || text.trim() === "" ? Number.NaN : Number(text)
+  return Number.isFinite(value) ? value : null
+}
+
+const epochSeconds = (value: number | null) => value === null ? null : new Date(value * 1000)
+
+const limitNameOf = (family: string) => family === "codex" ? "codex" : family.replace(/^codex-/, "").replaceAll("-", "_")
+
+// Rate-limit headers as Codex reads them (codex-protocol.md §9): one family per `x-<family>-<window>-used-percent`.
+export const fromHeaders = (headers: Readonly<Record<string, string | undefined>>): ReadonlyArray<QuotaWindow> =>
+  Object.keys(headers).flatMap((name) => {
+    const match = familyHeader.exec(name.toLowerCase())
+    const family = match?.[1]
+    const windowKind = match?.[2] === "primary" ? "primary" : "secondary"
+    const usedPercent = finite(headers[name])
+    if (family === undefined || usedPercent === null) return []
+    const prefix = `x-${family}-${windowKind}`
+    const windowMinutes = finite(headers[`${prefix}-window-minutes`])
+    const resetsAt = epochSeconds(finite(headers[`${prefix}-reset-at`]))
+    if (usedPercent === 0 && !windowMinutes && resetsAt === null) return []
+    return [{ limitName: limitNameOf(family), windowKind, usedPercent, windowMinutes, resetsAt }]
+  })
+
+const EventWindow = Schema.Struct({
+  used_percent: Schema.Number,
+  window_minutes: Schema.optional(Schema.NullOr(Schema.Number)),
+  reset_at: Schema.optional(Schema.NullOr(Schema.Number)),
+  reset_after_seconds: Schema.optional(Schema.NullOr(Schema.Number))
+})
+
+const RateLimitsEvent = Schema.Struct({
+  type: Schema.Literal("codex.rate_limits"),
+  metered_limit_name: Schema.optional(Schema.String),
+  limit_name: Schema.optional(Schema.String),
+  rate_limits: Schema.Struct({
+    primary: Schema.optional(Schema.NullOr(EventWindow)),
+    secondary: Schema.optional(Schema.NullOr(EventWindow))
+  })
+})
+
+const decodeRateLimits = Schema.decodeUnknownOption(RateLimitsEvent)
+
+// `codex.rate_limits` frames (websocket, codex-protocol.md §5) carry the same windows as the headers.
+export const fromRateLimitsEvent = (event: unknown, now: Date): ReadonlyArray<QuotaWindow> =>
+  Option.match(decodeRateLimits(event), {
+    onNone: () => [],
+    onSome: (frame) =>
+      windowKinds.flatMap((windowKind) => {
+        const window = frame.rate_limits[windowKind]
+        if (!window) return []
+        const resetAt = window.reset_at ??
+          (window.reset_after_seconds == null ? null : now.getTime() / 1000 + window.reset_after_seconds)
+        return [{
+          limitName: frame.metered_limit_name ?? frame.limit_name ?? "codex",
+          windowKind,
+          usedPercent: window.used_percent,
+          windowMinutes: window.window_minutes ?? null,
+          resetsAt: epochSeconds(resetAt)
+        }]
+      })
+  })
