@@ -1,6 +1,5 @@
-import { HttpClient, HttpClientRequest } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
-import { Context, Effect, Layer, Stream } from "effect"
+import { Context, Effect, Layer, Option, Stream } from "effect"
+import { Agent } from "undici"
 import { UpstreamUrl } from "./Config.ts"
 import { UpstreamUnavailable } from "./Proxy/Errors.ts"
 
@@ -15,7 +14,7 @@ export declare namespace UpstreamClient {
   export interface Response {
     readonly status: number
     readonly headers: Readonly<Record<string, string>>
-    // Interrupting the consumer aborts the upstream request.
+    // Consume it or drain it; interrupting the consumer aborts the upstream request.
     readonly body: Stream.Stream<Uint8Array, UpstreamUnavailable>
   }
   export interface Service {
@@ -25,28 +24,66 @@ export declare namespace UpstreamClient {
 
 export class UpstreamClient extends Context.Tag("Gateway/UpstreamClient")<UpstreamClient, UpstreamClient.Service>() {}
 
-const reasonOf = (error: { readonly reason: string; readonly cause?: unknown }) =>
-  error.cause instanceof Error && "code" in error.cause ? String(error.cause.code) : error.reason
+const reasonOf = (error: unknown) =>
+  error instanceof Error ? ("code" in error && typeof error.code === "string" ? error.code : error.name) : "unknown"
 
-export const make = Effect.gen(function*() {
-  const base = yield* UpstreamUrl
-  const client = (yield* HttpClient.HttpClient).pipe(HttpClient.withTracerDisabledWhen(() => true))
-
-  const send = (request: UpstreamClient.Request) => {
-    const outgoing = HttpClientRequest.make(request.method)(`${base}${request.path}`).pipe(
-      HttpClientRequest.setHeaders(request.headers),
-      request.body === undefined ? (self) => self : HttpClientRequest.bodyUint8Array(request.body, request.headers["content-type"])
-    )
-    return client.execute(outgoing).pipe(
-      Effect.map((response): UpstreamClient.Response => ({
-        status: response.status,
-        headers: response.headers,
-        body: response.stream.pipe(Stream.mapError((error) => new UpstreamUnavailable({ reason: reasonOf(error) })))
-      })),
-      Effect.mapError((error) => new UpstreamUnavailable({ reason: reasonOf(error) }))
-    )
+const flatten = (headers: Record<string, string | Array<string> | undefined>) => {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : value
   }
+  return out
+}
+
+// Pulled with the iterator's next() only: on interruption the body is destroyed (aborting the upstream request)
+// rather than asking the iterator to return, which would wait behind a pending read of a stalled upstream.
+const bodyStream = (body: AsyncIterable<Buffer> & { destroy: () => unknown }) => {
+  const iterator = body[Symbol.asyncIterator]()
+  return Stream.repeatEffectOption(
+    Effect.tryPromise({
+      try: () => iterator.next(),
+      catch: (error) => Option.some(new UpstreamUnavailable({ reason: reasonOf(error) }))
+    }).pipe(
+      Effect.flatMap((next) =>
+        next.done ? Effect.fail(Option.none()) : Effect.succeed(new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.byteLength))
+      )
+    )
+  ).pipe(Stream.ensuring(Effect.sync(() => body.destroy())))
+}
+
+// undici directly, on one keep-alive agent. The body is read as an async iterable, so an upstream that fails between
+// the response head and the first read surfaces as an error instead of an empty, seemingly complete body.
+export const make = Effect.gen(function*() {
+  const base = new URL(yield* UpstreamUrl)
+  const prefix = base.pathname.replace(/\/$/, "")
+  const agent = yield* Effect.acquireRelease(
+    Effect.sync(() => new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 })),
+    (agent) => Effect.promise(() => agent.close())
+  )
+
+  const send = (request: UpstreamClient.Request) =>
+    Effect.tryPromise({
+      try: (signal) =>
+        agent.request({
+          origin: base.origin,
+          path: `${prefix}${request.path}`,
+          method: request.method,
+          headers: request.headers,
+          body: request.body === undefined ? null : Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength),
+          signal,
+          headersTimeout: 300_000,
+          bodyTimeout: 600_000
+        }),
+      catch: (error) => new UpstreamUnavailable({ reason: reasonOf(error) })
+    }).pipe(
+      Effect.map(({ body, headers, statusCode }): UpstreamClient.Response => ({
+        status: statusCode,
+        headers: flatten(headers),
+        body: bodyStream(body)
+      }))
+    )
+
   return { send } satisfies UpstreamClient.Service
 })
 
-export const layer = Layer.effect(UpstreamClient, make).pipe(Layer.provide(NodeHttpClient.layerUndici))
+export const layer = Layer.scoped(UpstreamClient, make)

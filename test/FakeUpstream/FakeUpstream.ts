@@ -54,6 +54,7 @@ export interface FakeUpstream {
   clearFaults(accountId?: string): void
   pendingFaults(accountId: string): ReadonlyArray<{ readonly fault: Fault; readonly remaining: number }>
   setAnswer(answer: string, accountId?: string): void
+  setEventDelay(ms: number): void
   setUsage(usage: Partial<Usage>, accountId?: string): void
   setRateLimits(accountId: string, limits: Partial<RateLimits>): void
   expireAccessToken(accountId: string): void
@@ -127,6 +128,9 @@ export const startFakeUpstream = async (options: FakeUpstreamOptions = {}): Prom
     setAnswer: (answer, accountId) => {
       if (accountId === undefined) ctx.settings.answer = answer
       else ctx.accounts.require(accountId).answer = answer
+    },
+    setEventDelay: (ms) => {
+      ctx.settings.eventDelayMs = ms
     },
     setUsage: (usage, accountId) => {
       if (accountId === undefined) ctx.settings.usage = { ...ctx.settings.usage, ...usage }

@@ -16,6 +16,7 @@ export interface MutableRecord {
   fault?: FaultKind
   responseId?: string
   resolvedInput?: ReadonlyArray<unknown>
+  sentBody?: string
 }
 
 export type RecordInit = Omit<MutableRecord, "seq" | "at">

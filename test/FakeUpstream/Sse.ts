@@ -13,7 +13,7 @@ import { planResponse } from "./Responses.ts"
 export const sseFrame = (event: JsonObject): string =>
   `event: ${String(event["type"])}\ndata: ${JSON.stringify(event)}\n\n`
 
-const httpSink = (res: ServerResponse): EventSink => {
+const httpSink = (res: ServerResponse, rec: MutableRecord): EventSink => {
   let gone = false
   const goneP = new Promise<void>((resolve) => {
     res.on("close", () => {
@@ -22,7 +22,11 @@ const httpSink = (res: ServerResponse): EventSink => {
     })
   })
   return {
-    send: (event) => new Promise((resolve) => res.write(sseFrame(event), () => resolve())),
+    send: (event) => {
+      const frame = sseFrame(event)
+      rec.sentBody = (rec.sentBody ?? "") + frame
+      return new Promise((resolve) => res.write(frame, () => resolve()))
+    },
     destroy: () => res.socket?.destroy(),
     gone: goneP,
     isGone: () => gone || res.destroyed
@@ -81,7 +85,7 @@ export const handleResponses = async (
     "cache-control": "no-cache"
   })
   res.flushHeaders()
-  const result = await play(plan.events, httpSink(res), streamFault, ctx.settings.eventDelayMs)
+  const result = await play(plan.events, httpSink(res, rec), streamFault, ctx.settings.eventDelayMs)
   if (result === "aborted" && !ctx.closing) ctx.recorder.abort()
   if (result === "completed") res.end()
 }

@@ -60,6 +60,8 @@ export interface RecordedRequest {
   readonly fault?: FaultKind
   readonly responseId?: string
   readonly resolvedInput?: ReadonlyArray<unknown>
+  // the exact SSE text written back, so relays can be compared byte for byte
+  readonly sentBody?: string
 }
 
 export interface RefreshCall {

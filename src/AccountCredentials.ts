@@ -1,0 +1,92 @@
+import { Clock, Config, Effect, Option, Redacted } from "effect"
+import { credentialOf, type UpstreamCredential } from "./AccountCredentials/Credential.ts"
+import { CredentialsRepo, type SealedRow } from "./AccountCredentials/CredentialsRepo.ts"
+import { AccountUnavailable } from "./AccountCredentials/Errors.ts"
+import { Refresher } from "./AccountCredentials/Refresher.ts"
+import type { RefreshReason } from "./AccountCredentials/RefreshClient.ts"
+import { tokenAad } from "./Accounts/Sealing.ts"
+import { Vault } from "./Vault.ts"
+
+export type { UpstreamCredential } from "./AccountCredentials/Credential.ts"
+
+const RefreshSkewSeconds = Config.integer("CODEX_POOLER_REFRESH_SKEW_SECONDS").pipe(
+  Config.validate({ message: "must be a number of seconds, 0 or more", validation: (seconds) => seconds >= 0 }),
+  Config.withDefault(300)
+)
+
+// Long enough to spare the database on a busy account, short enough that a paused account stops being served soon.
+const CACHE_TTL_MS = 2_000
+
+interface Cached {
+  readonly credential: UpstreamCredential
+  readonly checkedAt: number
+}
+
+export class AccountCredentials extends Effect.Service<AccountCredentials>()("Gateway/AccountCredentials", {
+  effect: Effect.gen(function*() {
+    const repo = yield* CredentialsRepo
+    const refresher = yield* Refresher
+    const vault = yield* Vault
+    const skewMs = (yield* RefreshSkewSeconds) * 1000
+    const cache = new Map<string, Cached>()
+
+    const expiresSoon = (expiresAt: Date | null, now: number) =>
+      expiresAt !== null && expiresAt.getTime() - skewMs <= now
+
+    const remember = (credential: UpstreamCredential) =>
+      Effect.map(Clock.currentTimeMillis, (checkedAt) => {
+        cache.set(credential.accountId, { credential, checkedAt })
+        return credential
+      })
+
+    const forget = (accountId: string) => Effect.sync(() => cache.delete(accountId))
+
+    // The token is decrypted again only when the row's version has moved past the cached one.
+    const open = (row: SealedRow) => {
+      const cached = cache.get(row.id)?.credential
+      return cached?.version === row.credentialsVersion
+        ? Effect.succeed(cached)
+        : vault.decrypt(row.accessTokenEnc, tokenAad(row.id, "access")).pipe(
+          Effect.map((token) => credentialOf(row, Redacted.make(token))),
+          Effect.orDie
+        )
+    }
+
+    const activeRow = (accountId: string) =>
+      Effect.flatMap(repo.find(accountId), (found) =>
+        Option.isSome(found) && found.value.status === "active"
+          ? Effect.succeed(found.value)
+          : Effect.fail(new AccountUnavailable({ accountId, reason: "not_active" })))
+
+    const refresh = (accountId: string, staleVersion: number, reason: RefreshReason) =>
+      refresher.refresh(accountId, staleVersion, reason).pipe(Effect.flatMap(remember))
+
+    const get = Effect.fn("AccountCredentials.get")(function*(accountId: string) {
+      yield* Effect.annotateCurrentSpan("accountId", accountId)
+      const now = yield* Clock.currentTimeMillis
+      const cached = cache.get(accountId)
+      if (cached && now - cached.checkedAt < CACHE_TTL_MS && !expiresSoon(cached.credential.expiresAt, now)) {
+        return cached.credential
+      }
+      const row = yield* activeRow(accountId)
+      if (expiresSoon(row.accessExpiresAt, now)) {
+        return yield* refresh(accountId, row.credentialsVersion, "proactive_expiry")
+      }
+      return yield* remember(yield* open(row))
+    }, (effect, accountId) => Effect.tapError(effect, () => forget(accountId)))
+
+    // Codex's own recovery: a 401 means the token is stale, unless someone has already replaced it.
+    const refreshAfterUnauthorized = Effect.fn("AccountCredentials.refreshAfterUnauthorized")(
+      function*(accountId: string, staleVersion: number) {
+        yield* Effect.annotateCurrentSpan("accountId", accountId)
+        const row = yield* activeRow(accountId)
+        if (row.credentialsVersion > staleVersion) return yield* remember(yield* open(row))
+        return yield* refresh(accountId, staleVersion, "unauthorized_recovery")
+      },
+      (effect, accountId) => Effect.tapError(effect, () => forget(accountId))
+    )
+
+    return { get, refreshAfterUnauthorized } as const
+  }),
+  dependencies: [CredentialsRepo.Default, Refresher.Default, Vault.Default]
+}) {}

@@ -1,0 +1,117 @@
+import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { gzipSync } from "node:zlib"
+import { OperatorTokens } from "../src/OperatorTokens.ts"
+import { PoolKeys } from "../src/PoolKeys.ts"
+import { backends } from "./support/Databases.ts"
+import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
+import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
+
+const later = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
+
+describe.each(backends)("gateway edge on %s", (backend) => {
+  layer(gatewayLayer(backend, { CODEX_POOLER_MAX_BODY_BYTES: "4096" }), { excludeTestServices: true, timeout: 60_000 })((it) => {
+    it.effect("every authentication failure is a 401 in the Codex error shape and reaches no account", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const url = `${yield* gatewayUrl}/backend-api/codex/responses`
+        const pool = yield* setupPool(1)
+        const keys = yield* PoolKeys
+        const revoked = yield* keys.create({ poolSlug: pool.slug })
+        yield* keys.revoke(revoked.key.id)
+        const expired = yield* keys.create({ poolSlug: pool.slug, lifetimeMs: 1 })
+        const disabled = yield* setupPool(1)
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`UPDATE pools SET status = 'disabled' WHERE id = ${disabled.poolId}`
+        const operator = yield* (yield* OperatorTokens).create({ scope: "admin" })
+        yield* later(5)
+        fake.reset()
+
+        const wrongSecret = pool.key.slice(0, -43) + randomBytes(32).toString("base64url")
+        const unknownId = `cpk_${randomBytes(8).toString("hex")}_${pool.key.slice(-43)}`
+        const cases: ReadonlyArray<readonly [string | undefined, string]> = [
+          [undefined, "Missing Pool API key: send Authorization: Bearer <cpk_…>"],
+          ["Bearer", "Missing Pool API key: send Authorization: Bearer <cpk_…>"],
+          ["Bearer not-a-key", "Invalid Pool API key"],
+          [`Basic ${pool.key}`, "Missing Pool API key: send Authorization: Bearer <cpk_…>"],
+          [`Bearer ${wrongSecret}`, "Invalid Pool API key"],
+          [`Bearer ${unknownId}`, "Invalid Pool API key"],
+          [`Bearer ${revoked.token}`, "This Pool API key has been revoked"],
+          [`Bearer ${expired.token}`, "This Pool API key has expired"],
+          [`Bearer ${disabled.key}`, "The Pool of this key is disabled"],
+          [`Bearer ${operator.token}`, "Invalid Pool API key"]
+        ]
+        for (const [authorization, message] of cases) {
+          const headers: Record<string, string> = { ...codexHeaders(""), ...(authorization ? { authorization } : {}) }
+          if (!authorization) delete headers["authorization"]
+          const answer = yield* send(url, { method: "POST", headers, body: JSON.stringify(responsesBody()) })
+          expect(answer.status, authorization).toBe(401)
+          expect(JSON.parse(answer.text)).toEqual({
+            error: { type: "invalid_request_error", code: "invalid_api_key", message }
+          })
+        }
+        const models = yield* send(`${yield* gatewayUrl}/backend-api/codex/models`, { headers: { authorization: `Bearer ${wrongSecret}` } })
+        expect(models.status).toBe(401)
+        expect(fake.requests).toHaveLength(0)
+      }))
+
+    it.effect("unknown paths, wrong methods, oversized, badly encoded and malformed bodies get clear 4xx answers", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const base = `${yield* gatewayUrl}/backend-api/codex`
+        const pool = yield* setupPool(1)
+        fake.reset()
+        const headers = codexHeaders(pool.key)
+        const post = (path: string, body: string | Uint8Array, extra: Record<string, string> = {}) =>
+          send(`${base}${path}`, { method: "POST", headers: { ...headers, ...extra }, body })
+        const code = (text: string) => JSON.parse(text).error.code
+
+        const notFound = yield* send(`${base}/v1/chat/completions`, { method: "POST", headers, body: "{}" })
+        expect([notFound.status, code(notFound.text)]).toEqual([404, "unsupported_endpoint"])
+        const root = yield* send(base, { headers })
+        expect([root.status, code(root.text)]).toEqual([404, "unsupported_endpoint"])
+        const wrongMethod = yield* send(`${base}/responses/compact`, { headers })
+        expect([wrongMethod.status, code(wrongMethod.text), wrongMethod.headers.get("allow")]).toEqual([405, "method_not_allowed", "POST"])
+        const deleted = yield* send(`${base}/responses`, { method: "DELETE", headers })
+        expect(deleted.status).toBe(405)
+
+        const large = yield* post("/responses", JSON.stringify(responsesBody("x".repeat(5000))))
+        expect([large.status, code(large.text)]).toEqual([413, "request_too_large"])
+        const bomb = yield* post("/responses", gzipSync(JSON.stringify(responsesBody("y".repeat(50_000)))), { "content-encoding": "gzip" })
+        expect([bomb.status, code(bomb.text)]).toEqual([413, "request_too_large"])
+        const brotli = yield* post("/responses", "{}", { "content-encoding": "br" })
+        expect([brotli.status, code(brotli.text)]).toEqual([415, "unsupported_content_encoding"])
+        const malformed = yield* post("/responses", "{\"model\": ")
+        expect([malformed.status, code(malformed.text)]).toEqual([400, "invalid_json"])
+        const notObject = yield* post("/responses", "[1,2]")
+        expect([notObject.status, JSON.parse(notObject.text).error.message]).toEqual([400, "request body must be a JSON object"])
+        const badGzip = yield* post("/responses", "not gzip", { "content-encoding": "gzip" })
+        expect([badGzip.status, JSON.parse(badGzip.text).error.message]).toEqual([400, "request body is not valid gzip"])
+        expect(fake.requests).toHaveLength(0)
+      }))
+
+    it.effect("gzip and zstd bodies are accepted and forwarded as they came", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const base = `${yield* gatewayUrl}/backend-api/codex`
+        const pool = yield* setupPool(1)
+        fake.reset()
+        const json = JSON.stringify(responsesBody("compressed hello"))
+        const zstd = spawnSync("zstd", ["-c", "-q"], { input: json }).stdout
+        for (const [encoding, body] of [["gzip", gzipSync(json)], ["zstd", zstd]] as const) {
+          const answer = yield* send(`${base}/responses`, {
+            method: "POST",
+            headers: { ...codexHeaders(pool.key), "content-encoding": encoding },
+            body
+          })
+          expect(answer.status).toBe(200)
+          expect(answer.text).toContain("response.completed")
+        }
+        expect(fake.requests.map((request) => request.headers["content-encoding"])).toEqual(["gzip", "zstd"])
+        expect(fake.requests.map((request) => request.body)).toEqual([JSON.parse(json), JSON.parse(json)])
+      }))
+  })
+})
