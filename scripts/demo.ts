@@ -59,6 +59,7 @@ Codex Pooler demo is running.
   gateway        ${gateway.origin}  (data dir ${dataDir})
   fake upstream  ${upstream.url}  (2 accounts: alice@example.com, bob@example.com)
 
+# ~/.codex/config.toml (websocket provider; HTTP/SSE with: codex -c model_provider=codex-pooler-http)
 ${codexConfig(gateway.origin)}
 # paste into your shell:
 export CODEX_POOLER_API_KEY=${key}

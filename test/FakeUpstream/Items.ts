@@ -1,6 +1,6 @@
 import { isRecord, stringField, type JsonObject } from "./Json.ts"
 
-// Tool-call trigger: the last input item is a user message whose text contains one of these phrases
+// Tool-call trigger: the last conversation item is a user message whose text contains one of these phrases
 // ("run echo" is what the captured CLI sessions typed).
 export const TOOL_TRIGGER = /\b(run tool|use a tool|run echo)\b/i
 export const TOOL_ARGUMENTS = JSON.stringify({ cmd: "echo fake-tool" })
@@ -18,9 +18,12 @@ const isUserMessage = (item: unknown): boolean =>
 
 export type Generator = "message" | "function_call" | "compaction"
 
+// Settings items Codex appends after the user's message (seen with 0.169: `configuration_update`) are not turns.
+const settingsItems = new Set(["configuration_update", "additional_tools"])
+
 export const chooseGenerator = (input: ReadonlyArray<unknown>): Generator => {
   if (input.some((item) => stringField(item, "type") === "compaction_trigger")) return "compaction"
-  const last = input.at(-1)
+  const last = input.findLast((item) => !settingsItems.has(stringField(item, "type") ?? ""))
   if (isUserMessage(last) && TOOL_TRIGGER.test(messageText(last))) return "function_call"
   return "message"
 }

@@ -1,0 +1,52 @@
+import { Effect } from "effect"
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { httpProvider, websocketProvider } from "../../scripts/CodexConfig.ts"
+import { repoRoot } from "./Cli.ts"
+import { tempDir } from "./Databases.ts"
+
+export interface CodexRun {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const codexBin = path.join(repoRoot, "node_modules", ".bin", "codex")
+
+// The real Codex CLI (the pinned devDependency) with the README's provider block, kept on this machine: its own
+// background calls go to a dead proxy, only loopback is reached directly.
+export const codexExec = (options: {
+  readonly origin: string
+  readonly key: string
+  readonly prompt: string
+  readonly transport: "http" | "websocket"
+}) =>
+  Effect.gen(function*() {
+    const home = yield* tempDir("codex-home")
+    const work = yield* tempDir("codex-work")
+    const provider = options.transport === "http" ? "codex-pooler-http" : "codex-pooler"
+    const block = options.transport === "http" ? httpProvider(options.origin) : websocketProvider(options.origin)
+    fs.writeFileSync(path.join(home, "config.toml"), `model_provider = "${provider}"\n\n${block}`)
+    return yield* Effect.async<CodexRun>((resume) => {
+      const child = spawn(codexBin, ["exec", "--skip-git-repo-check", options.prompt], {
+        cwd: work,
+        env: {
+          PATH: process.env["PATH"] ?? "",
+          HOME: home,
+          CODEX_HOME: home,
+          CODEX_POOLER_API_KEY: options.key,
+          HTTPS_PROXY: "http://127.0.0.1:9",
+          HTTP_PROXY: "http://127.0.0.1:9",
+          NO_PROXY: "127.0.0.1,localhost"
+        },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stdout = ""
+      let stderr = ""
+      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+      child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+      return Effect.sync(() => child.kill("SIGKILL"))
+    })
+  })
