@@ -4,6 +4,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { cli } from "./support/Cli.ts"
 import { backendEnv, backends, tempDir } from "./support/Databases.ts"
+import { startFakeUpstream } from "./FakeUpstream/FakeUpstream.ts"
+import { codexHeaders, responsesBody, sseEvents } from "./support/Requests.ts"
 import { startGateway } from "./support/Serve.ts"
 
 describe.each(backends)("codex-pooler serve on %s", (backend) => {
@@ -60,5 +62,40 @@ describe("configuration errors", () => {
         expect(result.stderr).toContain(message)
       }
       expect(fs.existsSync(dataDir)).toBe(false)
+    }), { timeout: 90_000 })
+})
+
+describe("graceful shutdown", () => {
+  it.scoped("SIGTERM lets an in-flight stream finish, refuses new connections, and exits 0", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => startFakeUpstream()), (fake) => Effect.promise(() => fake.close()))
+      const env = {
+        ...(yield* backendEnv("pglite")),
+        CODEX_POOLER_UPSTREAM_URL: fake.url,
+        CODEX_POOLER_AUTH_URL: fake.authUrl
+      }
+      const account = fake.addAccount()
+      const authFile = path.join(yield* tempDir("drain"), "auth.json")
+      fs.writeFileSync(authFile, JSON.stringify(fake.authJson(account.accountId)))
+      for (const args of [["pool", "create", "drain"], ["account", "import", "--pool", "drain", authFile]]) {
+        expect((yield* Effect.promise(() => cli(args, env))).code).toBe(0)
+      }
+      const key = (yield* Effect.promise(() => cli(["key", "create", "--pool", "drain"], env))).stdout.trimEnd().split("\n").at(-1) ?? ""
+      const gateway = yield* startGateway(env)
+      fake.fault(account.accountId, { kind: "stall", ms: 1_500 })
+
+      const inFlight = fetch(`${gateway.url}/backend-api/codex/responses`, {
+        method: "POST",
+        headers: codexHeaders(key),
+        body: JSON.stringify(responsesBody())
+      }).then((response) => response.text())
+      yield* Effect.promise(() => fake.waitFor(() => fake.requests.some((request) => request.path.endsWith("/responses")), 10_000))
+      const stopped = gateway.stop("SIGTERM")
+      yield* Effect.sleep("300 millis")
+      const late = yield* Effect.promise(() => fetch(`${gateway.url}/healthz`).then(() => "answered", () => "refused"))
+      expect(late).toBe("refused")
+      const body = yield* Effect.promise(() => inFlight)
+      expect(sseEvents(body).at(-1)?.type).toEqual("response.completed")
+      expect(yield* Effect.promise(() => stopped)).toBe(0)
     }), { timeout: 90_000 })
 })
