@@ -66,7 +66,7 @@ describe("configuration errors", () => {
 })
 
 describe("graceful shutdown", () => {
-  it.scoped("SIGTERM lets an in-flight stream finish, refuses new connections, and exits 0", () =>
+  it.scopedLive("SIGTERM lets an in-flight stream finish, refuses new connections, and exits 0", () =>
     Effect.gen(function*() {
       const fake = yield* Effect.acquireRelease(Effect.promise(() => startFakeUpstream()), (fake) => Effect.promise(() => fake.close()))
       const env = {
