@@ -81,6 +81,20 @@ describe.each(backends)("accounts behind the proxy on %s", (backend) => {
         expect(fake.requests.length).toEqual(before)
       }))
 
+    it.effect("a key of one Pool never reaches another Pool's accounts", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const [first, second] = [yield* setupPool(1), yield* setupPool(1)]
+        fake.reset()
+        const answers = yield* Effect.all(
+          [first, second, first, second, first].map((pool) => responses(pool.key, `thread-${pool.slug}`))
+        )
+        expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200])
+        expect(fake.requests.map((request) => request.accountId)).toEqual(
+          [first, second, first, second, first].map((pool) => pool.accounts[0]!.fake.accountId)
+        )
+      }))
+
     it.effect("a session stays on its account, and compact goes to the session's account even when another is due", () =>
       Effect.gen(function*() {
         const fake = yield* Fake

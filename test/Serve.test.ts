@@ -72,7 +72,8 @@ describe("graceful shutdown", () => {
       const env = {
         ...(yield* backendEnv("pglite")),
         CODEX_POOLER_UPSTREAM_URL: fake.url,
-        CODEX_POOLER_AUTH_URL: fake.authUrl
+        CODEX_POOLER_AUTH_URL: fake.authUrl,
+        LOG_LEVEL: "all"
       }
       const account = fake.addAccount()
       const authFile = path.join(yield* tempDir("drain"), "auth.json")
@@ -97,5 +98,8 @@ describe("graceful shutdown", () => {
       const body = yield* Effect.promise(() => inFlight)
       expect(sseEvents(body).at(-1)?.type).toEqual("response.completed")
       expect(yield* Effect.promise(() => stopped)).toBe(0)
+      for (const secret of [key, key.slice(-43), account.accessToken, account.refreshToken, fake.account(account.accountId).accessToken]) {
+        expect(gateway.output()).not.toContain(secret)
+      }
     }), { timeout: 90_000 })
 })
