@@ -61,10 +61,13 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
         // admit: per-key limits (RateLimiter) arrive with the routing work.
         const body = yield* readRequestBody(request, route.body, limit)
         const facts = requestFacts(request.headers, body.json)
-        const owner = Option.getOrNull(yield* sessions.owner(key.poolId, facts))
         const requestId = newId("req")
         const transport = route.name === "responses" ? "sse" : "http"
-        yield* accounting.start({ id: requestId, poolId: key.poolId, keyId: key.keyId, route: route.name, transport, model: facts.model })
+        const [found] = yield* Effect.all([
+          sessions.owner(key.poolId, facts),
+          accounting.start({ id: requestId, poolId: key.poolId, keyId: key.keyId, route: route.name, transport, model: facts.model })
+        ], { concurrency: 2 })
+        const owner = Option.getOrNull(found)
 
         const { accountId, attempt, response } = yield* forward({
           requestId,

@@ -1,4 +1,4 @@
-import { Effect, Redacted, Stream } from "effect"
+import { Effect, Fiber, Redacted, Stream } from "effect"
 import type { Accounting } from "../Accounting.ts"
 import { AccountCredentials } from "../AccountCredentials.ts"
 import { AccountSelector } from "../AccountSelector.ts"
@@ -45,14 +45,18 @@ export const makeForward = Effect.gen(function*() {
       let credential = yield* Effect.either(credentials.get(accountId))
       for (let tries = 0; credential._tag === "Right" && tries < 2; tries++) {
         attempt++
-        yield* plan.accounting.attempt(plan.requestId, attempt, accountId)
+        // The attempt row is written while the request travels; it is in place before anything depends on it.
+        const recorded = yield* Effect.fork(plan.accounting.attempt(plan.requestId, attempt, accountId))
         const response = yield* upstream.send({
           ...plan.request,
           headers: {
             ...plan.request.headers,
             ...accountHeaders({ ...credential.right, accessToken: Redacted.value(credential.right.accessToken) })
           }
-        }).pipe(Effect.tapError((error) => endAttempt(attempt, null, `upstream_${error.reason}`, "failed")))
+        }).pipe(
+          Effect.ensuring(Fiber.join(recorded)),
+          Effect.tapError((error) => endAttempt(attempt, null, `upstream_${error.reason}`, "failed"))
+        )
         if (response.status !== 401) return { accountId, attempt, response } satisfies Attempted
         yield* discard(response)
         yield* endAttempt(attempt, 401, "upstream_unauthorized", tries === 0 ? "retried" : "failed")
