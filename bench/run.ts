@@ -1,0 +1,101 @@
+import { Headers } from "@effect/platform"
+import { accountHeaders, forwardRequestHeaders } from "../src/Proxy/Headers.ts"
+import { codexHeaders, responsesBody } from "../test/support/Requests.ts"
+import { ensureBuild, type FakeInfo, startGateway, stopGateway } from "./gateway.ts"
+import { type Call, type Level, type LevelResult, measure, type Target } from "./load.ts"
+import { cleanupAll, start, stop } from "./procs.ts"
+import { summariseProfiles } from "./profile.ts"
+import { derived, record, section, table } from "./report.ts"
+
+// npm run bench — loopback SSE load against direct (the fake backend), pipe (bench/pipe-proxy.ts) and the gateway.
+// BENCH_TARGETS=direct,pipe,gateway picks targets; BENCH_QUICK=1 runs small counts; BENCH_PROFILE=1 runs the gateway
+// under --cpu-prof and prints its top functions. Quick and profiled runs are not recorded in BENCHMARKS.md.
+const quick = process.env["BENCH_QUICK"] === "1"
+const profile = process.env["BENCH_PROFILE"] === "1"
+const targets = (process.env["BENCH_TARGETS"] ?? "direct,pipe,gateway").split(",").map((name) => name.trim())
+const scale = quick ? 0.1 : 1
+const level = (label: string, concurrency: number, requests: number): Level => ({
+  label,
+  concurrency,
+  requests: Math.round(requests * scale)
+})
+const warmUp = level("warm-up", 8, 500)
+const levels = [level("serial", 1, 300), level("c=8", 8, 2000), level("c=64", 64, 4000)]
+const maxConcurrency = Math.max(...levels.map((l) => l.concurrency))
+
+// Worker i is Codex session i: its own thread id and prompt_cache_key, the same for every target.
+const sessions = Array.from({ length: maxConcurrency }, (_, index) => {
+  const thread = `01a216ab-0000-7000-8000-${index.toString(16).padStart(12, "0")}`
+  return { thread, body: JSON.stringify(responsesBody("hello", { prompt_cache_key: thread })) }
+})
+const calls = (headers: (thread: string) => Record<string, string>): ReadonlyArray<Call> =>
+  sessions.map(({ body, thread }) => ({ headers: headers(thread), body }))
+
+const main = async () => {
+  if (targets.includes("gateway")) await ensureBuild()
+  const fakeServer = await start(["--import", "tsx", "bench/fake-server.ts"], {}, /^(\{.*\})$/m)
+  const fake = JSON.parse(fakeServer.match[1] ?? "") as FakeInfo
+  const account = fake.auth[0]?.tokens
+  if (account === undefined) throw new Error("the fake backend has no account")
+  const upstreamOrigin = new URL(fake.url).origin
+  const results: Array<LevelResult> = []
+  const run = async (target: Target) => {
+    process.stderr.write(`${target.name}: ${target.origin} (pid ${target.pid})\n`)
+    results.push(...await measure(target, fakeServer.pid, warmUp, levels))
+  }
+  let profileSummary = ""
+  for (const name of targets) {
+    if (name === "direct") {
+      const asGateway = (thread: string) => ({
+        ...forwardRequestHeaders(Headers.fromInput(codexHeaders("unused", thread))),
+        ...accountHeaders({ accessToken: account.access_token, chatgptAccountId: account.account_id, fedramp: false })
+      })
+      await run({ name, origin: upstreamOrigin, pid: fakeServer.pid, calls: calls(asGateway) })
+    } else if (name === "pipe") {
+      const pipe = await start(["--import", "tsx", "bench/pipe-proxy.ts"], {
+        PIPE_UPSTREAM_ORIGIN: upstreamOrigin,
+        PIPE_ACCESS_TOKEN: account.access_token,
+        PIPE_ACCOUNT_ID: account.account_id
+      }, /pipe listening on (http:\/\/127\.0\.0\.1:\d+)/)
+      await run({ name, origin: pipe.match[1] ?? "", pid: pipe.pid, calls: calls((thread) => codexHeaders("cpk_pipe_client", thread)) })
+      await stop(pipe.child)
+    } else if (name === "gateway") {
+      const gateway = await startGateway(fake, profile)
+      await run({ name, origin: gateway.origin, pid: gateway.server.pid, calls: calls((thread) => codexHeaders(gateway.key, thread)) })
+      await stopGateway(gateway)
+      if (gateway.profileDir !== null) profileSummary = summariseProfiles(gateway.profileDir)
+    } else {
+      throw new Error(`unknown target ${name} (BENCH_TARGETS takes direct, pipe, gateway)`)
+    }
+  }
+  const flags = ["BENCH_TARGETS", "BENCH_QUICK", "BENCH_PROFILE", "BENCH_LOG_LEVEL", "BENCH_DATABASE_URL"]
+    .filter((flag) => process.env[flag] !== undefined)
+    .map((flag) => `${flag}=${process.env[flag]} `)
+    .join("")
+  const text = section(`${flags}npm run bench`, `${table(results)}\n\n${derived(results, "serial", "c=8")}`)
+  process.stdout.write(text)
+  if (profileSummary !== "") process.stdout.write(`\n${profileSummary}\n`)
+  if (!quick && !profile) {
+    record(text)
+    process.stdout.write("\nrecorded in BENCHMARKS.md\n")
+  }
+}
+
+let interrupted = false
+const interrupt = (signal: NodeJS.Signals) => {
+  if (interrupted) return
+  interrupted = true
+  process.stderr.write(`${signal}: stopping\n`)
+  void cleanupAll().finally(() => process.exit(130))
+}
+process.on("SIGINT", interrupt)
+process.on("SIGTERM", interrupt)
+
+await main().then(
+  () => cleanupAll(),
+  async (error: unknown) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+    await cleanupAll()
+    process.exitCode = 1
+  }
+)
