@@ -45,8 +45,10 @@ export class Catalog extends Effect.Service<Catalog>()("Gateway/Catalog", {
       yield* accounting.start({ id: requestId, poolId: key.poolId, keyId: key.keyId, route: "models", transport: "http", model: null })
       const { accountId, attempt, response } = yield* forward({
         requestId,
+        recorded: Effect.void,
         poolId: key.poolId,
-        owner: null,
+        turnStateKey: null,
+        threadKey: null,
         pinned: false,
         accounting,
         request: { method: "GET", path: `/models${query}`, headers: forwardRequestHeaders(request.headers) }

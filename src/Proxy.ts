@@ -1,5 +1,5 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Config, Effect, Option } from "effect"
+import { Cause, Config, Effect, Fiber, Option } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
 import { Accounting } from "./Accounting.ts"
 import { AccountSelector } from "./AccountSelector.ts"
@@ -63,16 +63,15 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
         const facts = requestFacts(request.headers, body.json)
         const requestId = newId("req")
         const transport = route.name === "responses" ? "sse" : "http"
-        const [found] = yield* Effect.all([
-          sessions.owner(key.poolId, facts),
+        const started = yield* Effect.fork(
           accounting.start({ id: requestId, poolId: key.poolId, keyId: key.keyId, route: route.name, transport, model: facts.model })
-        ], { concurrency: 2 })
-        const owner = Option.getOrNull(found)
-
-        const { accountId, attempt, response } = yield* forward({
+        )
+        const { accountId, attempt, owner, response } = yield* forward({
           requestId,
+          recorded: Fiber.join(started),
           poolId: key.poolId,
-          owner: owner?.accountId ?? null,
+          turnStateKey: facts.turnStateKey,
+          threadKey: facts.threadKey,
           pinned: route.pinned,
           accounting,
           request: {
@@ -83,14 +82,17 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
           }
         }).pipe(
           Effect.onError((cause) =>
-            accounting.finish(requestId, {
-              ...failureOf(cause),
-              accountId: null,
-              httpStatus: null,
-              firstByteAt: null,
-              usage: null,
-              upstreamRequestId: null
-            })
+            Effect.zipRight(
+              Fiber.join(started),
+              accounting.finish(requestId, {
+                ...failureOf(cause),
+                accountId: null,
+                httpStatus: null,
+                firstByteAt: null,
+                usage: null,
+                upstreamRequestId: null
+              })
+            )
           )
         )
 
@@ -98,22 +100,23 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
         if (response.status < 400) {
           // Bound before the body flows: the turn's next request can follow the last byte at once.
           yield* sessions.bind(key.poolId, accountId, {
-            threadKey: owner?.accountId === accountId ? null : facts.threadKey,
+            threadKey: owner === accountId ? null : facts.threadKey,
             turnStateKey: turnState === undefined ? null : turnStateKeyOf(turnState)
           })
         }
         const eventStream = (response.headers["content-type"] ?? "").startsWith("text/event-stream")
         const account = (end: RelayEnd) => {
           const outcome = outcomeOf(response.status, end, eventStream)
-          return Effect.all([
-            accounting.endAttempt({
-              requestId,
-              attempt,
-              httpStatus: response.status,
-              errorCode: outcome.errorCode,
-              outcome: outcome.status
-            }),
-            accounting.finish(requestId, {
+          const evidence = [
+            ...fromHeaders(response.headers).map((window) => ({
+              ...window,
+              source: response.status >= 400 ? "error" as const : "headers" as const
+            })),
+            ...end.facts.rateLimitEvents.flatMap((event) => fromRateLimitsEvent(event, new Date()))
+              .map((window) => ({ ...window, source: "event" as const }))
+          ]
+          return accounting.background(Effect.all([
+            accounting.complete(requestId, attempt, {
               ...outcome,
               accountId,
               httpStatus: response.status,
@@ -121,9 +124,8 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
               usage: end.facts.usage,
               upstreamRequestId: response.headers["x-request-id"] ?? null
             }),
-            quota.record(accountId, fromHeaders(response.headers), response.status >= 400 ? "error" : "headers"),
-            quota.record(accountId, end.facts.rateLimitEvents.flatMap((event) => fromRateLimitsEvent(event, new Date())), "event")
-          ], { concurrency: "unbounded", discard: true })
+            quota.record(accountId, evidence)
+          ], { concurrency: "unbounded", discard: true }))
         }
 
         const { "content-type": contentType, ...headers } = relayResponseHeaders(response.headers)

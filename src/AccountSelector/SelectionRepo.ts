@@ -1,34 +1,44 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Schema } from "effect"
 
-export const Candidate = Schema.Struct({ id: Schema.String })
-export type Candidate = typeof Candidate.Type
+const Picked = Schema.Struct({ id: Schema.String, owner: Schema.NullOr(Schema.String) })
 
 const Pick = Schema.Struct({
   poolId: Schema.String,
-  preferred: Schema.NullOr(Schema.String),
+  turnStateKey: Schema.NullOr(Schema.String),
+  threadKey: Schema.NullOr(Schema.String),
+  pinned: Schema.Boolean,
   exclude: Schema.Array(Schema.String)
 })
+export type Pick = typeof Pick.Type
 
 export class SelectionRepo extends Effect.Service<SelectionRepo>()("Gateway/SelectionRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    // Pick and mark used in one statement, so concurrent requests spread over the least recently used accounts.
+    // One statement: find the session's owner (a turn's hard tie before its thread's soft one), prefer it while it
+    // is eligible (or insist on it when pinned), else the least recently used active account; mark it used.
     const pick = SqlSchema.findOne({
       Request: Pick,
-      Result: Candidate,
-      execute: ({ exclude, poolId, preferred }) =>
-        sql`UPDATE accounts SET last_used_at = clock_timestamp()
-          WHERE id = (
+      Result: Picked,
+      execute: (request) =>
+        sql`WITH owner AS (
+            SELECT account_id FROM sessions
+            WHERE pool_id = ${request.poolId} AND expires_at > now()
+              AND ((kind = 'hard' AND key_hash = ${request.turnStateKey}) OR (kind = 'soft' AND key_hash = ${request.threadKey}))
+            ORDER BY kind LIMIT 1
+          ), picked AS (
             SELECT a.id FROM pool_accounts pa JOIN accounts a ON a.id = pa.account_id
-            WHERE pa.pool_id = ${poolId} AND a.status = 'active' AND a.id <> ALL(${exclude}::text[])
-            ORDER BY coalesce(a.id = ${preferred}, false) DESC, a.last_used_at ASC NULLS FIRST, a.id
-            LIMIT 1)
-          RETURNING id`
+            WHERE pa.pool_id = ${request.poolId} AND a.status = 'active' AND a.id <> ALL(${request.exclude}::text[])
+              AND (NOT ${request.pinned} OR NOT EXISTS (SELECT 1 FROM owner) OR a.id = (SELECT account_id FROM owner))
+            ORDER BY coalesce(a.id = (SELECT account_id FROM owner), false) DESC, a.last_used_at ASC NULLS FIRST, a.id
+            LIMIT 1
+          )
+          UPDATE accounts SET last_used_at = clock_timestamp() FROM picked WHERE accounts.id = picked.id
+          RETURNING accounts.id, (SELECT account_id FROM owner) AS owner`
     })
 
-    const poolSize = SqlSchema.single({
+    const activeCount = SqlSchema.single({
       Request: Schema.String,
       Result: Schema.Struct({ active: Schema.NumberFromString }),
       execute: (poolId) =>
@@ -37,8 +47,8 @@ export class SelectionRepo extends Effect.Service<SelectionRepo>()("Gateway/Sele
     })
 
     return {
-      pick: (request: typeof Pick.Type) => pick(request).pipe(Effect.orDie),
-      activeCount: (poolId: string) => poolSize(poolId).pipe(Effect.map((row) => row.active), Effect.orDie)
+      pick: (request: Pick) => pick(request).pipe(Effect.orDie),
+      activeCount: (poolId: string) => activeCount(poolId).pipe(Effect.map((row) => row.active), Effect.orDie)
     } as const
   })
 }) {}

@@ -76,8 +76,23 @@ export class RequestsRepo extends Effect.Service<RequestsRepo>()("Gateway/Reques
           WHERE id = ${id}`
     })
 
+    // The last attempt's end and the request's outcome in one round trip.
+    const complete = SqlSchema.void({
+      Request: Schema.Struct({ finished: Finished, attempt: AttemptEnd }),
+      execute: ({ attempt, finished: { id, ...row } }) =>
+        sql`WITH attempt AS (
+            UPDATE request_attempts SET ended_at = ${attempt.endedAt}, http_status = ${attempt.httpStatus},
+              error_code = ${attempt.errorCode}, outcome = ${attempt.outcome}
+            WHERE request_id = ${attempt.requestId} AND attempt = ${attempt.attempt}
+          )
+          UPDATE requests SET ${sql.update(row)},
+            attempts = (SELECT count(*) FROM request_attempts WHERE request_id = ${id})
+          WHERE id = ${id}`
+    })
+
     return {
       start: (row: Started) => start(row).pipe(Effect.orDie),
+      complete: (finished: Finished, attempt: AttemptEnd) => complete({ finished, attempt }).pipe(Effect.orDie),
       startAttempt: (row: Attempt) => startAttempt(row).pipe(Effect.orDie),
       endAttempt: (row: AttemptEnd) => endAttempt(row).pipe(Effect.orDie),
       finish: (row: Finished) => finish(row).pipe(Effect.orDie)

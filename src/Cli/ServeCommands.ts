@@ -5,7 +5,8 @@ import { ServerLive } from "../Server.ts"
 import { Vault } from "../Vault.ts"
 
 export const serveCommand = Command.make("serve", {}, () =>
-  Layer.launch(ServerLive.pipe(Layer.provide(Vault.Default), Layer.provide(ServeSqlLive)))).pipe(
+  // Spans stay off until a tracer is configured: on the hot path they cost more than the work they describe.
+  Layer.launch(ServerLive.pipe(Layer.provide(Vault.Default), Layer.provide(ServeSqlLive), Layer.provide(Layer.setTracerEnabled(false))))).pipe(
     Command.withDescription("run the gateway (migrates the database first)")
   )
 

@@ -8,14 +8,19 @@ import { accountHeaders } from "./Headers.ts"
 
 export interface Attempted {
   readonly accountId: string
+  // The account that owned the request's session when it arrived.
+  readonly owner: string | null
   readonly attempt: number
   readonly response: UpstreamClient.Response
 }
 
 export interface ForwardPlan {
   readonly requestId: string
+  // Completes once the request row exists; attempt rows refer to it.
+  readonly recorded: Effect.Effect<void>
   readonly poolId: string
-  readonly owner: string | null
+  readonly turnStateKey: string | null
+  readonly threadKey: string | null
   // Compact and other hard-pinned requests go to the owning account or nowhere.
   readonly pinned: boolean
   readonly request: Omit<UpstreamClient.Request, "headers"> & { readonly headers: Readonly<Record<string, string>> }
@@ -38,10 +43,18 @@ export const makeForward = Effect.gen(function*() {
       plan.accounting.endAttempt({ requestId: plan.requestId, attempt, httpStatus, errorCode, outcome })
     const exclude: Array<string> = []
     let attempt = 0
+    let owner: string | null = null
     while (exclude.length < maxAccounts) {
-      const accountId = plan.pinned && plan.owner !== null
-        ? plan.owner
-        : yield* selector.select({ poolId: plan.poolId, preferred: plan.owner, exclude })
+      const selected = yield* selector.select({
+        poolId: plan.poolId,
+        turnStateKey: plan.turnStateKey,
+        threadKey: plan.threadKey,
+        pinned: plan.pinned,
+        exclude
+      })
+      const accountId = selected.accountId
+      if (exclude.length === 0) owner = selected.owner
+      yield* plan.recorded
       let credential = yield* Effect.either(credentials.get(accountId))
       for (let tries = 0; credential._tag === "Right" && tries < 2; tries++) {
         attempt++
@@ -57,7 +70,7 @@ export const makeForward = Effect.gen(function*() {
           Effect.ensuring(Fiber.join(recorded)),
           Effect.tapError((error) => endAttempt(attempt, null, `upstream_${error.reason}`, "failed"))
         )
-        if (response.status !== 401) return { accountId, attempt, response } satisfies Attempted
+        if (response.status !== 401) return { accountId, owner, attempt, response } satisfies Attempted
         yield* discard(response)
         yield* endAttempt(attempt, 401, "upstream_unauthorized", tries === 0 ? "retried" : "failed")
         if (tries === 0) {
