@@ -67,7 +67,7 @@ export const startGateway = async (fake: FakeInfo, profile: boolean): Promise<Ga
     CODEX_POOLER_DATA_DIR: join(dir, "data"),
     LOG_LEVEL: process.env["BENCH_LOG_LEVEL"] ?? "info"
   }
-  const profileDir = profile ? join(dir, "profile") : null
+  const profileDir = profile ? (process.env["BENCH_PROFILE_DIR"] ?? join(dir, "profile")) : null
   const flags = profileDir === null ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]
   const server = await start([...flags, main, "serve"], { ...env, HOST: "127.0.0.1", PORT: "0" }, /Listening on (http:\/\/127\.0\.0\.1:\d+)/)
   const cli = (args: ReadonlyArray<string>) => run(process.execPath, [main, ...args], env)

@@ -98,10 +98,13 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
 
         const turnState = response.headers["x-codex-turn-state"]
         if (response.status < 400) {
-          // Bound before the body flows: the turn's next request can follow the last byte at once.
+          // Bound before the body flows: the turn's next request can follow the last byte at once. A follow-up that
+          // already carries this turn state, on the account that owns its thread, changes nothing.
           yield* sessions.bind(key.poolId, accountId, {
             threadKey: owner === accountId ? null : facts.threadKey,
-            turnStateKey: turnState === undefined ? null : turnStateKeyOf(turnState)
+            turnStateKey: turnState === undefined || (turnState === request.headers["x-codex-turn-state"] && owner === accountId)
+              ? null
+              : turnStateKeyOf(turnState)
           })
         }
         const eventStream = (response.headers["content-type"] ?? "").startsWith("text/event-stream")

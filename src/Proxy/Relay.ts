@@ -1,4 +1,4 @@
-import { Effect, Exit, Stream } from "effect"
+import { Chunk, Effect, Exit, Stream } from "effect"
 import type { UpstreamUnavailable } from "./Errors.ts"
 import { emptyFacts, errorCodeOf, makeSseTap, type StreamFacts } from "./SseTap.ts"
 
@@ -72,7 +72,8 @@ export const relay = (options: {
       Stream.mapChunks((chunks) => {
         firstByteAt ??= new Date()
         for (const chunk of chunks) observe(chunk)
-        return chunks
+        // Bytes that arrived together leave together: one write to the client instead of one per upstream read.
+        return chunks.length > 1 ? Chunk.of(Buffer.concat(Chunk.toReadonlyArray(chunks))) : chunks
       }),
       Stream.catchAll(() => {
         upstreamFailed = true
