@@ -1,9 +1,11 @@
 import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Config, Effect, Layer } from "effect"
-import { createServer, type Server } from "node:http"
+import { createServer, type IncomingMessage, type Server } from "node:http"
+import type { Duplex } from "node:stream"
 import { Host, Port } from "./Config.ts"
 import { HttpRoutes } from "./Http.ts"
+import { WebSocketBridge, websocketPath } from "./Proxy/WebSocketBridge.ts"
 
 const ShutdownGraceMs = Config.integer("CODEX_POOLER_SHUTDOWN_GRACE_MS").pipe(Config.withDefault(25_000))
 
@@ -31,12 +33,25 @@ const drain = (server: Server) =>
     )
   }))
 
+// Codex websocket upgrades go to the bridge, which must answer the handshake itself (with upstream's upgrade headers);
+// every other upgrade keeps going to the router, which answers it as a plain request.
+const websockets = (server: Server) =>
+  Layer.scopedDiscard(Effect.gen(function*() {
+    const bridge = yield* WebSocketBridge
+    const routed = server.listeners("upgrade")
+    server.removeAllListeners("upgrade")
+    server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (new URL(request.url ?? "/", "http://gateway").pathname === websocketPath) return bridge.handle(request, socket, head)
+      for (const listener of routed) Reflect.apply(listener, server, [request, socket, head])
+    })
+  })).pipe(Layer.provide(WebSocketBridge.Default))
+
 export const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
   const port = yield* Port
   const host = yield* Host
   const server = createServer()
-  return drain(server).pipe(
+  return Layer.merge(drain(server), websockets(server)).pipe(
     Layer.provideMerge(HttpLayerRouter.serve(HttpRoutes, { disableLogger: true })),
-    Layer.provide(NodeHttpServer.layer(() => server, { port, host }))
+    Layer.provideMerge(NodeHttpServer.layer(() => server, { port, host }))
   )
 }))

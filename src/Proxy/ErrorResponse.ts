@@ -24,12 +24,21 @@ export type ProxyError =
   | AccountUnavailable
   | UpstreamUnavailable
 
-const body = (status: number, type: string, code: string, message: string, headers: Record<string, string> = {}) =>
-  HttpServerResponse.unsafeJson({ error: { type, code, message } }, { status, headers })
+export interface ErrorAnswer {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: { readonly error: { readonly type: string; readonly code: string; readonly message: string } }
+}
 
-// The only place a failure of the proxy path becomes a response, in the JSON shape Codex reads
+const body = (status: number, type: string, code: string, message: string, headers: Record<string, string> = {}): ErrorAnswer => ({
+  status,
+  headers,
+  body: { error: { type, code, message } }
+})
+
+// The only place a failure of the proxy path becomes an answer, in the JSON shape Codex reads
 // ({"error":{type, code, message}}). Upstream errors are relayed as they came and never pass through here.
-export const errorResponse = (error: ProxyError): HttpServerResponse.HttpServerResponse => {
+export const errorAnswer = (error: ProxyError): ErrorAnswer => {
   switch (error._tag) {
     case "CredentialRejected":
       return body(401, "invalid_request_error", "invalid_api_key", error.message, {
@@ -54,4 +63,9 @@ export const errorResponse = (error: ProxyError): HttpServerResponse.HttpServerR
     case "UpstreamUnavailable":
       return body(502, "server_error", "upstream_unavailable", error.message)
   }
+}
+
+export const errorResponse = (error: ProxyError): HttpServerResponse.HttpServerResponse => {
+  const answer = errorAnswer(error)
+  return HttpServerResponse.unsafeJson(answer.body, { status: answer.status, headers: answer.headers })
 }

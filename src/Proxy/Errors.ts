@@ -37,7 +37,7 @@ export class InvalidBody extends Schema.TaggedError<InvalidBody>()("InvalidBody"
 
 export class UpgradeRequired extends Schema.TaggedError<UpgradeRequired>()("UpgradeRequired", {}) {
   override get message() {
-    return "websocket transport is not available here; use HTTP POST /responses"
+    return "this endpoint speaks websocket here; upgrade the connection or use HTTP POST /responses"
   }
 }
 

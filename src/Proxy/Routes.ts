@@ -34,7 +34,7 @@ export const CodexRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function*() {
     const proxy = yield* Proxy
     const catalog = yield* Catalog
-    // Until the websocket bridge exists, an upgrade is refused with 426: Codex then switches to HTTP at once.
+    // Websocket upgrades never get here (the server hands them to WebSocketBridge); a plain GET is told to upgrade.
     const websocket = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => proxy.authenticate(request.headers))
       .pipe(Effect.zipRight(new UpgradeRequired()))
     const routes = [

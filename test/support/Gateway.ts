@@ -1,13 +1,11 @@
-import { HttpLayerRouter, HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import { HttpServer } from "@effect/platform"
 import { Context, Effect, Layer } from "effect"
 import { randomBytes } from "node:crypto"
-import { createServer } from "node:http"
 import { Accounts } from "../../src/Accounts.ts"
-import { HttpRoutes } from "../../src/Http.ts"
 import { PoolKeys } from "../../src/PoolKeys.ts"
 import { Pools } from "../../src/Pools.ts"
 import { Quota } from "../../src/Quota.ts"
+import { ServerLive } from "../../src/Server.ts"
 import { MigratedSqlLive } from "../../src/Sql.ts"
 import { type FakeAccount, type FakeAccountInit, type FakeUpstream, startFakeUpstream } from "../FakeUpstream/FakeUpstream.ts"
 import { type Backend, backendEnv, configFrom } from "./Databases.ts"
@@ -24,11 +22,15 @@ const FakeLive = Layer.scoped(
 export const gatewayLayer = (backend: Backend, env: Record<string, string> = {}) =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const fake = yield* Fake
-    const config = { ...(yield* backendEnv(backend)), CODEX_POOLER_UPSTREAM_URL: fake.url, CODEX_POOLER_AUTH_URL: fake.authUrl, ...env }
-    const server = HttpLayerRouter.serve(HttpRoutes, { disableLogger: true, disableListenLog: true }).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { port: 0, host: "127.0.0.1" }))
-    )
-    return Layer.mergeAll(server, ManagementServices, Quota.Default).pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(configFrom(config)))
+    const config = {
+      ...(yield* backendEnv(backend)),
+      CODEX_POOLER_UPSTREAM_URL: fake.url,
+      CODEX_POOLER_AUTH_URL: fake.authUrl,
+      PORT: "0",
+      LOG_LEVEL: "warn",
+      ...env
+    }
+    return Layer.mergeAll(ServerLive, ManagementServices, Quota.Default).pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(configFrom(config)))
   })).pipe(Layer.provideMerge(FakeLive))
 
 export const gatewayUrl = Effect.map(HttpServer.HttpServer, (server) =>

@@ -1,0 +1,85 @@
+import { Effect } from "effect"
+import type { Accounting } from "../../Accounting.ts"
+import { newId } from "../../Domain/Ids.ts"
+import type { Quota } from "../../Quota.ts"
+import { fromRateLimitsEvent } from "../../Quota/Evidence.ts"
+import { emptyFacts, observeEvent, type StreamFacts } from "../SseTap.ts"
+
+interface InFlight {
+  readonly requestId: string
+  readonly facts: StreamFacts
+  firstByteAt: Date | null
+}
+
+const isResponseCreate = /^\{\s*"type"\s*:\s*"response\.create"/
+const modelOf = (frame: string) => /"model"\s*:\s*"([^"]{1,200})"/.exec(frame.slice(0, 4096))?.[1] ?? null
+const statusOf = (frame: string) => Number(/"status(?:_code)?"\s*:\s*(\d{3})/.exec(frame)?.[1] ?? 0) || null
+
+// One accounting row per `response.create` on a socket: opened when the client asks, closed by the upstream event
+// that ends that response (completed, failed, incomplete, or an error frame).
+export const makeResponseLedger = (options: {
+  readonly accounting: Accounting
+  readonly quota: Quota
+  readonly poolId: string
+  readonly keyId: string
+  readonly accountId: string
+  readonly run: (effect: Effect.Effect<void>) => void
+}) => {
+  const queue: Array<InFlight> = []
+
+  const finish = (flight: InFlight, status: "succeeded" | "failed" | "cancelled", errorCode: string | null, httpStatus: number) =>
+    options.run(options.accounting.complete(flight.requestId, 1, {
+      accountId: options.accountId,
+      status,
+      httpStatus,
+      errorCode,
+      firstByteAt: flight.firstByteAt,
+      usage: flight.facts.usage,
+      upstreamRequestId: null
+    }))
+
+  const fromClient = (data: Buffer, isBinary: boolean) => {
+    if (isBinary) return
+    const frame = data.toString("utf8")
+    if (!isResponseCreate.test(frame)) return
+    const flight: InFlight = { requestId: newId("req"), facts: emptyFacts(), firstByteAt: null }
+    queue.push(flight)
+    options.run(Effect.zipRight(
+      options.accounting.start({
+        id: flight.requestId,
+        poolId: options.poolId,
+        keyId: options.keyId,
+        route: "responses",
+        transport: "websocket",
+        model: modelOf(frame)
+      }),
+      options.accounting.attempt(flight.requestId, 1, options.accountId)
+    ))
+  }
+
+  const fromUpstream = (data: Buffer, isBinary: boolean) => {
+    const flight = queue[0]
+    if (isBinary) return
+    const frame = data.toString("utf8")
+    const facts = flight?.facts ?? emptyFacts()
+    observeEvent(facts, frame)
+    if (facts.rateLimitEvents.length > 0) {
+      const windows = facts.rateLimitEvents.flatMap((event) => fromRateLimitsEvent(event, new Date()))
+      facts.rateLimitEvents = []
+      options.run(options.quota.record(options.accountId, windows.map((window) => ({ ...window, source: "event" as const }))))
+    }
+    if (flight === undefined) return
+    flight.firstByteAt ??= new Date()
+    if (facts.completed) finish(queue.shift() ?? flight, "succeeded", null, 200)
+    else if (facts.errorCode !== null) finish(queue.shift() ?? flight, "failed", facts.errorCode, statusOf(frame) ?? 200)
+  }
+
+  // Responses still open when the socket ends were cut short, by the client or by upstream.
+  const close = (by: "client" | "upstream" | "gateway") => {
+    for (const flight of queue.splice(0)) {
+      finish(flight, by === "client" ? "cancelled" : "failed", by === "client" ? "client_closed" : `${by}_closed`, 200)
+    }
+  }
+
+  return { fromClient, fromUpstream, close } as const
+}

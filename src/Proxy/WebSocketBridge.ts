@@ -1,0 +1,119 @@
+import { Headers } from "@effect/platform"
+import { Effect, Either, FiberSet, Redacted, Schedule } from "effect"
+import { type IncomingMessage, STATUS_CODES } from "node:http"
+import type { Duplex } from "node:stream"
+import { WebSocketServer } from "ws"
+import type WebSocket from "ws"
+import { AccountCredentials } from "../AccountCredentials.ts"
+import { Accounting } from "../Accounting.ts"
+import { AccountSelector } from "../AccountSelector.ts"
+import { UpstreamUrl } from "../Config.ts"
+import { PoolAuth } from "../PoolAuth.ts"
+import { Quota } from "../Quota.ts"
+import { SessionStore } from "../SessionStore.ts"
+import { errorAnswer, type ProxyError } from "./ErrorResponse.ts"
+import { NoAccountAvailable, UpgradeRequired } from "./Errors.ts"
+import { accountHeaders, forwardRequestHeaders, relayResponseHeaders } from "./Headers.ts"
+import { requestFacts, turnStateKeyOf } from "./RequestFacts.ts"
+import { bridgeFrames, type BufferStats } from "./WebSocket/Frames.ts"
+import { makeResponseLedger } from "./WebSocket/Responses.ts"
+import { connectUpstream, type UpgradeRefused } from "./WebSocket/Upstream.ts"
+
+export const websocketPath = "/backend-api/codex/responses"
+
+const writeAnswer = (socket: Duplex, status: number, headers: Readonly<Record<string, string>>, body: Buffer) => {
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    `content-length: ${body.length}`,
+    "connection: close"
+  ]
+  socket.end(Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`), body]))
+}
+
+const refuse = (socket: Duplex, error: ProxyError) => {
+  const answer = errorAnswer(error)
+  writeAnswer(socket, answer.status, { ...answer.headers, "content-type": "application/json" }, Buffer.from(JSON.stringify(answer.body)))
+}
+
+// Codex over websocket: one upstream socket, on one account, for the life of each client socket (codex-protocol.md
+// §5). Upstream is connected first; the client's upgrade completes only then, carrying upstream's upgrade headers.
+export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/WebSocketBridge", {
+  scoped: Effect.gen(function*() {
+    const auth = yield* PoolAuth
+    const selector = yield* AccountSelector
+    const credentials = yield* AccountCredentials
+    const sessions = yield* SessionStore
+    const accounting = yield* Accounting
+    const quota = yield* Quota
+    const upstreamUrl = `${(yield* UpstreamUrl).replace(/^http/, "ws")}/responses`
+    const run = yield* FiberSet.makeRuntime<never>()
+    const stats: BufferStats = { maxBuffered: 0 }
+    const wss = yield* Effect.acquireRelease(
+      Effect.sync(() => new WebSocketServer({ noServer: true, perMessageDeflate: false })),
+      (wss) => Effect.sync(() => wss.close())
+    )
+    const upgradeHeaders = new WeakMap<IncomingMessage, ReadonlyArray<string>>()
+    wss.on("headers", (headers, request) => headers.push(...(upgradeHeaders.get(request) ?? [])))
+
+    // 401 on the upgrade: refresh that account's token once and try it again.
+    const openUpstream = (accountId: string, headers: Record<string, string>) =>
+      Effect.gen(function*() {
+        let credential = yield* credentials.get(accountId)
+        for (let tries = 0; ; tries++) {
+          const token = Redacted.value(credential.accessToken)
+          const opened = yield* Effect.either(connectUpstream(upstreamUrl, { ...headers, ...accountHeaders({ ...credential, accessToken: token }) }))
+          if (Either.isRight(opened)) return opened.right
+          if (opened.left._tag !== "UpgradeRefused" || opened.left.status !== 401 || tries > 0) return yield* opened.left
+          credential = yield* credentials.refreshAfterUnauthorized(accountId, credential.version)
+        }
+      })
+
+    const connect = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+      Effect.gen(function*() {
+        const headers = Headers.fromInput(request.headers)
+        const key = yield* auth.authenticate(headers)
+        const facts = requestFacts(headers, {})
+        const selected = yield* selector.select({ ...facts, poolId: key.poolId, pinned: false, exclude: [] })
+        const upstream = yield* openUpstream(selected.accountId, forwardRequestHeaders(headers))
+        const turnState = upstream.headers["x-codex-turn-state"]
+        yield* sessions.bind(key.poolId, selected.accountId, {
+          threadKey: selected.owner === selected.accountId ? null : facts.threadKey,
+          turnStateKey: turnState === undefined ? null : turnStateKeyOf(turnState)
+        })
+        const relayed = Object.entries(relayResponseHeaders(upstream.headers)).map(([name, value]) => `${name}: ${value}`)
+        upgradeHeaders.set(request, relayed)
+        const client = yield* Effect.async<WebSocket>((resume) => wss.handleUpgrade(request, socket, head, (ws) => resume(Effect.succeed(ws))))
+        const ledger = makeResponseLedger({ accounting, quota, poolId: key.poolId, keyId: key.keyId, accountId: selected.accountId, run })
+        // A key revoked or an account paused while the socket is open closes it within seconds.
+        const watch = Effect.zip(auth.authenticate(headers), credentials.get(selected.accountId)).pipe(
+          Effect.repeat(Schedule.spaced("2 seconds")),
+          Effect.catchAll(() => Effect.sync(() => client.close(1008, "credentials revoked or account paused")))
+        )
+        const closed = yield* Effect.raceFirst(bridgeFrames(client, upstream.socket, ledger, stats), Effect.as(watch, { by: "gateway" as const, code: 1008 }))
+        ledger.close(closed.by)
+      }).pipe(
+        Effect.catchAll((error) =>
+          Effect.sync(() => {
+            if (error._tag === "UpgradeRefused") return relayRefusal(socket, error)
+            refuse(socket, error)
+          })
+        )
+      )
+
+    const relayRefusal = (socket: Duplex, refused: UpgradeRefused) => {
+      if (refused.status === 426 || refused.status === 404) return refuse(socket, new UpgradeRequired())
+      if (refused.status === 401) return refuse(socket, new NoAccountAvailable({ reason: "none_eligible" }))
+      const { "content-type": contentType, ...headers } = relayResponseHeaders(refused.headers)
+      writeAnswer(socket, refused.status, { ...headers, "content-type": contentType ?? "application/json" }, refused.body)
+    }
+
+    const handle = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on("error", () => socket.destroy())
+      run(connect(request, socket, head))
+    }
+
+    return { handle, stats } as const
+  }),
+  dependencies: [PoolAuth.Default, AccountSelector.Default, AccountCredentials.Default, SessionStore.Default, Accounting.Default, Quota.Default]
+}) {}

@@ -1,0 +1,131 @@
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import WebSocket from "ws"
+import { PoolKeys } from "../src/PoolKeys.ts"
+import { Accounts } from "../src/Accounts.ts"
+import { backends } from "./support/Databases.ts"
+import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
+import { codexHeaders, responsesBody } from "./support/Requests.ts"
+import { settledRow } from "./support/Rows.ts"
+import { SqlClient } from "@effect/sql"
+
+interface Client {
+  readonly socket: WebSocket
+  readonly upgrade: Record<string, string | Array<string> | undefined>
+  readonly frames: Array<{ readonly type: string; readonly [key: string]: unknown }>
+  readonly closed: Promise<{ readonly code: number; readonly reason: string }>
+  readonly next: (type: string) => Promise<void>
+}
+
+const wsHeaders = (key: string, thread?: string) => ({
+  ...codexHeaders(key, thread),
+  "openai-beta": "responses_websockets=2026-02-06"
+})
+
+const open = (url: string, headers: Record<string, string>) =>
+  Effect.promise(() =>
+    new Promise<Client | { readonly status: number; readonly body: string }>((resolve) => {
+      const socket = new WebSocket(url.replace(/^http/, "ws") + "/backend-api/codex/responses", { headers })
+      const frames: Client["frames"] = []
+      const waiters: Array<() => void> = []
+      socket.on("message", (data) => {
+        frames.push(JSON.parse(data.toString()))
+        for (const waiter of waiters.splice(0)) waiter()
+      })
+      const closed = new Promise<{ code: number; reason: string }>((done) =>
+        socket.on("close", (code, reason) => done({ code, reason: reason.toString() }))
+      )
+      const next = (type: string) =>
+        new Promise<void>((done) => {
+          const check = () => (frames.some((frame) => frame.type === type) ? done() : waiters.push(check))
+          check()
+        })
+      socket.on("upgrade", (response) => resolve({ socket, upgrade: response.headers, frames, closed, next }))
+      socket.on("unexpected-response", (_request, response) => {
+        let body = ""
+        response.on("data", (chunk: Buffer) => (body += chunk.toString()))
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }))
+      })
+    })
+  )
+
+const create = (extra: Record<string, unknown> = {}) => JSON.stringify({ type: "response.create", ...responsesBody(), ...extra })
+
+describe.each(backends)("websocket bridge on %s", (backend) => {
+  layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 60_000 })((it) => {
+    it.effect("authenticates before any upgrade: a bad key gets 401 and upstream sees nothing", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        fake.reset()
+        const answer = yield* open(yield* gatewayUrl, wsHeaders("cpk_0000000000000000_" + "a".repeat(43)))
+        expect(answer).toMatchObject({ status: 401 })
+        expect("body" in answer && JSON.parse(answer.body).error.code).toEqual("invalid_api_key")
+        expect(fake.requests).toHaveLength(0)
+      }))
+
+    it.effect("one upstream socket on the account's credentials; frames both ways; one accounting row per response", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const sql = yield* SqlClient.SqlClient
+        const pool = yield* setupPool(2)
+        fake.reset()
+        const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+        if (!("socket" in client)) return expect.fail(`upgrade refused: ${JSON.stringify(client)}`)
+        expect(client.upgrade["x-codex-turn-state"]).toBeDefined()
+        expect(client.upgrade["openai-model"]).toBeDefined()
+        const upgrade = fake.requests.find((request) => request.kind === "ws-upgrade")
+        const account = pool.accounts.find((candidate) => candidate.fake.accountId === upgrade?.accountId)
+        expect(upgrade?.headers["authorization"]).toEqual(`Bearer ${account?.fake.accessToken}`)
+        expect(upgrade?.headers["openai-beta"]).toEqual("responses_websockets=2026-02-06")
+        expect(JSON.stringify(upgrade)).not.toContain(pool.key.slice(-43))
+
+        client.socket.send(create({ generate: false }))
+        yield* Effect.promise(() => client.next("response.completed"))
+        const prewarm = JSON.stringify(client.frames.find((frame) => frame.type === "response.completed"))
+        const prewarmId = /"id":"(resp_[^"]+)"/.exec(prewarm)?.[1]
+        expect(prewarmId).toBeDefined()
+        client.frames.length = 0
+        client.socket.send(create({ previous_response_id: prewarmId }))
+        yield* Effect.promise(() => client.next("response.completed"))
+        expect(client.frames.map((frame) => frame.type)).toContain("codex.rate_limits")
+        expect(client.frames.at(-1)).toMatchObject({ type: "response.completed", response: { usage: { input_tokens: 1234 } } })
+        client.socket.close(1000, "done")
+        expect(yield* Effect.promise(() => client.closed)).toMatchObject({ code: 1000 })
+        yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === 0, 5_000))
+
+        const rows = yield* sql`SELECT id FROM requests WHERE key_id = ${pool.key.slice(4, 20)} ORDER BY started_at`
+        expect(rows).toHaveLength(2)
+        const last = yield* settledRow(String(rows[1]?.["id"]))
+        expect(last).toMatchObject({ status: "succeeded", transport: "websocket", accountId: account?.id, inputTokens: "1234" })
+      }))
+
+    it.effect("upstream refusing websockets (426 or 404) is answered 426 so Codex switches to HTTP at once", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        for (const fault of ["ws_426", "ws_404"] as const) {
+          fake.fault(pool.accounts[0]!.fake.accountId, fault)
+          const answer = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+          expect(answer).toMatchObject({ status: 426 })
+        }
+      }))
+
+    it.effect("a revoked key closes its open socket with 1008", () =>
+      Effect.gen(function*() {
+        const pool = yield* setupPool(1)
+        const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+        if (!("socket" in client)) return expect.fail("upgrade refused")
+        yield* (yield* PoolKeys).revoke(pool.key.slice(4, 20))
+        expect(yield* Effect.promise(() => client.closed)).toMatchObject({ code: 1008 })
+      }))
+
+    it.effect("a paused account closes its open socket with 1008", () =>
+      Effect.gen(function*() {
+        const pool = yield* setupPool(1)
+        const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+        if (!("socket" in client)) return expect.fail("upgrade refused")
+        yield* (yield* Accounts).pause(pool.accounts[0]!.id)
+        expect(yield* Effect.promise(() => client.closed)).toMatchObject({ code: 1008 })
+      }))
+  })
+})
