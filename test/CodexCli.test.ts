@@ -73,3 +73,70 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
 const requestIds = (poolId: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT id FROM requests WHERE pool_id = ${poolId} ORDER BY started_at`)
     .pipe(Effect.map((rows) => rows.map((row) => row["id"])))
+
+const upgrades = <R extends { readonly kind: string }>(requests: ReadonlyArray<R>) =>
+  requests.filter((request) => request.kind === "ws-upgrade")
+const frames = <R extends { readonly kind: string }>(requests: ReadonlyArray<R>) =>
+  requests.filter((request) => request.kind === "ws-in")
+
+// The same, with the README's websocket provider: what Codex prefers.
+describe.each(backends)("codex exec over websocket through the gateway on %s", (backend) => {
+  layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.scoped("says hi over one upgrade carrying the account's credentials, with no HTTP fallback", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        fake.reset()
+        fake.setAnswer("Hello over the socket")
+        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "say hi", transport: "websocket" })
+        fake.setAnswer("hi")
+        expect(run.code, run.stderr).toBe(0)
+        expect(run.stdout).toContain("Hello over the socket")
+        expect(upgrades(fake.requests)).toHaveLength(1)
+        expect(upgrades(fake.requests)[0]?.headers["authorization"]).toEqual(`Bearer ${pool.accounts[0]!.fake.accessToken}`)
+        expect(responsesCalls(fake.requests)).toHaveLength(0)
+        expect(frames(fake.requests).length).toBeGreaterThanOrEqual(2)
+      }))
+
+    it.scoped("runs a tool round trip over the socket", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        fake.reset()
+        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "run tool please", transport: "websocket" })
+        expect(run.code, run.stderr).toBe(0)
+        expect(upgrades(fake.requests)).toHaveLength(1)
+        expect(responsesCalls(fake.requests)).toHaveLength(0)
+        expect(frames(fake.requests).some((frame) => inputTypes(frame.body).includes("function_call_output"))).toBe(true)
+      }))
+
+    it.scoped("compacts remotely over the socket", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        fake.reset()
+        fake.setUsage({ inputTokens: 262_000, cachedTokens: 0, outputTokens: 50, reasoningTokens: 0 })
+        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "run tool then answer", transport: "websocket" })
+        fake.setUsage({ inputTokens: 1234, cachedTokens: 1000, outputTokens: 5, reasoningTokens: 0 })
+        expect(run.code, run.stderr).toBe(0)
+        expect(upgrades(fake.requests)).toHaveLength(1)
+        const sent = frames(fake.requests)
+        const trigger = sent.findIndex((frame) => inputTypes(frame.body).includes("compaction_trigger"))
+        expect(trigger).toBeGreaterThanOrEqual(0)
+        expect(sent.slice(trigger + 1).some((frame) => inputTypes(frame.body).includes("compaction"))).toBe(true)
+      }))
+
+    it.scoped("when upstream refuses websockets the gateway answers 426 and Codex finishes over HTTP", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        fake.reset()
+        fake.fault(pool.accounts[0]!.fake.accountId, "ws_426")
+        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "say hi", transport: "websocket" })
+        expect(run.code, run.stderr).toBe(0)
+        expect(run.stdout).toContain("hi")
+        expect(upgrades(fake.requests).map((request) => request.status)).toEqual([426])
+        expect(responsesCalls(fake.requests)).toHaveLength(1)
+      }))
+  })
+})
