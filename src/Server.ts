@@ -44,7 +44,7 @@ const websockets = (server: Server) =>
       if (new URL(request.url ?? "/", "http://gateway").pathname === websocketPath) return bridge.handle(request, socket, head)
       for (const listener of routed) Reflect.apply(listener, server, [request, socket, head])
     })
-  })).pipe(Layer.provide(WebSocketBridge.Default))
+  })).pipe(Layer.provideMerge(WebSocketBridge.Default))
 
 export const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
   const port = yield* Port

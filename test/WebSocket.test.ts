@@ -8,6 +8,8 @@ import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody } from "./support/Requests.ts"
 import { settledRow } from "./support/Rows.ts"
 import { SqlClient } from "@effect/sql"
+import { highWaterMark } from "../src/Proxy/WebSocket/Frames.ts"
+import { WebSocketBridge } from "../src/Proxy/WebSocketBridge.ts"
 
 interface Client {
   readonly socket: WebSocket
@@ -48,6 +50,9 @@ const open = (url: string, headers: Record<string, string>) =>
       })
     })
   )
+
+const upgradeStatuses = (requests: ReadonlyArray<{ readonly kind: string; readonly status?: number }>) =>
+  requests.filter((request) => request.kind === "ws-upgrade").map((request) => request.status ?? 101)
 
 const create = (extra: Record<string, unknown> = {}) => JSON.stringify({ type: "response.create", ...responsesBody(), ...extra })
 
@@ -108,6 +113,78 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
           const answer = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
           expect(answer).toMatchObject({ status: 426 })
         }
+      }))
+
+    it.effect("a client that stops reading while upstream floods holds the gateway to a fixed number of buffered bytes", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const bridge = yield* WebSocketBridge
+        const pool = yield* setupPool(1)
+        const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+        if (!("socket" in client)) return expect.fail("upgrade refused")
+        const frameBytes = 1024 * 1024
+        fake.fault(pool.accounts[0]!.fake.accountId, { kind: "flood", frames: 48, bytes: frameBytes })
+        bridge.stats.maxBuffered = 0
+        const pausesBefore = bridge.stats.pauses
+        client.socket.pause()
+        client.socket.send(create())
+        yield* Effect.promise(() => fake.waitFor(() => bridge.stats.pauses > pausesBefore, 20_000))
+        // 48 MiB were sent at the gateway; what it holds for the stalled reader stays under the high-water mark
+        // plus the one frame that crossed it.
+        yield* Effect.sleep("500 millis")
+        expect(bridge.stats.maxBuffered).toBeLessThanOrEqual(highWaterMark + frameBytes + 1024)
+        client.socket.resume()
+        yield* Effect.promise(() => client.next("response.completed"))
+        expect(client.frames.filter((frame) => frame.type === "response.output_text.delta")).toHaveLength(48)
+        client.socket.close()
+      }))
+
+    it.effect("an upstream close reaches the client with its code, after the frame that explains it", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+        if (!("socket" in client)) return expect.fail("upgrade refused")
+        fake.fault(pool.accounts[0]!.fake.accountId, "ws_connection_limit")
+        client.socket.send(create())
+        expect(yield* Effect.promise(() => client.closed)).toMatchObject({ code: 1000 })
+        expect(client.frames.at(-1)).toMatchObject({ type: "error", error: { code: "websocket_connection_limit_reached" } })
+      }))
+
+    it.effect("a client that vanishes (no close frame) gets its upstream socket closed", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        const before = fake.openSockets()
+        const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+        if (!("socket" in client)) return expect.fail("upgrade refused")
+        yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === before + 1, 5_000))
+        client.socket.terminate()
+        yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === before, 5_000))
+        expect(fake.openSockets()).toBe(before)
+      }))
+
+    it.effect("an upstream 401 on the upgrade refreshes the account once and connects", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        fake.reset()
+        fake.expireAccessToken(pool.accounts[0]!.fake.accountId)
+        const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+        expect("socket" in client).toBe(true)
+        expect(fake.refreshCalls.map((call) => call.reason)).toEqual(["unauthorized_recovery"])
+        expect(upgradeStatuses(fake.requests)).toEqual([401, 101])
+        if ("socket" in client) client.socket.close()
+      }))
+
+    it.effect("a usage-limit answer to the upgrade reaches Codex as the 429 body it reads", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        fake.fault(pool.accounts[0]!.fake.accountId, { kind: "usage_limit", onUpgrade: true })
+        const answer = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+        expect(answer).toMatchObject({ status: 429 })
+        expect("body" in answer && JSON.parse(answer.body)).toMatchObject({ error: { type: "usage_limit_reached", plan_type: "pro" } })
       }))
 
     it.effect("a revoked key closes its open socket with 1008", () =>

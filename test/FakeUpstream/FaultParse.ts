@@ -44,6 +44,11 @@ export const parseFault = (source: unknown): Fault | undefined => {
       return { kind, ...num(source, "afterEvents") }
     case "stall":
       return { kind, ...num(source, "ms") }
+    case "flood": {
+      const frames = num(source, "frames").frames ?? 16
+      const bytes = num(source, "bytes").bytes ?? 1024 * 1024
+      return { kind, frames, bytes }
+    }
     case "ws_426":
     case "ws_404":
     case "ws_connection_limit":

@@ -30,6 +30,7 @@ export const appliesTo = (fault: Fault, stage: Stage): boolean => {
     case "ws_404":
       return stage === "ws-upgrade"
     case "ws_connection_limit":
+    case "flood":
       return stage === "ws-frame"
     case "refresh_token_expired":
       return stage === "refresh"

@@ -38,6 +38,8 @@ export type Fault =
   | { readonly kind: "ws_426" }
   | { readonly kind: "ws_404" }
   | { readonly kind: "ws_connection_limit" }
+  // websocket: answer the next response.create with `frames` delta frames of `bytes` each, sent without waiting
+  | { readonly kind: "flood"; readonly frames: number; readonly bytes: number }
   | { readonly kind: "refresh_token_expired" }
 
 export type FaultKind = Fault["kind"]

@@ -24,8 +24,10 @@ export const sendableCode = (code: number) =>
 const toBuffer = (data: WebSocket.RawData): Buffer =>
   Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
 
+// Observed across all bridges, for tests and, later, metrics.
 export interface BufferStats {
   maxBuffered: number
+  pauses: number
 }
 
 // Frames pass both ways unmodified (text stays text, binary stays binary), with bounded buffering and close codes
@@ -41,7 +43,10 @@ export const bridgeFrames = (client: WebSocket, upstream: WebSocket, observer: F
           if (from.isPaused && to.bufferedAmount <= lowWaterMark) from.resume()
         })
         stats.maxBuffered = Math.max(stats.maxBuffered, to.bufferedAmount)
-        if (to.bufferedAmount > highWaterMark) from.pause()
+        if (to.bufferedAmount > highWaterMark && !from.isPaused) {
+          stats.pauses++
+          from.pause()
+        }
       })
     relay(client, upstream, observer.fromClient)
     relay(upstream, client, observer.fromUpstream)
