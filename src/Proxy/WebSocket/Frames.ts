@@ -51,8 +51,15 @@ export const bridgeFrames = (client: WebSocket, upstream: WebSocket, observer: F
     relay(client, upstream, observer.fromClient)
     relay(upstream, client, observer.fromUpstream)
 
+    // Pings keep idle sockets alive through proxies; a side that has not answered the previous ping is gone.
+    const answered = new Set<WebSocket>([client, upstream])
+    for (const socket of [client, upstream]) socket.on("pong", () => answered.add(socket))
     const pings = setInterval(() => {
-      for (const socket of [client, upstream]) if (socket.readyState === WebSocket.OPEN) socket.ping()
+      for (const socket of [client, upstream]) {
+        if (socket.readyState !== WebSocket.OPEN) continue
+        if (!answered.delete(socket)) socket.terminate()
+        else socket.ping()
+      }
     }, pingEveryMs)
     const done = (closed: Closed) => {
       clearInterval(pings)
@@ -68,9 +75,10 @@ export const bridgeFrames = (client: WebSocket, upstream: WebSocket, observer: F
     })
     client.on("error", () => client.terminate())
     upstream.on("error", () => upstream.terminate())
+    // Interrupted: the gateway is shutting down or has closed the socket itself (revocation).
     return Effect.sync(() => {
       clearInterval(pings)
-      client.terminate()
-      upstream.terminate()
+      client.close(1001, "gateway going away")
+      upstream.close(1001, "gateway going away")
     })
   })
