@@ -8,7 +8,7 @@ import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody } from "./support/Requests.ts"
 import { settledRow } from "./support/Rows.ts"
 import { SqlClient } from "@effect/sql"
-import { highWaterMark } from "../src/Proxy/WebSocket/Frames.ts"
+import { highWaterMark, queueLimit } from "../src/Proxy/WebSocket/Frames.ts"
 import { WebSocketBridge } from "../src/Proxy/WebSocketBridge.ts"
 
 interface Client {
@@ -125,14 +125,15 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         const frameBytes = 1024 * 1024
         fake.fault(pool.accounts[0]!.fake.accountId, { kind: "flood", frames: 48, bytes: frameBytes })
         bridge.stats.maxBuffered = 0
-        const pausesBefore = bridge.stats.pauses
+        bridge.stats.maxQueued = 0
         client.socket.pause()
         client.socket.send(create())
-        yield* Effect.promise(() => fake.waitFor(() => bridge.stats.pauses > pausesBefore, 20_000))
-        // 48 MiB were sent at the gateway; what it holds for the stalled reader stays under the high-water mark
-        // plus the one frame that crossed it.
+        yield* Effect.promise(() => fake.waitFor(() => bridge.stats.maxBuffered >= highWaterMark, 20_000))
+        // 48 MiB were sent at the gateway; what it holds for the stalled reader stays under the high-water mark plus
+        // the frame that crossed it, and its stream's queue under the queue limit plus the frame that crossed that.
         yield* Effect.sleep("500 millis")
         expect(bridge.stats.maxBuffered).toBeLessThanOrEqual(highWaterMark + frameBytes + 1024)
+        expect(bridge.stats.maxQueued).toBeLessThanOrEqual(queueLimit + frameBytes + 1024)
         client.socket.resume()
         yield* Effect.promise(() => client.next("response.completed"))
         expect(client.frames.filter((frame) => frame.type === "response.output_text.delta")).toHaveLength(48)

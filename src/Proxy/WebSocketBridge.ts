@@ -48,7 +48,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
     const quota = yield* Quota
     const upstreamUrl = `${(yield* UpstreamUrl).replace(/^http/, "ws")}/responses`
     const run = yield* FiberSet.makeRuntime<never>()
-    const stats: BufferStats = { maxBuffered: 0, pauses: 0 }
+    const stats: BufferStats = { maxBuffered: 0, maxQueued: 0, pauses: 0 }
     const wss = yield* Effect.acquireRelease(
       Effect.sync(() => new WebSocketServer({ noServer: true, perMessageDeflate: false })),
       (wss) => Effect.sync(() => wss.close())

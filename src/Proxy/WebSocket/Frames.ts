@@ -1,5 +1,10 @@
-import { Effect } from "effect"
+import { Effect, Stream } from "effect"
 import WebSocket from "ws"
+
+export interface Frame {
+  readonly data: Buffer
+  readonly isBinary: boolean
+}
 
 export interface Closed {
   readonly by: "client" | "upstream" | "gateway"
@@ -11,10 +16,20 @@ export interface FrameObserver {
   readonly fromUpstream: (data: Buffer, isBinary: boolean) => void
 }
 
-// A sender is paused once this much is queued towards its peer and resumed below a quarter of it, so a reader that
-// stops reading holds the gateway to a fixed number of buffered bytes per direction.
+// Observed across all bridges, for tests and, later, metrics.
+export interface BufferStats {
+  // most bytes queued in a socket towards its peer
+  maxBuffered: number
+  // most bytes of received frames waiting in a bridge's stream
+  maxQueued: number
+  pauses: number
+}
+
+// Bytes queued towards a peer before the relay waits for it, and frames a socket may have waiting in its stream
+// before it is paused: together they bound what a bridge holds for a reader that stops reading.
 export const highWaterMark = 4 * 1024 * 1024
-const lowWaterMark = highWaterMark / 4
+export const queueLimit = 1024 * 1024
+const frameBuffer = 32
 const pingEveryMs = 30_000
 
 // 1005 (no status) and 1006 (abnormal) are reported, never sent; they become codes a peer may receive.
@@ -24,61 +39,96 @@ export const sendableCode = (code: number) =>
 const toBuffer = (data: WebSocket.RawData): Buffer =>
   Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
 
-// Observed across all bridges, for tests and, later, metrics.
-export interface BufferStats {
-  maxBuffered: number
-  pauses: number
-}
-
-// Frames pass both ways unmodified (text stays text, binary stays binary), with bounded buffering and close codes
-// carried across. Completes when either side closes; interrupting it closes both.
-export const bridgeFrames = (client: WebSocket, upstream: WebSocket, observer: FrameObserver, stats: BufferStats) =>
-  Effect.async<Closed>((resume) => {
-    const relay = (from: WebSocket, to: WebSocket, observe: (data: Buffer, isBinary: boolean) => void) =>
-      from.on("message", (raw, isBinary) => {
-        const data = toBuffer(raw)
-        observe(data, isBinary)
-        if (to.readyState !== WebSocket.OPEN) return
-        to.send(data, { binary: isBinary }, () => {
-          if (from.isPaused && to.bufferedAmount <= lowWaterMark) from.resume()
-        })
-        stats.maxBuffered = Math.max(stats.maxBuffered, to.bufferedAmount)
-        if (to.bufferedAmount > highWaterMark && !from.isPaused) {
-          stats.pauses++
-          from.pause()
+// A socket's incoming frames as a Stream that fails with the close. The socket is paused while its frames wait in
+// the stream's buffer, so TCP pushes back on the sender instead of the gateway queueing without bound.
+const incoming = (socket: WebSocket, by: Closed["by"], stats: BufferStats) =>
+  Stream.asyncScoped<Frame, Closed>((emit) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        let frames = 0
+        let bytes = 0
+        const onMessage = (raw: WebSocket.RawData, isBinary: boolean) => {
+          const data = toBuffer(raw)
+          frames++
+          bytes += data.length
+          stats.maxQueued = Math.max(stats.maxQueued, bytes)
+          if ((frames >= frameBuffer || bytes >= queueLimit) && !socket.isPaused) socket.pause()
+          void emit.single({ data, isBinary }).then(() => {
+            frames--
+            bytes -= data.length
+            if (frames <= frameBuffer / 2 && bytes <= queueLimit / 4 && socket.isPaused) socket.resume()
+          })
         }
-      })
-    relay(client, upstream, observer.fromClient)
-    relay(upstream, client, observer.fromUpstream)
+        const onClose = (code: number) => void emit.fail({ by, code })
+        socket.on("message", onMessage)
+        socket.once("close", onClose)
+        return () => {
+          socket.off("message", onMessage)
+          socket.off("close", onClose)
+        }
+      }),
+      (detach) => Effect.sync(detach)
+    ), { bufferSize: frameBuffer, strategy: "suspend" })
 
-    // Pings keep idle sockets alive through proxies; a side that has not answered the previous ping is gone.
-    const answered = new Set<WebSocket>([client, upstream])
-    for (const socket of [client, upstream]) socket.on("pong", () => answered.add(socket))
-    const pings = setInterval(() => {
-      for (const socket of [client, upstream]) {
-        if (socket.readyState !== WebSocket.OPEN) continue
-        if (!answered.delete(socket)) socket.terminate()
-        else socket.ping()
-      }
-    }, pingEveryMs)
-    const done = (closed: Closed) => {
-      clearInterval(pings)
-      resume(Effect.succeed(closed))
-    }
-    client.once("close", (code, reason) => {
-      if (upstream.readyState === WebSocket.OPEN) upstream.close(sendableCode(code), reason)
-      done({ by: "client", code })
+// Sends a frame unmodified (text stays text, binary stays binary); once the peer has more than the high-water mark
+// queued, waits until this frame has left before taking the next.
+const send = (to: WebSocket, frame: Frame, stats: BufferStats) =>
+  Effect.async<void>((resume) => {
+    if (to.readyState !== WebSocket.OPEN) return resume(Effect.void)
+    let waiting = false
+    to.send(frame.data, { binary: frame.isBinary }, () => {
+      if (waiting) resume(Effect.void)
     })
-    upstream.once("close", (code, reason) => {
-      if (client.readyState === WebSocket.OPEN) client.close(sendableCode(code), reason)
-      done({ by: "upstream", code })
-    })
-    client.on("error", () => client.terminate())
-    upstream.on("error", () => upstream.terminate())
-    // Interrupted: the gateway is shutting down or has closed the socket itself (revocation).
-    return Effect.sync(() => {
-      clearInterval(pings)
-      client.close(1001, "gateway going away")
-      upstream.close(1001, "gateway going away")
-    })
+    stats.maxBuffered = Math.max(stats.maxBuffered, to.bufferedAmount)
+    if (to.bufferedAmount <= highWaterMark) return resume(Effect.void)
+    stats.pauses++
+    waiting = true
   })
+
+// Pings keep idle sockets alive through proxies; a side that has not answered the previous ping is gone.
+const keepAlive = (sockets: ReadonlyArray<WebSocket>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const answered = new Set(sockets)
+      for (const socket of sockets) socket.on("pong", () => answered.add(socket))
+      return setInterval(() => {
+        for (const socket of sockets) {
+          if (socket.readyState !== WebSocket.OPEN) continue
+          if (answered.delete(socket)) socket.ping()
+          else socket.terminate()
+        }
+      }, pingEveryMs)
+    }),
+    (timer) => Effect.sync(() => clearInterval(timer))
+  )
+
+// Both directions as Streams through the same kind of tap as the SSE relay; completes when either side closes,
+// carrying the close code across. Interrupted (shutdown, revocation), it closes both sides.
+export const bridgeFrames = (client: WebSocket, upstream: WebSocket, observer: FrameObserver, stats: BufferStats) => {
+  const pipe = (from: WebSocket, to: WebSocket, by: Closed["by"], observe: FrameObserver["fromClient"]) =>
+    incoming(from, by, stats).pipe(
+      Stream.tap((frame) => Effect.sync(() => observe(frame.data, frame.isBinary))),
+      Stream.runForEach((frame) => send(to, frame, stats))
+    )
+  return keepAlive([client, upstream]).pipe(
+    Effect.zipRight(Effect.raceFirst(
+      pipe(client, upstream, "client", observer.fromClient),
+      pipe(upstream, client, "upstream", observer.fromUpstream)
+    )),
+    Effect.match({
+      onFailure: (closed): Closed => {
+        const other = closed.by === "client" ? upstream : client
+        if (other.readyState === WebSocket.OPEN) other.close(sendableCode(closed.code))
+        return closed
+      },
+      onSuccess: (): Closed => ({ by: "gateway", code: 1000 })
+    }),
+    Effect.onInterrupt(() =>
+      Effect.sync(() => {
+        client.close(1001, "gateway going away")
+        upstream.close(1001, "gateway going away")
+      })
+    ),
+    Effect.scoped
+  )
+}
