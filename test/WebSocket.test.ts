@@ -178,7 +178,25 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         if ("socket" in client) client.socket.close()
       }))
 
-    it.effect("a usage-limit answer to the upgrade reaches Codex as the 429 body it reads", () =>
+    it.effect("an account at its usage limit on the upgrade is passed over for the next eligible one", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const sql = yield* SqlClient.SqlClient
+        const pool = yield* setupPool(2)
+        const [first, second] = [pool.accounts[0]!, pool.accounts[1]!]
+        // the second was used last, so the first is tried first
+        yield* sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${first.id}`
+        yield* sql`UPDATE accounts SET last_used_at = now() WHERE id = ${second.id}`
+        fake.reset()
+        fake.fault(first.fake.accountId, { kind: "usage_limit", onUpgrade: true })
+        const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+        expect("socket" in client).toBe(true)
+        expect(fake.requests.filter((request) => request.kind === "ws-upgrade").map((request) => [request.accountId, request.status ?? 101]))
+          .toEqual([[first.fake.accountId, 429], [second.fake.accountId, 101]])
+        if ("socket" in client) client.socket.close()
+      }))
+
+    it.effect("when every account is at its limit, Codex gets the 429 body it reads", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
         const pool = yield* setupPool(1)

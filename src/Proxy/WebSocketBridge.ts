@@ -14,12 +14,14 @@ import { SessionStore } from "../SessionStore.ts"
 import { errorAnswer, type ProxyError } from "./ErrorResponse.ts"
 import { NoAccountAvailable, UpgradeRequired } from "./Errors.ts"
 import { accountHeaders, forwardRequestHeaders, relayResponseHeaders } from "./Headers.ts"
-import { requestFacts, turnStateKeyOf } from "./RequestFacts.ts"
+import { type RequestFacts, requestFacts, turnStateKeyOf } from "./RequestFacts.ts"
 import { bridgeFrames, type BufferStats } from "./WebSocket/Frames.ts"
 import { makeResponseLedger } from "./WebSocket/Responses.ts"
 import { connectUpstream, type UpgradeRefused } from "./WebSocket/Upstream.ts"
 
 export const websocketPath = "/backend-api/codex/responses"
+
+const maxAccounts = 3
 
 const writeAnswer = (socket: Duplex, status: number, headers: Readonly<Record<string, string>>, body: Buffer) => {
   const lines = [
@@ -69,13 +71,30 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         }
       })
 
+    // An account at its usage limit refuses the upgrade with 429: the next eligible account is tried before the
+    // client hears about it; when none is left, the last refusal is what Codex gets (it shows the reset time).
+    const choose = (poolId: string, facts: RequestFacts, headers: Record<string, string>) =>
+      Effect.gen(function*() {
+        const exclude: Array<string> = []
+        let refusal: UpgradeRefused | undefined
+        while (exclude.length < maxAccounts) {
+          const next = yield* Effect.either(selector.select({ ...facts, poolId, pinned: false, exclude }))
+          if (Either.isLeft(next)) return yield* (refusal ?? next.left)
+          const opened = yield* Effect.either(openUpstream(next.right.accountId, headers))
+          if (Either.isRight(opened)) return { selected: next.right, upstream: opened.right }
+          if (opened.left._tag !== "UpgradeRefused" || opened.left.status !== 429) return yield* opened.left
+          refusal = opened.left
+          exclude.push(next.right.accountId)
+        }
+        return yield* (refusal ?? new NoAccountAvailable({ reason: "none_eligible" }))
+      })
+
     const connect = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
       Effect.gen(function*() {
         const headers = Headers.fromInput(request.headers)
         const key = yield* auth.authenticate(headers)
         const facts = requestFacts(headers, {})
-        const selected = yield* selector.select({ ...facts, poolId: key.poolId, pinned: false, exclude: [] })
-        const upstream = yield* openUpstream(selected.accountId, forwardRequestHeaders(headers))
+        const { selected, upstream } = yield* choose(key.poolId, facts, forwardRequestHeaders(headers))
         const turnState = upstream.headers["x-codex-turn-state"]
         yield* sessions.bind(key.poolId, selected.accountId, {
           threadKey: selected.owner === selected.accountId ? null : facts.threadKey,
