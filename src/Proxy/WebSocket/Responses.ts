@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import type { Accounting } from "../../Accounting.ts"
 import { newId } from "../../Domain/Ids.ts"
 import type { Quota } from "../../Quota.ts"
@@ -8,6 +8,8 @@ import { emptyFacts, observeEvent, type StreamFacts } from "../SseTap.ts"
 interface InFlight {
   readonly requestId: string
   readonly facts: StreamFacts
+  // the row's insert; its outcome is written after it
+  readonly started: Fiber.RuntimeFiber<void>
   firstByteAt: Date | null
 }
 
@@ -23,12 +25,12 @@ export const makeResponseLedger = (options: {
   readonly poolId: string
   readonly keyId: string
   readonly accountId: string
-  readonly run: (effect: Effect.Effect<void>) => void
+  readonly run: (effect: Effect.Effect<void>) => Fiber.RuntimeFiber<void>
 }) => {
   const queue: Array<InFlight> = []
 
   const finish = (flight: InFlight, status: "succeeded" | "failed" | "cancelled", errorCode: string | null, httpStatus: number) =>
-    options.run(options.accounting.complete(flight.requestId, 1, {
+    options.run(Effect.zipRight(Fiber.join(flight.started), options.accounting.complete(flight.requestId, 1, {
       accountId: options.accountId,
       status,
       httpStatus,
@@ -36,25 +38,25 @@ export const makeResponseLedger = (options: {
       firstByteAt: flight.firstByteAt,
       usage: flight.facts.usage,
       upstreamRequestId: null
-    }))
+    })))
 
   const fromClient = (data: Buffer, isBinary: boolean) => {
     if (isBinary) return
     const frame = data.toString("utf8")
     if (!isResponseCreate.test(frame)) return
-    const flight: InFlight = { requestId: newId("req"), facts: emptyFacts(), firstByteAt: null }
-    queue.push(flight)
-    options.run(Effect.zipRight(
+    const requestId = newId("req")
+    const started = options.run(Effect.zipRight(
       options.accounting.start({
-        id: flight.requestId,
+        id: requestId,
         poolId: options.poolId,
         keyId: options.keyId,
         route: "responses",
         transport: "websocket",
         model: modelOf(frame)
       }),
-      options.accounting.attempt(flight.requestId, 1, options.accountId)
+      options.accounting.attempt(requestId, 1, options.accountId)
     ))
+    queue.push({ requestId, facts: emptyFacts(), started, firstByteAt: null })
   }
 
   const fromUpstream = (data: Buffer, isBinary: boolean) => {
