@@ -120,6 +120,7 @@ describe.each(backends)("codex exec over websocket through the gateway on %s", (
         fake.setUsage({ inputTokens: 1234, cachedTokens: 1000, outputTokens: 5, reasoningTokens: 0 })
         expect(run.code, run.stderr).toBe(0)
         expect(upgrades(fake.requests)).toHaveLength(1)
+        expect(responsesCalls(fake.requests)).toHaveLength(0)
         const sent = frames(fake.requests)
         const trigger = sent.findIndex((frame) => inputTypes(frame.body).includes("compaction_trigger"))
         expect(trigger).toBeGreaterThanOrEqual(0)

@@ -225,3 +225,18 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
       }))
   })
 })
+
+describe("websocket idle timeout", () => {
+  layer(gatewayLayer("pglite", { CODEX_POOLER_WS_IDLE_TIMEOUT_MS: "300" }), { excludeTestServices: true, timeout: 60_000 })((it) => {
+    it.effect("a bridge with no frames either way for the idle timeout is closed on both sides", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+        if (!("socket" in client)) return expect.fail("upgrade refused")
+        expect(yield* Effect.promise(() => client.closed)).toEqual({ code: 1000, reason: "idle timeout" })
+        yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === 0, 5_000))
+        expect(fake.openSockets()).toBe(0)
+      }))
+  })
+})

@@ -1,5 +1,5 @@
 import { Headers } from "@effect/platform"
-import { Effect, Either, FiberSet, Redacted, Schedule } from "effect"
+import { Config, Effect, Either, FiberSet, Redacted, Schedule } from "effect"
 import { type IncomingMessage, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
@@ -22,6 +22,8 @@ import { connectUpstream, type UpgradeRefused } from "./WebSocket/Upstream.ts"
 export const websocketPath = "/backend-api/codex/responses"
 
 const maxAccounts = 3
+
+const IdleTimeoutMs = Config.integer("CODEX_POOLER_WS_IDLE_TIMEOUT_MS").pipe(Config.withDefault(30 * 60 * 1000))
 
 const writeAnswer = (socket: Duplex, status: number, headers: Readonly<Record<string, string>>, body: Buffer) => {
   const lines = [
@@ -51,6 +53,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
     const upstreamUrl = `${(yield* UpstreamUrl).replace(/^http/, "ws")}/responses`
     const run = yield* FiberSet.makeRuntime<never>()
     const stats: BufferStats = { maxBuffered: 0, maxQueued: 0, pauses: 0 }
+    const idleTimeoutMs = yield* IdleTimeoutMs
     const wss = yield* Effect.acquireRelease(
       Effect.sync(() => new WebSocketServer({ noServer: true, perMessageDeflate: false })),
       (wss) => Effect.sync(() => wss.close())
@@ -109,7 +112,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
           Effect.repeat(Schedule.spaced("2 seconds")),
           Effect.catchAll(() => Effect.sync(() => client.close(1008, "credentials revoked or account paused")))
         )
-        const closed = yield* Effect.raceFirst(bridgeFrames(client, upstream.socket, ledger, stats), Effect.as(watch, { by: "gateway" as const, code: 1008 }))
+        const closed = yield* Effect.raceFirst(bridgeFrames(client, upstream.socket, ledger, { stats, idleTimeoutMs }), Effect.as(watch, { by: "gateway" as const, code: 1008 }))
         ledger.close(closed.by)
       }).pipe(
         Effect.catchAll((error) =>

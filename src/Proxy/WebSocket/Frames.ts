@@ -85,32 +85,50 @@ const send = (to: WebSocket, frame: Frame, stats: BufferStats) =>
     waiting = true
   })
 
-// Pings keep idle sockets alive through proxies; a side that has not answered the previous ping is gone.
-const keepAlive = (sockets: ReadonlyArray<WebSocket>) =>
+// Pings keep quiet sockets alive through proxies; a side that has not answered the previous ping is gone. A bridge
+// with no frame either way for the idle timeout is closed (1000): Codex reconnects on its next turn.
+const keepAlive = (sockets: ReadonlyArray<WebSocket>, idleTimeoutMs: number, activity: { last: number }) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const answered = new Set(sockets)
       for (const socket of sockets) socket.on("pong", () => answered.add(socket))
-      return setInterval(() => {
+      const pings = setInterval(() => {
         for (const socket of sockets) {
           if (socket.readyState !== WebSocket.OPEN) continue
           if (answered.delete(socket)) socket.ping()
           else socket.terminate()
         }
       }, pingEveryMs)
+      const idle = setInterval(() => {
+        if (Date.now() - activity.last < idleTimeoutMs) return
+        for (const socket of sockets) if (socket.readyState === WebSocket.OPEN) socket.close(1000, "idle timeout")
+      }, Math.max(10, Math.min(idleTimeoutMs / 4, pingEveryMs)))
+      return [pings, idle]
     }),
-    (timer) => Effect.sync(() => clearInterval(timer))
+    (timers) => Effect.sync(() => timers.forEach(clearInterval))
   )
 
 // Both directions as Streams through the same kind of tap as the SSE relay; completes when either side closes,
 // carrying the close code across. Interrupted (shutdown, revocation), it closes both sides.
-export const bridgeFrames = (client: WebSocket, upstream: WebSocket, observer: FrameObserver, stats: BufferStats) => {
+export const bridgeFrames = (
+  client: WebSocket,
+  upstream: WebSocket,
+  observer: FrameObserver,
+  options: { readonly stats: BufferStats; readonly idleTimeoutMs: number }
+) => {
+  const stats = options.stats
+  const activity = { last: Date.now() }
   const pipe = (from: WebSocket, to: WebSocket, by: Closed["by"], observe: FrameObserver["fromClient"]) =>
     incoming(from, by, stats).pipe(
-      Stream.tap((frame) => Effect.sync(() => observe(frame.data, frame.isBinary))),
+      Stream.tap((frame) =>
+        Effect.sync(() => {
+          activity.last = Date.now()
+          observe(frame.data, frame.isBinary)
+        })
+      ),
       Stream.runForEach((frame) => send(to, frame, stats))
     )
-  return keepAlive([client, upstream]).pipe(
+  return keepAlive([client, upstream], options.idleTimeoutMs, activity).pipe(
     Effect.zipRight(Effect.raceFirst(
       pipe(client, upstream, "client", observer.fromClient),
       pipe(upstream, client, "upstream", observer.fromUpstream)
