@@ -1,18 +1,14 @@
-import { Clock, Config, Effect, Option, Redacted } from "effect"
+import { Clock, Effect, Option, Redacted } from "effect"
 import { credentialOf, type UpstreamCredential } from "./AccountCredentials/Credential.ts"
 import { CredentialsRepo, type SealedRow } from "./AccountCredentials/CredentialsRepo.ts"
 import { AccountUnavailable } from "./AccountCredentials/Errors.ts"
 import { Refresher } from "./AccountCredentials/Refresher.ts"
 import type { RefreshReason } from "./AccountCredentials/RefreshClient.ts"
 import { tokenAad } from "./Accounts/Sealing.ts"
+import { RefreshSkewSeconds } from "./Config.ts"
 import { Vault } from "./Vault.ts"
 
 export type { UpstreamCredential } from "./AccountCredentials/Credential.ts"
-
-const RefreshSkewSeconds = Config.integer("CODEX_POOLER_REFRESH_SKEW_SECONDS").pipe(
-  Config.validate({ message: "must be a number of seconds, 0 or more", validation: (seconds) => seconds >= 0 }),
-  Config.withDefault(300)
-)
 
 // Long enough to spare the database on a busy account, short enough that a paused account stops being served soon.
 const CACHE_TTL_MS = 2_000

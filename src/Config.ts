@@ -75,6 +75,34 @@ export const Level = nonEmpty("LOG_LEVEL").pipe(
   })
 )
 
+const count = (name: string, fallback: number, minimum: number, unit: string) =>
+  nonEmpty(name).pipe(
+    Config.mapOrFail((value) => {
+      const raw = Option.getOrElse(value, () => String(fallback))
+      const parsed = Number(raw)
+      return /^\d+$/.test(raw) && parsed >= minimum
+        ? Either.right(parsed)
+        : Either.left(ConfigError.InvalidData([name], `must be a whole number of ${unit}, at least ${minimum}, got "${raw}"`))
+    })
+  )
+
+export const MaxBodyBytes = count("CODEX_POOLER_MAX_BODY_BYTES", 50 * 1024 * 1024, 1024, "bytes")
+export const RefreshSkewSeconds = count("CODEX_POOLER_REFRESH_SKEW_SECONDS", 300, 0, "seconds")
+export const ShutdownGraceMs = count("CODEX_POOLER_SHUTDOWN_GRACE_MS", 25_000, 0, "milliseconds")
+export const WsIdleTimeoutMs = count("CODEX_POOLER_WS_IDLE_TIMEOUT_MS", 30 * 60 * 1000, 100, "milliseconds")
+
+export const PreviousSecretKeys = nonEmpty("CODEX_POOLER_PREVIOUS_SECRET_KEYS").pipe(
+  Config.mapOrFail((value) => {
+    const keys = Option.getOrElse(value, () => "").split(",").map((key) => key.trim()).filter((key) => key !== "")
+    const decoded = keys.map((key) => Buffer.from(key, "base64"))
+    return decoded.every((key) => key.length === 32)
+      ? Either.right(decoded.map((key) => Redacted.make(key)))
+      : Either.left(
+        ConfigError.InvalidData(["CODEX_POOLER_PREVIOUS_SECRET_KEYS"], "must be comma-separated 32-byte keys encoded as base64")
+      )
+  })
+)
+
 export const describeConfigError = (error: ConfigError.ConfigError): string =>
   ConfigError.reduceWithContext(error, undefined, {
     andCase: (_, left, right) => `${left}; ${right}`,
@@ -94,7 +122,12 @@ export const AllSettings = Config.all({
   secretKey: SecretKey,
   upstreamUrl: UpstreamUrl,
   authUrl: AuthUrl,
-  logLevel: Level
+  logLevel: Level,
+  maxBodyBytes: MaxBodyBytes,
+  refreshSkewSeconds: RefreshSkewSeconds,
+  shutdownGraceMs: ShutdownGraceMs,
+  wsIdleTimeoutMs: WsIdleTimeoutMs,
+  previousSecretKeys: PreviousSecretKeys
 }).pipe(
   Config.mapOrFail((settings) =>
     Option.isSome(settings.databaseUrl) && Option.isNone(settings.secretKey)

@@ -1,7 +1,8 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Config, Effect, Fiber, Option } from "effect"
+import { Cause, Effect, Fiber, Option } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
 import { Accounting } from "./Accounting.ts"
+import { MaxBodyBytes } from "./Config.ts"
 import { AccountSelector } from "./AccountSelector.ts"
 import { newId } from "./Domain/Ids.ts"
 import { PoolAuth } from "./PoolAuth.ts"
@@ -21,8 +22,6 @@ export interface ProxyRoute {
   // Compact belongs to the account that holds the session (codex-protocol.md §6.2): never another one.
   readonly pinned: boolean
 }
-
-export const MaxBodyBytes = Config.integer("CODEX_POOLER_MAX_BODY_BYTES").pipe(Config.withDefault(50 * 1024 * 1024))
 
 const outcomeOf = (status: number, end: RelayEnd, eventStream: boolean) => {
   if (end.interrupted) return { status: "cancelled", errorCode: "client_closed" } as const

@@ -1,13 +1,11 @@
 import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Config, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { createServer, type IncomingMessage, type Server } from "node:http"
 import type { Duplex } from "node:stream"
-import { Host, Port } from "./Config.ts"
+import { Host, Port, ShutdownGraceMs } from "./Config.ts"
 import { HttpRoutes } from "./Http.ts"
 import { WebSocketBridge, websocketPath } from "./Proxy/WebSocketBridge.ts"
-
-const ShutdownGraceMs = Config.integer("CODEX_POOLER_SHUTDOWN_GRACE_MS").pipe(Config.withDefault(25_000))
 
 // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the grace period, then close the rest.
 // Built after the HTTP server and the services, so it is released first, while those are still up.

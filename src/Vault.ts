@@ -1,7 +1,7 @@
-import { Config, Data, Effect, Option, Redacted } from "effect"
+import { Data, Effect, Option, Redacted } from "effect"
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto"
 import { readSecretKeyFile } from "./Vault/KeyFile.ts"
-import { DatabaseUrl, DataDir, SecretKey } from "./Config.ts"
+import { DatabaseUrl, DataDir, PreviousSecretKeys, SecretKey } from "./Config.ts"
 
 export class VaultDecryptFailed extends Data.TaggedError("VaultDecryptFailed")<{ readonly reason: string }> {}
 
@@ -46,19 +46,10 @@ export const makeVault = (keys: VaultKeys) => {
   return { encrypt, decrypt, needsRotation, keyId: currentId } as const
 }
 
-const PreviousKeys = Config.string("CODEX_POOLER_PREVIOUS_SECRET_KEYS").pipe(
-  Config.withDefault(""),
-  Config.map((raw) =>
-    raw.split(",").map((value) => value.trim()).filter((value) => value !== "").map((value) =>
-      Redacted.make(Buffer.from(value, "base64"))
-    )
-  )
-)
-
 export class Vault extends Effect.Service<Vault>()("Gateway/Vault", {
   effect: Effect.gen(function*() {
     const configured = yield* SecretKey
-    const previous = yield* PreviousKeys
+    const previous = yield* PreviousSecretKeys
     if (Option.isSome(configured)) return makeVault({ current: configured.value, previous })
     if (Option.isSome(yield* DatabaseUrl)) {
       return yield* Effect.fail(

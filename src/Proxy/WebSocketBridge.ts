@@ -1,5 +1,5 @@
 import { Headers } from "@effect/platform"
-import { Config, Effect, Either, FiberSet, Redacted, Schedule } from "effect"
+import { Effect, Either, FiberSet, Redacted, Schedule } from "effect"
 import { type IncomingMessage, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
@@ -7,7 +7,7 @@ import type WebSocket from "ws"
 import { AccountCredentials } from "../AccountCredentials.ts"
 import { Accounting } from "../Accounting.ts"
 import { AccountSelector } from "../AccountSelector.ts"
-import { UpstreamUrl } from "../Config.ts"
+import { UpstreamUrl, WsIdleTimeoutMs } from "../Config.ts"
 import { PoolAuth } from "../PoolAuth.ts"
 import { Quota } from "../Quota.ts"
 import { SessionStore } from "../SessionStore.ts"
@@ -22,8 +22,6 @@ import { connectUpstream, type UpgradeRefused } from "./WebSocket/Upstream.ts"
 export const websocketPath = "/backend-api/codex/responses"
 
 const maxAccounts = 3
-
-const IdleTimeoutMs = Config.integer("CODEX_POOLER_WS_IDLE_TIMEOUT_MS").pipe(Config.withDefault(30 * 60 * 1000))
 
 const writeAnswer = (socket: Duplex, status: number, headers: Readonly<Record<string, string>>, body: Buffer) => {
   const lines = [
@@ -53,7 +51,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
     const upstreamUrl = `${(yield* UpstreamUrl).replace(/^http/, "ws")}/responses`
     const run = yield* FiberSet.makeRuntime<never>()
     const stats: BufferStats = { maxBuffered: 0, maxQueued: 0, pauses: 0 }
-    const idleTimeoutMs = yield* IdleTimeoutMs
+    const idleTimeoutMs = yield* WsIdleTimeoutMs
     const wss = yield* Effect.acquireRelease(
       Effect.sync(() => new WebSocketServer({ noServer: true, perMessageDeflate: false })),
       (wss) => Effect.sync(() => wss.close())
