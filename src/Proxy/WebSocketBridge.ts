@@ -1,5 +1,5 @@
 import { Headers } from "@effect/platform"
-import { Effect, Either, FiberSet, Redacted, Schedule } from "effect"
+import { Effect, Either, FiberSet, Redacted } from "effect"
 import { type IncomingMessage, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
@@ -17,6 +17,7 @@ import { accountHeaders, forwardRequestHeaders, relayResponseHeaders } from "./H
 import { type RequestFacts, requestFacts, turnStateKeyOf } from "./RequestFacts.ts"
 import { bridgeFrames, type BufferStats } from "./WebSocket/Frames.ts"
 import { makeResponseLedger } from "./WebSocket/Responses.ts"
+import { makeWatch } from "./WebSocket/Watch.ts"
 import { connectUpstream, type UpgradeRefused } from "./WebSocket/Upstream.ts"
 
 export const websocketPath = "/backend-api/codex/responses"
@@ -56,6 +57,10 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
       Effect.sync(() => new WebSocketServer({ noServer: true, perMessageDeflate: false })),
       (wss) => Effect.sync(() => wss.close())
     )
+    const watcher = yield* makeWatch({
+      keyValid: (authorization) => auth.authenticate(Headers.fromInput({ authorization })),
+      accountUsable: (accountId) => credentials.get(accountId)
+    })
     const upgradeHeaders = new WeakMap<IncomingMessage, ReadonlyArray<string>>()
     wss.on("headers", (headers, request) => headers.push(...(upgradeHeaders.get(request) ?? [])))
 
@@ -106,13 +111,15 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         const client = yield* Effect.async<WebSocket>((resume) => wss.handleUpgrade(request, socket, head, (ws) => resume(Effect.succeed(ws))))
         const ledger = makeResponseLedger({ accounting, quota, poolId: key.poolId, keyId: key.keyId, accountId: selected.accountId, run })
         // A key revoked or an account paused while the socket is open closes it within seconds.
-        const watch = Effect.zip(auth.authenticate(headers), credentials.get(selected.accountId)).pipe(
-          Effect.repeat(Schedule.spaced("2 seconds")),
-          Effect.catchAll(() => Effect.sync(() => client.close(1008, "credentials revoked or account paused")))
-        )
-        const closed = yield* Effect.raceFirst(bridgeFrames(client, upstream.socket, ledger, { stats, idleTimeoutMs }), Effect.as(watch, { by: "gateway" as const, code: 1008 }))
+        yield* watcher.watch({
+          authorization: headers["authorization"] ?? "",
+          accountId: selected.accountId,
+          close: () => client.close(1008, "credentials revoked or account paused")
+        })
+        const closed = yield* bridgeFrames(client, upstream.socket, ledger, { stats, idleTimeoutMs })
         ledger.close(closed.by)
       }).pipe(
+        Effect.scoped,
         Effect.catchAll((error) =>
           Effect.sync(() => {
             if (error._tag === "UpgradeRefused") return relayRefusal(socket, error)
