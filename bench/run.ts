@@ -6,10 +6,13 @@ import { type Call, type Level, type LevelResult, measure, type Target } from ".
 import { cleanupAll, start, stop } from "./procs.ts"
 import { summariseProfiles } from "./profile.ts"
 import { derived, record, section, table } from "./report.ts"
+import { webSocketBench } from "./ws.ts"
 
 // npm run bench — loopback SSE load against direct (the fake backend), pipe (bench/pipe-proxy.ts) and the gateway.
 // BENCH_TARGETS=direct,pipe,gateway picks targets; BENCH_QUICK=1 runs small counts; BENCH_PROFILE=1 runs the gateway
 // under --cpu-prof and prints its top functions. Quick and profiled runs are not recorded in BENCHMARKS.md.
+// BENCH_WS=1 runs the websocket benchmark (bench/ws.ts) instead, against direct and gateway.
+const webSocket = process.env["BENCH_WS"] === "1"
 const quick = process.env["BENCH_QUICK"] === "1"
 const profile = process.env["BENCH_PROFILE"] === "1"
 const targets = (process.env["BENCH_TARGETS"] ?? "direct,pipe,gateway").split(",").map((name) => name.trim())
@@ -37,6 +40,7 @@ const main = async () => {
   const fake = JSON.parse(fakeServer.match[1] ?? "") as FakeInfo
   const account = fake.auth[0]?.tokens
   if (account === undefined) throw new Error("the fake backend has no account")
+  if (webSocket) return webSocketBench(fake, fakeServer.pid, targets, quick)
   const upstreamOrigin = new URL(fake.url).origin
   const results: Array<LevelResult> = []
   const run = async (target: Target) => {
