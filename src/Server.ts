@@ -1,10 +1,11 @@
 import { HttpLayerRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { createServer, type IncomingMessage, type Server } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { Duplex } from "node:stream"
 import { Host, Port, ShutdownGraceMs } from "./Config.ts"
 import { HttpRoutes } from "./Http.ts"
+import { Mcp } from "./Mcp.ts"
 import { WebSocketBridge, websocketPath } from "./Proxy/WebSocketBridge.ts"
 
 // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the grace period, then close the rest.
@@ -44,11 +45,23 @@ const websockets = (server: Server) =>
     })
   })).pipe(Layer.provideMerge(WebSocketBridge.Default))
 
+// /mcp is served by the MCP SDK's Streamable HTTP transport, which writes to Node's response itself.
+const mcp = (server: Server) =>
+  Layer.scopedDiscard(Effect.gen(function*() {
+    const endpoint = yield* Mcp
+    const routed = server.listeners("request")
+    server.removeAllListeners("request")
+    server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+      if (new URL(request.url ?? "/", "http://gateway").pathname === "/mcp") return endpoint.handle(request, response)
+      for (const listener of routed) Reflect.apply(listener, server, [request, response])
+    })
+  })).pipe(Layer.provide(Mcp.Default))
+
 export const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
   const port = yield* Port
   const host = yield* Host
   const server = createServer()
-  return Layer.merge(drain(server), websockets(server)).pipe(
+  return Layer.mergeAll(drain(server), websockets(server), mcp(server)).pipe(
     Layer.provideMerge(HttpLayerRouter.serve(HttpRoutes, { disableLogger: true })),
     Layer.provideMerge(NodeHttpServer.layer(() => server, { port, host }))
   )
