@@ -1,6 +1,7 @@
 import { Effect, Option } from "effect"
 import { type Pick, SelectionRepo } from "./AccountSelector/SelectionRepo.ts"
-import { NoAccountAvailable } from "./Proxy/Errors.ts"
+import { AccountHealth } from "./AccountHealth.ts"
+import { NoAccountAvailable, PoolExhausted } from "./Proxy/Errors.ts"
 
 export interface Selected {
   readonly accountId: string
@@ -11,15 +12,20 @@ export interface Selected {
 export class AccountSelector extends Effect.Service<AccountSelector>()("Gateway/AccountSelector", {
   effect: Effect.gen(function*() {
     const repo = yield* SelectionRepo
+    const health = yield* AccountHealth
 
     const select = Effect.fn("AccountSelector.select")(function*(selection: Pick) {
       const picked = yield* repo.pick(selection)
       if (Option.isSome(picked)) return { accountId: picked.value.id, owner: picked.value.owner } satisfies Selected
       const active = yield* repo.activeCount(selection.poolId)
-      return yield* new NoAccountAvailable({ reason: active === 0 ? "empty_pool" : "none_eligible" })
+      if (active === 0) return yield* new NoAccountAvailable({ reason: "empty_pool" })
+      // Every account that could serve is resting after its usage limit: Codex is told when to come back.
+      const reset = yield* health.earliestReset(selection.poolId)
+      if (Option.isSome(reset) && selection.exclude.length === 0) return yield* new PoolExhausted({ resetsAt: reset.value.resetsAt })
+      return yield* new NoAccountAvailable({ reason: "none_eligible" })
     })
 
     return { select } as const
   }),
-  dependencies: [SelectionRepo.Default]
+  dependencies: [SelectionRepo.Default, AccountHealth.Default]
 }) {}

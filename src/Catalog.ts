@@ -1,6 +1,7 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Chunk, Clock, Effect, Option, Stream } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
+import { AccountHealth } from "./AccountHealth.ts"
 import { Accounting } from "./Accounting.ts"
 import { AccountSelector } from "./AccountSelector.ts"
 import { newId } from "./Domain/Ids.ts"
@@ -80,5 +81,5 @@ export class Catalog extends Effect.Service<Catalog>()("Gateway/Catalog", {
 
     return { models } as const
   }),
-  dependencies: [PoolAuth.Default, Accounting.Default, AccountSelector.Default, AccountCredentials.Default]
+  dependencies: [PoolAuth.Default, Accounting.Default, AccountSelector.Default, AccountCredentials.Default, AccountHealth.Default]
 }) {}

@@ -1,6 +1,7 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Effect, Fiber, Option } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
+import { AccountHealth } from "./AccountHealth.ts"
 import { Accounting } from "./Accounting.ts"
 import { MaxBodyBytes } from "./Config.ts"
 import { AccountSelector } from "./AccountSelector.ts"
@@ -143,5 +144,5 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
 
     return { handle, authenticate: auth.authenticate } as const
   }),
-  dependencies: [PoolAuth.Default, SessionStore.Default, Accounting.Default, Quota.Default, AccountSelector.Default, AccountCredentials.Default]
+  dependencies: [PoolAuth.Default, SessionStore.Default, Accounting.Default, Quota.Default, AccountSelector.Default, AccountCredentials.Default, AccountHealth.Default]
 }) {}

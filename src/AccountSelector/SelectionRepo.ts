@@ -30,6 +30,7 @@ export class SelectionRepo extends Effect.Service<SelectionRepo>()("Gateway/Sele
           ), picked AS (
             SELECT a.id FROM pool_accounts pa JOIN accounts a ON a.id = pa.account_id
             WHERE pa.pool_id = ${request.poolId} AND a.status = 'active' AND a.id <> ALL(${request.exclude}::text[])
+              AND NOT EXISTS (SELECT 1 FROM account_health h WHERE h.account_id = a.id AND h.cooldown_until > now())
               AND (NOT ${request.pinned} OR NOT EXISTS (SELECT 1 FROM owner) OR a.id = (SELECT account_id FROM owner))
             ORDER BY coalesce(a.id = (SELECT account_id FROM owner), false) DESC, a.last_used_at ASC NULLS FIRST, a.id
             LIMIT 1

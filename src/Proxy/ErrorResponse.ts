@@ -8,6 +8,7 @@ import type {
   NoAccountAvailable,
   UnsupportedEncoding,
   UnsupportedEndpoint,
+  PoolExhausted,
   UpgradeRequired,
   UpstreamUnavailable
 } from "./Errors.ts"
@@ -23,11 +24,14 @@ export type ProxyError =
   | NoAccountAvailable
   | AccountUnavailable
   | UpstreamUnavailable
+  | PoolExhausted
 
 export interface ErrorAnswer {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
-  readonly body: { readonly error: { readonly type: string; readonly code: string; readonly message: string } }
+  readonly body: {
+    readonly error: { readonly type: string; readonly code: string; readonly message: string; readonly resets_at?: number }
+  }
 }
 
 const body = (status: number, type: string, code: string, message: string, headers: Record<string, string> = {}): ErrorAnswer => ({
@@ -62,6 +66,16 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
       return body(503, "server_error", "no_account_available", "no account of this Pool can serve the request right now")
     case "UpstreamUnavailable":
       return body(502, "server_error", "upstream_unavailable", error.message)
+    case "PoolExhausted": {
+      // Codex's usage-limit shape (codex-protocol.md §9): it shows its user the reset time and does not retry.
+      const resetsAt = Math.ceil(error.resetsAt.getTime() / 1000)
+      const retryAfter = String(Math.max(1, resetsAt - Math.floor(Date.now() / 1000)))
+      return {
+        status: 429,
+        headers: { "retry-after": retryAfter },
+        body: { error: { type: "usage_limit_reached", code: "usage_limit_reached", message: error.message, resets_at: resetsAt } }
+      }
+    }
   }
 }
 

@@ -58,3 +58,9 @@ export class UpstreamUnavailable extends Schema.TaggedError<UpstreamUnavailable>
     return `the Codex backend could not be reached: ${this.reason}`
   }
 }
+
+export class PoolExhausted extends Schema.TaggedError<PoolExhausted>()("PoolExhausted", { resetsAt: Schema.DateFromSelf }) {
+  override get message() {
+    return "Every account of this Pool has reached its usage limit"
+  }
+}

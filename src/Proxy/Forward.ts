@@ -1,10 +1,12 @@
-import { Effect, Fiber, Redacted, Stream } from "effect"
+import { Chunk, Effect, Either, Fiber, Redacted, Stream } from "effect"
 import type { Accounting } from "../Accounting.ts"
 import { AccountCredentials } from "../AccountCredentials.ts"
+import { AccountHealth } from "../AccountHealth.ts"
 import { AccountSelector } from "../AccountSelector.ts"
 import { UpstreamClient } from "../UpstreamClient.ts"
-import { NoAccountAvailable } from "./Errors.ts"
+import { NoAccountAvailable, type UpstreamUnavailable } from "./Errors.ts"
 import { accountHeaders } from "./Headers.ts"
+import { errorCodeOf } from "./SseTap.ts"
 
 export interface Attempted {
   readonly accountId: string
@@ -23,20 +25,39 @@ export interface ForwardPlan {
   readonly threadKey: string | null
   // Compact and other hard-pinned requests go to the owning account or nowhere.
   readonly pinned: boolean
-  readonly request: Omit<UpstreamClient.Request, "headers"> & { readonly headers: Readonly<Record<string, string>> }
+  readonly request: UpstreamClient.Request
   readonly accounting: Accounting
 }
 
 const maxAccounts = 3
+const errorBodyLimit = 64 * 1024
 
-// A refused answer's body is read to the end so its connection can be reused; what it says no longer matters.
-const discard = (response: UpstreamClient.Response) => Stream.runDrain(response.body).pipe(Effect.orElse(() => Effect.void))
+// Worth another account, as long as nothing has reached the client: limits, overload, server errors.
+const failsOver = (status: number) => status === 429 || status >= 500
 
-// select → prepare → forward, until an account answers. An upstream 401 refreshes that account's token once and
-// retries it; an account whose credentials cannot be used is skipped. Nothing has reached the client yet.
+// A refused answer is read whole (it is small) so it can be judged, and replayed if it is the last word.
+const buffered = (response: UpstreamClient.Response) =>
+  Stream.runCollect(Stream.take(response.body, errorBodyLimit)).pipe(
+    Effect.map((chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks))),
+    Effect.orElseSucceed(() => Buffer.alloc(0)),
+    Effect.map((body) => ({ response: { ...response, body: Stream.make(new Uint8Array(body)) }, json: parseJson(body) }))
+  )
+
+const parseJson = (body: Buffer): unknown => {
+  try {
+    return JSON.parse(body.toString("utf8"))
+  } catch {
+    return null
+  }
+}
+
+// select → prepare → forward, until an account answers. A 401 refreshes that account's token once and retries it;
+// a limit, an overload, a server error or an unreachable upstream moves the request to the next eligible account
+// (never for pinned requests). Nothing has reached the client yet, so none of this is visible to it.
 export const makeForward = Effect.gen(function*() {
   const selector = yield* AccountSelector
   const credentials = yield* AccountCredentials
+  const health = yield* AccountHealth
   const upstream = yield* UpstreamClient
   return (plan: ForwardPlan) => Effect.gen(function*() {
     const endAttempt = (attempt: number, httpStatus: number | null, errorCode: string, outcome: "retried" | "failed") =>
@@ -44,42 +65,50 @@ export const makeForward = Effect.gen(function*() {
     const exclude: Array<string> = []
     let attempt = 0
     let owner: string | null = null
+    let last: Attempted | UpstreamUnavailable | undefined
     while (exclude.length < maxAccounts) {
-      const selected = yield* selector.select({
-        poolId: plan.poolId,
-        turnStateKey: plan.turnStateKey,
-        threadKey: plan.threadKey,
-        pinned: plan.pinned,
-        exclude
-      })
-      const accountId = selected.accountId
-      if (exclude.length === 0) owner = selected.owner
+      const next = yield* Effect.either(selector.select({ ...plan, exclude }))
+      if (Either.isLeft(next)) {
+        if (last === undefined || next.left._tag === "PoolExhausted") return yield* next.left
+        return "response" in last ? last : yield* last
+      }
+      const accountId = next.right.accountId
+      if (exclude.length === 0) owner = next.right.owner
       yield* plan.recorded
       let credential = yield* Effect.either(credentials.get(accountId))
       for (let tries = 0; credential._tag === "Right" && tries < 2; tries++) {
         attempt++
         // The attempt row is written while the request travels; it is in place before anything depends on it.
         const recorded = yield* Effect.fork(plan.accounting.attempt(plan.requestId, attempt, accountId))
-        const response = yield* upstream.send({
+        const token = Redacted.value(credential.right.accessToken)
+        const sent = yield* Effect.either(upstream.send({
           ...plan.request,
-          headers: {
-            ...plan.request.headers,
-            ...accountHeaders({ ...credential.right, accessToken: Redacted.value(credential.right.accessToken) })
-          }
-        }).pipe(
-          Effect.ensuring(Fiber.join(recorded)),
-          Effect.tapError((error) => endAttempt(attempt, null, `upstream_${error.reason}`, "failed"))
-        )
-        if (response.status !== 401) return { accountId, owner, attempt, response } satisfies Attempted
-        yield* discard(response)
-        yield* endAttempt(attempt, 401, "upstream_unauthorized", tries === 0 ? "retried" : "failed")
-        if (tries === 0) {
-          credential = yield* Effect.either(credentials.refreshAfterUnauthorized(accountId, credential.right.version))
+          headers: { ...plan.request.headers, ...accountHeaders({ ...credential.right, accessToken: token }) }
+        }).pipe(Effect.ensuring(Fiber.join(recorded))))
+        if (Either.isLeft(sent)) {
+          yield* endAttempt(attempt, null, `upstream_${sent.left.reason}`, "retried")
+          last = sent.left
+          break
         }
+        const response = sent.right
+        if (response.status === 401) {
+          yield* Stream.runDrain(response.body).pipe(Effect.orElse(() => Effect.void))
+          yield* endAttempt(attempt, 401, "upstream_unauthorized", tries === 0 ? "retried" : "failed")
+          if (tries === 0) credential = yield* Effect.either(credentials.refreshAfterUnauthorized(accountId, credential.right.version))
+          continue
+        }
+        if (!failsOver(response.status)) return { accountId, owner, attempt, response } satisfies Attempted
+        const refused = yield* buffered(response)
+        yield* health.observeError(accountId, refused.json)
+        last = { accountId, owner, attempt, response: refused.response }
+        if (plan.pinned) return last
+        yield* endAttempt(attempt, response.status, errorCodeOf(refused.json), "retried")
+        break
       }
       if (plan.pinned) break
       exclude.push(accountId)
     }
+    if (last !== undefined) return "response" in last ? last : yield* last
     return yield* new NoAccountAvailable({ reason: "none_eligible" })
   })
 })

@@ -1,0 +1,38 @@
+import { Clock, Effect, Option, Schema } from "effect"
+import { HealthRepo } from "./AccountHealth/HealthRepo.ts"
+
+const UsageLimit = Schema.Struct({
+  error: Schema.Struct({
+    type: Schema.optional(Schema.String),
+    code: Schema.optional(Schema.String),
+    resets_at: Schema.optional(Schema.Number),
+    resets_in_seconds: Schema.optional(Schema.Number)
+  })
+})
+const decodeUsageLimit = Schema.decodeUnknownOption(UsageLimit)
+
+// Without a reset time in the answer, an exhausted account rests this long before it is tried again.
+const defaultCooldownMs = 5 * 60 * 1000
+
+// When an account was told it hit its usage limit, it sits out until the reset the answer names.
+export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/AccountHealth", {
+  effect: Effect.gen(function*() {
+    const repo = yield* HealthRepo
+
+    // `body` is an upstream error body or websocket error frame; anything but a usage limit is ignored here.
+    const observeError = Effect.fn("AccountHealth.observeError")(function*(accountId: string, body: unknown) {
+      const parsed = decodeUsageLimit(body)
+      if (Option.isNone(parsed)) return
+      const error = parsed.value.error
+      if (error.type !== "usage_limit_reached" && error.code !== "usage_limit_reached") return
+      const now = yield* Clock.currentTimeMillis
+      const until = error.resets_at !== undefined
+        ? error.resets_at * 1000
+        : now + (error.resets_in_seconds !== undefined ? error.resets_in_seconds * 1000 : defaultCooldownMs)
+      yield* repo.cooldown({ accountId, until: new Date(Math.max(until, now)), reason: "usage_limit", errorCode: "usage_limit_reached" })
+    })
+
+    return { observeError, earliestReset: repo.earliestReset } as const
+  }),
+  dependencies: [HealthRepo.Default]
+}) {}

@@ -1,0 +1,44 @@
+import { SqlClient, SqlSchema } from "@effect/sql"
+import { Effect, Schema } from "effect"
+
+const Cooldown = Schema.Struct({
+  accountId: Schema.String,
+  until: Schema.DateFromSelf,
+  reason: Schema.String,
+  errorCode: Schema.String
+})
+
+export class HealthRepo extends Effect.Service<HealthRepo>()("Gateway/HealthRepo", {
+  effect: Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+
+    // A later reset never shortens an earlier, longer one: the longest evidence wins.
+    const cooldown = SqlSchema.void({
+      Request: Cooldown,
+      execute: (row) =>
+        sql`INSERT INTO account_health (account_id, cooldown_until, cooldown_reason, last_error_code, last_failure_at, updated_at)
+          VALUES (${row.accountId}, ${row.until}, ${row.reason}, ${row.errorCode}, now(), now())
+          ON CONFLICT (account_id) DO UPDATE SET
+            cooldown_until = GREATEST(coalesce(account_health.cooldown_until, excluded.cooldown_until), excluded.cooldown_until),
+            cooldown_reason = excluded.cooldown_reason, last_error_code = excluded.last_error_code,
+            last_failure_at = now(), updated_at = now()`
+    })
+
+    // The soonest moment an active account of the Pool leaves its usage-limit cooldown.
+    const earliestReset = SqlSchema.findOne({
+      Request: Schema.String,
+      Result: Schema.Struct({ resetsAt: Schema.DateFromSelf }),
+      execute: (poolId) =>
+        sql`SELECT min(h.cooldown_until) AS resets_at
+          FROM pool_accounts pa JOIN accounts a ON a.id = pa.account_id JOIN account_health h ON h.account_id = a.id
+          WHERE pa.pool_id = ${poolId} AND a.status = 'active' AND h.cooldown_until > now()
+            AND h.cooldown_reason = 'usage_limit'
+          HAVING min(h.cooldown_until) IS NOT NULL`
+    })
+
+    return {
+      cooldown: (row: typeof Cooldown.Type) => cooldown(row).pipe(Effect.orDie),
+      earliestReset: (poolId: string) => earliestReset(poolId).pipe(Effect.orDie)
+    } as const
+  })
+}) {}

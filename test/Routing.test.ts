@@ -1,0 +1,116 @@
+import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { codexExec } from "./support/Codex.ts"
+import { backends } from "./support/Databases.ts"
+import { Fake, gatewayLayer, gatewayUrl, setupPool, type TestPool } from "./support/Gateway.ts"
+import { codexHeaders, responsesBody, send, sseEvents } from "./support/Requests.ts"
+import { attemptRows, settledRow } from "./support/Rows.ts"
+
+const responses = (key: string, thread: string) =>
+  Effect.flatMap(gatewayUrl, (url) =>
+    send(`${url}/backend-api/codex/responses`, {
+      method: "POST",
+      headers: codexHeaders(key, thread),
+      body: JSON.stringify(responsesBody())
+    }))
+
+// The first account of the pool is the least recently used, so it is tried first.
+const firstInLine = (pool: TestPool) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.all([
+      sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${pool.accounts[0]!.id}`,
+      sql`UPDATE accounts SET last_used_at = now() WHERE id = ${pool.accounts[1]!.id}`
+    ]))
+
+describe.each(backends)("routing on %s", (backend) => {
+  layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.effect("a usage-limit 429 moves the request to the next account and rests the first until its reset", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const sql = yield* SqlClient.SqlClient
+        const pool = yield* setupPool(2)
+        const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
+        yield* firstInLine(pool)
+        fake.reset()
+        fake.fault(a.fake.accountId, { kind: "usage_limit", resetsInSeconds: 1800 })
+        const answer = yield* responses(pool.key, "thread-limit")
+        expect(answer.status).toBe(200)
+        expect(sseEvents(answer.text).at(-1)?.type).toEqual("response.completed")
+        expect(fake.requests.map((request) => [request.accountId, request.status ?? 200])).toEqual([
+          [a.fake.accountId, 429],
+          [b.fake.accountId, 200]
+        ])
+        const requestId = answer.headers.get("x-codex-pooler-request-id") ?? ""
+        expect(yield* attemptRows(requestId)).toMatchObject([
+          { attempt: 1, accountId: a.id, httpStatus: 429, errorCode: "usage_limit_reached", outcome: "retried" },
+          { attempt: 2, accountId: b.id, httpStatus: 200, outcome: "succeeded" }
+        ])
+        expect(yield* settledRow(requestId)).toMatchObject({ status: "succeeded", accountId: b.id, attempts: 2 })
+        const [cooldown] = yield* sql`SELECT cooldown_until, cooldown_reason FROM account_health WHERE account_id = ${a.id}`
+        const until = cooldown?.["cooldownUntil"]
+        expect(until instanceof Date ? Math.abs(until.getTime() - (Date.now() + 1_800_000)) : Infinity).toBeLessThan(60_000)
+        expect(cooldown?.["cooldownReason"]).toEqual("usage_limit")
+
+        // A is now least recently used again but resting: a new thread still lands on B.
+        yield* firstInLine(pool)
+        fake.reset()
+        expect((yield* responses(pool.key, "thread-other")).status).toBe(200)
+        expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
+      }))
+
+    it.effect("server errors and overload before the first byte fail over; each attempt is recorded", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        for (const fault of [{ kind: "http_500" as const, status: 502 }, { kind: "overloaded" as const }]) {
+          const pool = yield* setupPool(2)
+          yield* firstInLine(pool)
+          fake.reset()
+          fake.fault(pool.accounts[0]!.fake.accountId, fault)
+          const answer = yield* responses(pool.key, `thread-${fault.kind}`)
+          expect(answer.status).toBe(200)
+          expect(fake.requests.map((request) => request.accountId)).toEqual(pool.accounts.map((account) => account.fake.accountId))
+          const attempts = yield* attemptRows(answer.headers.get("x-codex-pooler-request-id") ?? "")
+          expect(attempts.map((row) => row["outcome"])).toEqual(["retried", "succeeded"])
+        }
+      }))
+
+    it.effect("a failure after the first byte is never replayed on another account", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(2)
+        yield* firstInLine(pool)
+        fake.reset()
+        fake.setEventDelay(10)
+        fake.fault(pool.accounts[0]!.fake.accountId, { kind: "disconnect_mid_stream", afterEvents: 2 })
+        const answer = yield* responses(pool.key, "thread-mid")
+        fake.setEventDelay(0)
+        expect(sseEvents(answer.text).at(-1)).toMatchObject({ type: "response.failed" })
+        expect(fake.requests).toHaveLength(1)
+      }))
+
+    it.scoped("every account at its limit: 429 usage_limit_reached with the earliest reset, and Codex shows it", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(2)
+        const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
+        fake.fault(a.fake.accountId, { kind: "usage_limit", resetsInSeconds: 3600 })
+        fake.fault(b.fake.accountId, { kind: "usage_limit", resetsInSeconds: 600 })
+        yield* responses(pool.key, "thread-drain")
+        fake.reset()
+        const answer = yield* responses(pool.key, "thread-after")
+        expect(answer.status).toBe(429)
+        const body = JSON.parse(answer.text)
+        expect(body.error).toMatchObject({ type: "usage_limit_reached", code: "usage_limit_reached" })
+        expect(Math.abs(body.error.resets_at - (Date.now() / 1000 + 600))).toBeLessThan(60)
+        expect(Number(answer.headers.get("retry-after"))).toBeGreaterThan(500)
+        expect(fake.requests).toHaveLength(0)
+
+        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "say hi", transport: "http" })
+        expect(run.code).toBe(1)
+        expect(run.stdout + run.stderr).toMatch(/usage limit/i)
+        expect(run.stdout + run.stderr).toMatch(/try again at/i)
+        expect(fake.requests).toHaveLength(0)
+      }))
+  })
+})
