@@ -5,6 +5,7 @@ import { AccountHealth } from "../AccountHealth.ts"
 import { AccountSelector } from "../AccountSelector.ts"
 import { UpstreamClient } from "../UpstreamClient.ts"
 import { NoAccountAvailable, type UpstreamUnavailable } from "./Errors.ts"
+import { parseJson } from "./Json.ts"
 import { accountHeaders } from "./Headers.ts"
 import { errorCodeOf } from "./SseTap.ts"
 
@@ -43,13 +44,6 @@ const buffered = (response: UpstreamClient.Response) =>
     Effect.map((body) => ({ response: { ...response, body: Stream.make(new Uint8Array(body)) }, json: parseJson(body) }))
   )
 
-const parseJson = (body: Buffer): unknown => {
-  try {
-    return JSON.parse(body.toString("utf8"))
-  } catch {
-    return null
-  }
-}
 
 // select → prepare → forward, until an account answers. A 401 refreshes that account's token once and retries it;
 // a limit, an overload, a server error or an unreachable upstream moves the request to the next eligible account

@@ -5,6 +5,7 @@ import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
 import type WebSocket from "ws"
 import { AccountCredentials } from "../AccountCredentials.ts"
+import { AccountHealth } from "../AccountHealth.ts"
 import { Accounting } from "../Accounting.ts"
 import { AccountSelector } from "../AccountSelector.ts"
 import { UpstreamUrl, WsIdleTimeoutMs } from "../Config.ts"
@@ -13,6 +14,7 @@ import { Quota } from "../Quota.ts"
 import { SessionStore } from "../SessionStore.ts"
 import { errorAnswer, type ProxyError } from "./ErrorResponse.ts"
 import { NoAccountAvailable, UpgradeRequired } from "./Errors.ts"
+import { parseJson } from "./Json.ts"
 import { accountHeaders, forwardRequestHeaders, relayResponseHeaders } from "./Headers.ts"
 import { type RequestFacts, requestFacts, turnStateKeyOf } from "./RequestFacts.ts"
 import { bridgeFrames, type BufferStats } from "./WebSocket/Frames.ts"
@@ -23,6 +25,7 @@ import { connectUpstream, type UpgradeRefused } from "./WebSocket/Upstream.ts"
 export const websocketPath = "/backend-api/codex/responses"
 
 const maxAccounts = 3
+
 
 const writeAnswer = (socket: Duplex, status: number, headers: Readonly<Record<string, string>>, body: Buffer) => {
   const lines = [
@@ -49,6 +52,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
     const sessions = yield* SessionStore
     const accounting = yield* Accounting
     const quota = yield* Quota
+    const health = yield* AccountHealth
     const upstreamUrl = `${(yield* UpstreamUrl).replace(/^http/, "ws")}/responses`
     const run = yield* FiberSet.makeRuntime<never>()
     const stats: BufferStats = { maxBuffered: 0, maxQueued: 0, pauses: 0 }
@@ -90,6 +94,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
           if (Either.isRight(opened)) return { selected: next.right, upstream: opened.right }
           if (opened.left._tag !== "UpgradeRefused" || opened.left.status !== 429) return yield* opened.left
           refusal = opened.left
+          yield* health.observeError(next.right.accountId, parseJson(refusal.body))
           exclude.push(next.right.accountId)
         }
         return yield* (refusal ?? new NoAccountAvailable({ reason: "none_eligible" }))
@@ -109,7 +114,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         const relayed = Object.entries(relayResponseHeaders(upstream.headers)).map(([name, value]) => `${name}: ${value}`)
         upgradeHeaders.set(request, relayed)
         const client = yield* Effect.async<WebSocket>((resume) => wss.handleUpgrade(request, socket, head, (ws) => resume(Effect.succeed(ws))))
-        const ledger = makeResponseLedger({ accounting, quota, poolId: key.poolId, keyId: key.keyId, accountId: selected.accountId, run })
+        const ledger = makeResponseLedger({ accounting, quota, health, poolId: key.poolId, keyId: key.keyId, accountId: selected.accountId, run })
         // A key revoked or an account paused while the socket is open closes it within seconds.
         yield* watcher.watch({
           authorization: headers["authorization"] ?? "",
@@ -142,5 +147,5 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
 
     return { handle, stats } as const
   }),
-  dependencies: [PoolAuth.Default, AccountSelector.Default, AccountCredentials.Default, SessionStore.Default, Accounting.Default, Quota.Default]
+  dependencies: [AccountHealth.Default, PoolAuth.Default, AccountSelector.Default, AccountCredentials.Default, SessionStore.Default, Accounting.Default, Quota.Default]
 }) {}

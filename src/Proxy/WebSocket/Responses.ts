@@ -1,6 +1,7 @@
 import { Effect, Fiber } from "effect"
 import type { Accounting } from "../../Accounting.ts"
 import { newId } from "../../Domain/Ids.ts"
+import type { AccountHealth } from "../../AccountHealth.ts"
 import type { Quota } from "../../Quota.ts"
 import { fromRateLimitsEvent } from "../../Quota/Evidence.ts"
 import { emptyFacts, observeEvent, type StreamFacts } from "../SseTap.ts"
@@ -22,6 +23,7 @@ const statusOf = (frame: string) => Number(/"status(?:_code)?"\s*:\s*(\d{3})/.ex
 export const makeResponseLedger = (options: {
   readonly accounting: Accounting
   readonly quota: Quota
+  readonly health: AccountHealth
   readonly poolId: string
   readonly keyId: string
   readonly accountId: string
@@ -73,7 +75,11 @@ export const makeResponseLedger = (options: {
     if (flight === undefined) return
     flight.firstByteAt ??= new Date()
     if (facts.completed) finish(queue.shift() ?? flight, "succeeded", null, 200)
-    else if (facts.errorCode !== null) finish(queue.shift() ?? flight, "failed", facts.errorCode, statusOf(frame) ?? 200)
+    else if (facts.errorCode !== null) {
+      // A usage-limit error frame rests the account like the HTTP answer does (codex-protocol.md §5).
+      if (facts.errorCode === "usage_limit_reached") options.run(options.health.observeError(options.accountId, JSON.parse(frame)))
+      finish(queue.shift() ?? flight, "failed", facts.errorCode, statusOf(frame) ?? 200)
+    }
   }
 
   // Responses still open when the socket ends were cut short, by the client or by upstream.
