@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import { createHash } from "node:crypto"
 import { codexExec } from "./support/Codex.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, setupPool, type TestPool } from "./support/Gateway.ts"
@@ -87,6 +88,40 @@ describe.each(backends)("routing on %s", (backend) => {
         fake.setEventDelay(0)
         expect(sseEvents(answer.text).at(-1)).toMatchObject({ type: "response.failed" })
         expect(fake.requests).toHaveLength(1)
+      }))
+
+    it.effect("strategies: least recently used takes accounts in turn; quota_first the most headroom; rendezvous a stable spread", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const sql = yield* SqlClient.SqlClient
+        const ids = (pool: TestPool) => new Map(pool.accounts.map((account) => [account.fake.accountId, account.id]))
+
+        const lru = yield* setupPool(3)
+        fake.reset()
+        for (const thread of ["lru-1", "lru-2", "lru-3"]) yield* responses(lru.key, thread)
+        expect(new Set(fake.requests.map((request) => request.accountId)).size).toBe(3)
+
+        const quota = yield* setupPool(3, {}, "quota_first")
+        const used = [90, 10, 50]
+        for (const [index, account] of quota.accounts.entries()) {
+          yield* sql`INSERT INTO account_quota (account_id, window_kind, used_percent, window_minutes, resets_at, observed_at, source)
+            VALUES (${account.id}, 'primary', ${used[index] ?? 0}, 300, now() + interval '1 hour', now(), 'headers')`
+        }
+        fake.reset()
+        yield* responses(quota.key, "quota-1")
+        expect(ids(quota).get(fake.requests[0]?.accountId ?? "")).toEqual(quota.accounts[1]!.id)
+
+        const spread = yield* setupPool(3, {}, "rendezvous")
+        const threads = ["r-1", "r-2", "r-3", "r-4", "r-5", "r-6"]
+        const expected = threads.map((thread) => {
+          const key = createHash("sha256").update(`thread:01a216ab-${thread}`).digest("hex")
+          return [...spread.accounts].sort((x, y) =>
+            createHash("md5").update(key + x.id).digest("hex") < createHash("md5").update(key + y.id).digest("hex") ? -1 : 1
+          )[0]!.id
+        })
+        fake.reset()
+        for (const thread of threads) yield* responses(spread.key, `01a216ab-${thread}`)
+        expect(fake.requests.map((request) => ids(spread).get(request.accountId ?? ""))).toEqual(expected)
       }))
 
     it.scoped("every account at its limit: 429 usage_limit_reached with the earliest reset, and Codex shows it", () =>

@@ -17,7 +17,10 @@ export class SelectionRepo extends Effect.Service<SelectionRepo>()("Gateway/Sele
     const sql = yield* SqlClient.SqlClient
 
     // One statement: find the session's owner (a turn's hard tie before its thread's soft one), prefer it while it
-    // is eligible (or insist on it when pinned), else the least recently used active account; mark it used.
+    // is eligible (or insist on it when pinned); otherwise order by the Pool's strategy — quota_first: most headroom
+    // in the fresh quota windows; rendezvous: a stable hash of the thread and the account, which spreads threads and
+    // keeps each one put; least_recently_used and round_robin: the account used longest ago, which takes them in
+    // turn — then mark the pick used.
     const pick = SqlSchema.findOne({
       Request: Pick,
       Result: Picked,
@@ -28,11 +31,19 @@ export class SelectionRepo extends Effect.Service<SelectionRepo>()("Gateway/Sele
               AND ((kind = 'hard' AND key_hash = ${request.turnStateKey}) OR (kind = 'soft' AND key_hash = ${request.threadKey}))
             ORDER BY kind LIMIT 1
           ), picked AS (
-            SELECT a.id FROM pool_accounts pa JOIN accounts a ON a.id = pa.account_id
+            SELECT a.id FROM pool_accounts pa
+              JOIN accounts a ON a.id = pa.account_id
+              JOIN pools p ON p.id = pa.pool_id
             WHERE pa.pool_id = ${request.poolId} AND a.status = 'active' AND a.id <> ALL(${request.exclude}::text[])
               AND NOT EXISTS (SELECT 1 FROM account_health h WHERE h.account_id = a.id AND h.cooldown_until > now())
               AND (NOT ${request.pinned} OR NOT EXISTS (SELECT 1 FROM owner) OR a.id = (SELECT account_id FROM owner))
-            ORDER BY coalesce(a.id = (SELECT account_id FROM owner), false) DESC, a.last_used_at ASC NULLS FIRST, a.id
+            ORDER BY coalesce(a.id = (SELECT account_id FROM owner), false) DESC,
+              CASE WHEN p.strategy = 'quota_first' THEN (
+                SELECT max(q.used_percent) FROM account_quota q
+                WHERE q.account_id = a.id AND (q.resets_at IS NULL OR q.resets_at > now())
+              ) END ASC NULLS FIRST,
+              CASE WHEN p.strategy = 'rendezvous' THEN md5(coalesce(${request.threadKey}, '') || a.id) END ASC,
+              a.last_used_at ASC NULLS FIRST, a.id
             LIMIT 1
           )
           UPDATE accounts SET last_used_at = clock_timestamp() FROM picked WHERE accounts.id = picked.id

@@ -2,6 +2,7 @@ import { HttpServer } from "@effect/platform"
 import { Context, Effect, Layer } from "effect"
 import { randomBytes } from "node:crypto"
 import { Accounts } from "../../src/Accounts.ts"
+import type { Strategy } from "../../src/Domain/Models.ts"
 import { PoolKeys } from "../../src/PoolKeys.ts"
 import { Pools } from "../../src/Pools.ts"
 import { Quota } from "../../src/Quota.ts"
@@ -44,11 +45,11 @@ export interface TestPool {
 }
 
 // A fresh Pool with `count` fake accounts imported from their auth.json, and a key for it.
-export const setupPool = (count: number, init: FakeAccountInit = {}) =>
+export const setupPool = (count: number, init: FakeAccountInit = {}, strategy: Strategy = "least_recently_used") =>
   Effect.gen(function*() {
     const fake = yield* Fake
     const slug = `pool-${randomBytes(4).toString("hex")}`
-    const pool = yield* (yield* Pools).create({ slug })
+    const pool = yield* (yield* Pools).create({ slug, strategy })
     const accounts = yield* Effect.forEach(Array.from({ length: count }), () =>
       Effect.gen(function*() {
         const account = fake.addAccount(init)
