@@ -11,6 +11,9 @@ const UsageLimit = Schema.Struct({
 })
 const decodeUsageLimit = Schema.decodeUnknownOption(UsageLimit)
 
+// This many failures in a row (5xx, overload, unreachable) open an account's circuit.
+export const circuitThreshold = 3
+
 // Without a reset time in the answer, an exhausted account rests this long before it is tried again.
 const defaultCooldownMs = 5 * 60 * 1000
 
@@ -32,7 +35,18 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
       yield* repo.cooldown({ accountId, until: new Date(Math.max(until, now)), reason: "usage_limit", errorCode: "usage_limit_reached" })
     })
 
-    return { observeError, earliestReset: repo.earliestReset } as const
+    // Accounts with failures this instance has seen; a success on one of them closes its circuit.
+    const troubled = new Set<string>()
+
+    const recordFailure = Effect.fn("AccountHealth.recordFailure")(function*(accountId: string, errorCode: string) {
+      troubled.add(accountId)
+      yield* repo.failure(accountId, errorCode, circuitThreshold)
+    })
+
+    const recordSuccess = (accountId: string) =>
+      troubled.delete(accountId) ? repo.success(accountId) : Effect.void
+
+    return { observeError, recordFailure, recordSuccess, earliestReset: repo.earliestReset } as const
   }),
   dependencies: [HealthRepo.Default]
 }) {}

@@ -1,6 +1,7 @@
 import { Effect, Option } from "effect"
 import { type Pick, SelectionRepo } from "./AccountSelector/SelectionRepo.ts"
 import { AccountHealth } from "./AccountHealth.ts"
+import { CircuitOpenMs } from "./Config.ts"
 import { NoAccountAvailable, PoolExhausted } from "./Proxy/Errors.ts"
 
 export interface Selected {
@@ -14,8 +15,10 @@ export class AccountSelector extends Effect.Service<AccountSelector>()("Gateway/
     const repo = yield* SelectionRepo
     const health = yield* AccountHealth
 
-    const select = Effect.fn("AccountSelector.select")(function*(selection: Pick) {
-      const picked = yield* repo.pick(selection)
+    const circuitOpenSeconds = (yield* CircuitOpenMs) / 1000
+
+    const select = Effect.fn("AccountSelector.select")(function*(selection: Omit<Pick, "circuitOpenSeconds">) {
+      const picked = yield* repo.pick({ ...selection, circuitOpenSeconds })
       if (Option.isSome(picked)) return { accountId: picked.value.id, owner: picked.value.owner } satisfies Selected
       const active = yield* repo.activeCount(selection.poolId)
       if (active === 0) return yield* new NoAccountAvailable({ reason: "empty_pool" })

@@ -149,3 +149,37 @@ describe.each(backends)("routing on %s", (backend) => {
       }))
   })
 })
+
+describe.each(backends)("circuit breaker on %s", (backend) => {
+  layer(gatewayLayer(backend, { CODEX_POOLER_CIRCUIT_OPEN_MS: "500" }), { excludeTestServices: true, timeout: 60_000 })((it) => {
+    it.effect("failures in a row open an account's circuit; once the time is up one probe closes it again", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const sql = yield* SqlClient.SqlClient
+        const pool = yield* setupPool(2)
+        const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
+        fake.fault(a.fake.accountId, { kind: "http_500" }, 3)
+        for (const index of [1, 2, 3]) {
+          yield* firstInLine(pool)
+          expect((yield* responses(pool.key, `circuit-${index}`)).status).toBe(200)
+        }
+        const [opened] = yield* sql`SELECT circuit_state, consecutive_failures FROM account_health WHERE account_id = ${a.id}`
+        expect(opened).toEqual({ circuitState: "open", consecutiveFailures: 3 })
+
+        // Open: A is passed over even though it is first in line.
+        yield* firstInLine(pool)
+        fake.reset()
+        expect((yield* responses(pool.key, "circuit-open")).status).toBe(200)
+        expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
+
+        // Time up: the next request probes A, which now answers, and the circuit closes.
+        yield* Effect.sleep("600 millis")
+        yield* firstInLine(pool)
+        fake.reset()
+        expect((yield* responses(pool.key, "circuit-probe")).status).toBe(200)
+        expect(fake.requests.map((request) => request.accountId)).toEqual([a.fake.accountId])
+        const [closed] = yield* sql`SELECT circuit_state, consecutive_failures FROM account_health WHERE account_id = ${a.id}`
+        expect(closed).toEqual({ circuitState: "closed", consecutiveFailures: 0 })
+      }))
+  })
+})

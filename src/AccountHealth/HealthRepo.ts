@@ -36,7 +36,35 @@ export class HealthRepo extends Effect.Service<HealthRepo>()("Gateway/HealthRepo
           HAVING min(h.cooldown_until) IS NOT NULL`
     })
 
+    // Consecutive failures open the circuit; a failed probe (or any failure past the threshold) opens it again.
+    const failure = SqlSchema.void({
+      Request: Schema.Struct({ accountId: Schema.String, errorCode: Schema.String, threshold: Schema.Number }),
+      execute: ({ accountId, errorCode, threshold }) =>
+        sql`INSERT INTO account_health (account_id, consecutive_failures, last_error_code, last_failure_at, updated_at,
+            circuit_state, circuit_opened_at)
+          VALUES (${accountId}, 1, ${errorCode}, now(), now(),
+            CASE WHEN ${threshold} <= 1 THEN 'open' ELSE 'closed' END, CASE WHEN ${threshold} <= 1 THEN now() END)
+          ON CONFLICT (account_id) DO UPDATE SET
+            consecutive_failures = account_health.consecutive_failures + 1,
+            last_error_code = excluded.last_error_code, last_failure_at = now(), updated_at = now(),
+            circuit_state = CASE WHEN account_health.consecutive_failures + 1 >= ${threshold} THEN 'open'
+              ELSE account_health.circuit_state END,
+            circuit_opened_at = CASE WHEN account_health.consecutive_failures + 1 >= ${threshold} THEN now()
+              ELSE account_health.circuit_opened_at END`
+    })
+
+    const success = SqlSchema.void({
+      Request: Schema.String,
+      execute: (accountId) =>
+        sql`UPDATE account_health SET consecutive_failures = 0, circuit_state = 'closed', circuit_opened_at = NULL,
+            last_success_at = now(), updated_at = now()
+          WHERE account_id = ${accountId} AND (consecutive_failures > 0 OR circuit_state <> 'closed')`
+    })
+
     return {
+      failure: (accountId: string, errorCode: string, threshold: number) =>
+        failure({ accountId, errorCode, threshold }).pipe(Effect.orDie),
+      success: (accountId: string) => success(accountId).pipe(Effect.orDie),
       cooldown: (row: typeof Cooldown.Type) => cooldown(row).pipe(Effect.orDie),
       earliestReset: (poolId: string) => earliestReset(poolId).pipe(Effect.orDie)
     } as const

@@ -8,7 +8,8 @@ const Pick = Schema.Struct({
   turnStateKey: Schema.NullOr(Schema.String),
   threadKey: Schema.NullOr(Schema.String),
   pinned: Schema.Boolean,
-  exclude: Schema.Array(Schema.String)
+  exclude: Schema.Array(Schema.String),
+  circuitOpenSeconds: Schema.Number
 })
 export type Pick = typeof Pick.Type
 
@@ -35,7 +36,11 @@ export class SelectionRepo extends Effect.Service<SelectionRepo>()("Gateway/Sele
               JOIN accounts a ON a.id = pa.account_id
               JOIN pools p ON p.id = pa.pool_id
             WHERE pa.pool_id = ${request.poolId} AND a.status = 'active' AND a.id <> ALL(${request.exclude}::text[])
-              AND NOT EXISTS (SELECT 1 FROM account_health h WHERE h.account_id = a.id AND h.cooldown_until > now())
+              AND NOT EXISTS (
+                SELECT 1 FROM account_health h WHERE h.account_id = a.id AND (
+                  h.cooldown_until > now()
+                  OR (h.circuit_state = 'open' AND h.circuit_opened_at > now() - make_interval(secs => ${request.circuitOpenSeconds}))
+                  OR (h.circuit_state = 'half_open' AND h.updated_at > now() - make_interval(secs => ${request.circuitOpenSeconds}))))
               AND (NOT ${request.pinned} OR NOT EXISTS (SELECT 1 FROM owner) OR a.id = (SELECT account_id FROM owner))
             ORDER BY coalesce(a.id = (SELECT account_id FROM owner), false) DESC,
               CASE WHEN p.strategy = 'quota_first' THEN (
@@ -45,6 +50,10 @@ export class SelectionRepo extends Effect.Service<SelectionRepo>()("Gateway/Sele
               CASE WHEN p.strategy = 'rendezvous' THEN md5(coalesce(${request.threadKey}, '') || a.id) END ASC,
               a.last_used_at ASC NULLS FIRST, a.id
             LIMIT 1
+          ), probe AS (
+            -- an open circuit whose time is up lets exactly one request through
+            UPDATE account_health SET circuit_state = 'half_open', updated_at = now()
+            FROM picked WHERE account_health.account_id = picked.id AND account_health.circuit_state = 'open'
           )
           UPDATE accounts SET last_used_at = clock_timestamp() FROM picked WHERE accounts.id = picked.id
           RETURNING accounts.id, (SELECT account_id FROM owner) AS owner`

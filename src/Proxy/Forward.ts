@@ -80,6 +80,7 @@ export const makeForward = Effect.gen(function*() {
           headers: { ...plan.request.headers, ...accountHeaders({ ...credential.right, accessToken: token }) }
         }).pipe(Effect.ensuring(Fiber.join(recorded))))
         if (Either.isLeft(sent)) {
+          yield* health.recordFailure(accountId, `upstream_${sent.left.reason}`)
           yield* endAttempt(attempt, null, `upstream_${sent.left.reason}`, "retried")
           last = sent.left
           break
@@ -91,9 +92,13 @@ export const makeForward = Effect.gen(function*() {
           if (tries === 0) credential = yield* Effect.either(credentials.refreshAfterUnauthorized(accountId, credential.right.version))
           continue
         }
-        if (!failsOver(response.status)) return { accountId, owner, attempt, response } satisfies Attempted
+        if (!failsOver(response.status)) {
+          if (response.status < 400) yield* health.recordSuccess(accountId)
+          return { accountId, owner, attempt, response } satisfies Attempted
+        }
         const refused = yield* buffered(response)
         yield* health.observeError(accountId, refused.json)
+        if (response.status >= 500) yield* health.recordFailure(accountId, errorCodeOf(refused.json))
         last = { accountId, owner, attempt, response: refused.response }
         if (plan.pinned) return last
         yield* endAttempt(attempt, response.status, errorCodeOf(refused.json), "retried")
