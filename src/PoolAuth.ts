@@ -3,12 +3,13 @@ import { Clock, Effect } from "effect"
 import { createHash } from "node:crypto"
 import { CredentialRejected } from "./Domain/Errors.ts"
 import { PoolKeys } from "./PoolKeys.ts"
-import type { KeyForAuth } from "./PoolKeys/PoolKeysRepo.ts"
+import type { KeyForAuth, KeyLimits } from "./PoolKeys/PoolKeysRepo.ts"
 
 export interface AuthenticatedKey {
   readonly keyId: string
   readonly poolId: string
   readonly poolSlug: string
+  readonly limits: KeyLimits
 }
 
 // A verified key is remembered this long, so the hot path skips the database; revocation takes effect within it.
@@ -27,7 +28,13 @@ export class PoolAuth extends Effect.Service<PoolAuth>()("Gateway/PoolAuth", {
 
     const remember = (digest: string, key: KeyForAuth, now: number) => {
       if (verified.size > 10_000) verified.clear()
-      const entry = { key: { keyId: key.id, poolId: key.poolId, poolSlug: key.poolSlug }, until: now + cacheMs }
+      const limits = {
+        requestsPerMinute: key.requestsPerMinute,
+        tokensPerDay: key.tokensPerDay,
+        maxConcurrent: key.maxConcurrent,
+        allowedModels: key.allowedModels
+      }
+      const entry = { key: { keyId: key.id, poolId: key.poolId, poolSlug: key.poolSlug, limits }, until: now + cacheMs }
       verified.set(digest, entry)
       return entry.key
     }

@@ -6,7 +6,7 @@ import { orNotFound } from "./Domain/Found.ts"
 import { issueSecret } from "./Domain/Secret.ts"
 import { verifyToken } from "./Domain/Verify.ts"
 import { Pools } from "./Pools.ts"
-import { PoolKeysRepo } from "./PoolKeys/PoolKeysRepo.ts"
+import { type KeyLimits, PoolKeysRepo } from "./PoolKeys/PoolKeysRepo.ts"
 
 export class PoolKeys extends Effect.Service<PoolKeys>()("Gateway/PoolKeys", {
   effect: Effect.gen(function*() {
@@ -16,7 +16,12 @@ export class PoolKeys extends Effect.Service<PoolKeys>()("Gateway/PoolKeys", {
     const audit = yield* AuditLog
 
     // The token is returned once and never stored: only its public id and the SHA-256 of its secret are kept.
-    const create = Effect.fn("PoolKeys.create")(function*(input: { poolSlug: string; name?: string; lifetimeMs?: number }) {
+    const create = Effect.fn("PoolKeys.create")(function*(input: {
+      poolSlug: string
+      name?: string
+      lifetimeMs?: number
+      limits?: Partial<Omit<KeyLimits, "tokensPerDay"> & { tokensPerDay: number | null }>
+    }) {
       const pool = yield* pools.findBySlug(input.poolSlug)
       const issued = issueSecret("cpk")
       const now = yield* Clock.currentTimeMillis
@@ -27,7 +32,11 @@ export class PoolKeys extends Effect.Service<PoolKeys>()("Gateway/PoolKeys", {
           poolId: pool.id,
           name: input.name ?? `${pool.slug}-key`,
           secretHash: issued.hash,
-          expiresAt
+          expiresAt,
+          requestsPerMinute: input.limits?.requestsPerMinute ?? null,
+          tokensPerDay: input.limits?.tokensPerDay ?? null,
+          maxConcurrent: input.limits?.maxConcurrent ?? null,
+          allowedModels: input.limits?.allowedModels ?? null
         })
         yield* audit.record({ action: "key.create", targetKind: "key", targetId: issued.publicId, details: { pool: pool.slug } })
       }).pipe(sql.withTransaction, Effect.orDie)

@@ -13,6 +13,7 @@ import { forwardRequestHeaders, relayResponseHeaders } from "./Proxy/Headers.ts"
 import { relay, type RelayEnd } from "./Proxy/Relay.ts"
 import { requestFacts, turnStateKeyOf } from "./Proxy/RequestFacts.ts"
 import { Quota } from "./Quota.ts"
+import { RateLimiter } from "./RateLimiter.ts"
 import { fromHeaders, fromRateLimitsEvent } from "./Quota/Evidence.ts"
 import { SessionStore } from "./SessionStore.ts"
 
@@ -48,6 +49,7 @@ const failureOf = (cause: Cause.Cause<{ readonly _tag: string }>) =>
 export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
   effect: Effect.gen(function*() {
     const auth = yield* PoolAuth
+    const limiter = yield* RateLimiter
     const sessions = yield* SessionStore
     const accounting = yield* Accounting
     const forward = yield* makeForward
@@ -58,9 +60,9 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const key = yield* auth.authenticate(request.headers)
-        // admit: per-key limits (RateLimiter) arrive with the routing work.
         const body = yield* readRequestBody(request, route.body, limit)
         const facts = requestFacts(request.headers, body.json)
+        yield* limiter.admit(key.keyId, key.limits, route.name === "realtime" ? null : facts.model)
         const requestId = newId("req")
         const transport = route.name === "responses" ? "sse" : "http"
         const started = yield* Effect.fork(

@@ -7,11 +7,24 @@ const NewKey = Schema.Struct({
   poolId: Schema.String,
   name: Schema.String,
   secretHash: Schema.Uint8ArrayFromSelf,
-  expiresAt: Schema.NullOr(Schema.DateFromSelf)
+  expiresAt: Schema.NullOr(Schema.DateFromSelf),
+  requestsPerMinute: Schema.NullOr(Schema.Number),
+  tokensPerDay: Schema.NullOr(Schema.Number),
+  maxConcurrent: Schema.NullOr(Schema.Number),
+  allowedModels: Schema.NullOr(Schema.Array(Schema.String))
 })
+
+export const KeyLimits = Schema.Struct({
+  requestsPerMinute: Schema.NullOr(Schema.Number),
+  tokensPerDay: Schema.NullOr(Schema.NumberFromString),
+  maxConcurrent: Schema.NullOr(Schema.Number),
+  allowedModels: Schema.NullOr(Schema.Array(Schema.String))
+})
+export type KeyLimits = typeof KeyLimits.Type
 
 export const KeyForAuth = Schema.Struct({
   ...PoolKey.fields,
+  ...KeyLimits.fields,
   secretHash: Schema.Uint8ArrayFromSelf,
   poolStatus: Schema.Literal("active", "disabled")
 })

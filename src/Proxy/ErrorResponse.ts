@@ -8,6 +8,8 @@ import type {
   NoAccountAvailable,
   UnsupportedEncoding,
   UnsupportedEndpoint,
+  KeyLimitExceeded,
+  ModelNotAllowed,
   PoolExhausted,
   UpgradeRequired,
   UpstreamUnavailable
@@ -25,12 +27,20 @@ export type ProxyError =
   | AccountUnavailable
   | UpstreamUnavailable
   | PoolExhausted
+  | KeyLimitExceeded
+  | ModelNotAllowed
 
 export interface ErrorAnswer {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
   readonly body: {
-    readonly error: { readonly type: string; readonly code: string; readonly message: string; readonly resets_at?: number }
+    readonly error: {
+      readonly type: string
+      readonly code: string
+      readonly message: string
+      readonly resets_at?: number
+      readonly retryable?: boolean
+    }
   }
 }
 
@@ -66,6 +76,18 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
       return body(503, "server_error", "no_account_available", "no account of this Pool can serve the request right now")
     case "UpstreamUnavailable":
       return body(502, "server_error", "upstream_unavailable", error.message)
+    case "ModelNotAllowed":
+      return body(403, "invalid_request_error", "model_not_allowed", error.message)
+    case "KeyLimitExceeded": {
+      // A limit is not an authentication failure: 429 with Retry-After. Within the minute or a stream's length,
+      // Codex may retry (`retryable`); a daily budget is not worth its five retries.
+      const retryable = error.limit !== "tokens_per_day"
+      return {
+        status: 429,
+        headers: { "retry-after": String(error.retryAfterSeconds) },
+        body: { error: { type: "rate_limit_exceeded", code: `key_${error.limit}`, message: error.message, retryable } }
+      }
+    }
     case "PoolExhausted": {
       // Codex's usage-limit shape (codex-protocol.md §9): it shows its user the reset time and does not retry.
       const resetsAt = Math.ceil(error.resetsAt.getTime() / 1000)

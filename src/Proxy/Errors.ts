@@ -64,3 +64,23 @@ export class PoolExhausted extends Schema.TaggedError<PoolExhausted>()("PoolExha
     return "Every account of this Pool has reached its usage limit"
   }
 }
+
+export class KeyLimitExceeded extends Schema.TaggedError<KeyLimitExceeded>()("KeyLimitExceeded", {
+  limit: Schema.Literal("requests_per_minute", "tokens_per_day", "concurrent_streams"),
+  retryAfterSeconds: Schema.Number
+}) {
+  override get message() {
+    const what = {
+      requests_per_minute: "requests per minute",
+      tokens_per_day: "tokens per day",
+      concurrent_streams: "concurrent streams"
+    }[this.limit]
+    return `This Pool API key is over its limit of ${what}; try again in ${this.retryAfterSeconds}s`
+  }
+}
+
+export class ModelNotAllowed extends Schema.TaggedError<ModelNotAllowed>()("ModelNotAllowed", { model: Schema.String }) {
+  override get message() {
+    return `model ${this.model} is not allowed for this Pool API key`
+  }
+}

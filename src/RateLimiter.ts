@@ -1,0 +1,46 @@
+import { Clock, Context, Effect, Layer } from "effect"
+import type { KeyLimits } from "./PoolKeys/PoolKeysRepo.ts"
+import { KeyLimitExceeded, ModelNotAllowed } from "./Proxy/Errors.ts"
+import { UsageRepo } from "./RateLimiter/UsageRepo.ts"
+
+export declare namespace RateLimiter {
+  export interface Service {
+    // The key's policy for one request (or one websocket response.create): model allow-list, requests per minute,
+    // tokens per day, concurrent streams.
+    readonly admit: (keyId: string, limits: KeyLimits, model: string | null) => Effect.Effect<void, KeyLimitExceeded | ModelNotAllowed>
+  }
+}
+
+export class RateLimiter extends Context.Tag("Gateway/RateLimiter")<RateLimiter, RateLimiter.Service>() {}
+
+const secondsUntil = (at: number, now: number) => Math.max(1, Math.ceil((at - now) / 1000))
+
+export const make = Effect.gen(function*() {
+  const repo = yield* UsageRepo
+
+  const admit: RateLimiter.Service["admit"] = (keyId, limits, model) =>
+    Effect.gen(function*() {
+      if (limits.allowedModels !== null && model !== null && !limits.allowedModels.includes(model)) {
+        return yield* new ModelNotAllowed({ model })
+      }
+      if (limits.requestsPerMinute === null && limits.tokensPerDay === null && limits.maxConcurrent === null) return
+      const usage = yield* repo.usage(keyId)
+      const now = yield* Clock.currentTimeMillis
+      if (limits.requestsPerMinute !== null && usage.lastMinute >= limits.requestsPerMinute) {
+        const oldest = usage.oldestInMinute?.getTime() ?? now
+        return yield* new KeyLimitExceeded({ limit: "requests_per_minute", retryAfterSeconds: secondsUntil(oldest + 60_000, now) })
+      }
+      if (limits.maxConcurrent !== null && usage.inFlight >= limits.maxConcurrent) {
+        return yield* new KeyLimitExceeded({ limit: "concurrent_streams", retryAfterSeconds: 1 })
+      }
+      if (limits.tokensPerDay !== null && usage.tokensToday >= limits.tokensPerDay) {
+        const midnight = new Date(now)
+        midnight.setUTCHours(24, 0, 0, 0)
+        return yield* new KeyLimitExceeded({ limit: "tokens_per_day", retryAfterSeconds: secondsUntil(midnight.getTime(), now) })
+      }
+    })
+
+  return { admit } satisfies RateLimiter.Service
+})
+
+export const layer = Layer.effect(RateLimiter, make).pipe(Layer.provide(UsageRepo.Default))

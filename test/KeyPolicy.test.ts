@@ -1,0 +1,81 @@
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { PoolKeys } from "../src/PoolKeys.ts"
+import { backends } from "./support/Databases.ts"
+import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
+import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
+import { settledRow } from "./support/Rows.ts"
+
+const call = (key: string, path = "/responses", model = "gpt-5.5") =>
+  Effect.flatMap(gatewayUrl, (url) =>
+    send(`${url}/backend-api/codex${path}`, {
+      method: "POST",
+      headers: codexHeaders(key, `thread-${Math.random()}`),
+      body: JSON.stringify({ ...responsesBody(), model })
+    }))
+
+const keyWith = (slug: string, limits: NonNullable<Parameters<PoolKeys["create"]>[0]["limits"]>) =>
+  Effect.flatMap(PoolKeys, (keys) => keys.create({ poolSlug: slug, limits })).pipe(Effect.map((created) => created.token))
+
+describe.each(backends)("key policy on %s", (backend) => {
+  layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 60_000 })((it) => {
+    it.effect("a model outside the key's allow-list is refused with 403 on responses and compact", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        const key = yield* keyWith(pool.slug, { allowedModels: ["gpt-5.5"] })
+        fake.reset()
+        for (const path of ["/responses", "/responses/compact"]) {
+          const refused = yield* call(key, path, "gpt-4o")
+          expect([refused.status, JSON.parse(refused.text).error.code]).toEqual([403, "model_not_allowed"])
+        }
+        expect(fake.requests).toHaveLength(0)
+        expect((yield* call(key)).status).toBe(200)
+      }))
+
+    it.effect("requests per minute: over the limit is a retryable 429 with Retry-After, not a 401", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        const key = yield* keyWith(pool.slug, { requestsPerMinute: 2 })
+        expect((yield* call(key)).status).toBe(200)
+        expect((yield* call(key)).status).toBe(200)
+        fake.reset()
+        const refused = yield* call(key)
+        expect(refused.status).toBe(429)
+        expect(JSON.parse(refused.text).error).toMatchObject({ type: "rate_limit_exceeded", code: "key_requests_per_minute", retryable: true })
+        expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
+        expect(fake.requests).toHaveLength(0)
+      }))
+
+    it.effect("tokens per day: once today's tokens reach the budget, further requests are refused", () =>
+      Effect.gen(function*() {
+        const pool = yield* setupPool(1)
+        const key = yield* keyWith(pool.slug, { tokensPerDay: 1000 })
+        const first = yield* call(key)
+        expect(first.status).toBe(200)
+        yield* settledRow(first.headers.get("x-codex-pooler-request-id") ?? "")
+        const refused = yield* call(key)
+        expect([refused.status, JSON.parse(refused.text).error.code]).toEqual([429, "key_tokens_per_day"])
+        expect(JSON.parse(refused.text).error.retryable).toBe(false)
+      }))
+
+    it.effect("concurrent streams: a second stream while the first is open is refused", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        const key = yield* keyWith(pool.slug, { maxConcurrent: 1 })
+        fake.fault(pool.accounts[0]!.fake.accountId, { kind: "stall", ms: 1_000 })
+        const url = yield* gatewayUrl
+        const open = fetch(`${url}/backend-api/codex/responses`, {
+          method: "POST",
+          headers: codexHeaders(key, "thread-long"),
+          body: JSON.stringify(responsesBody())
+        }).then((response) => response.text())
+        yield* Effect.promise(() => fake.waitFor(() => fake.requests.some((request) => request.fault === "stall"), 5_000))
+        const refused = yield* call(key)
+        expect([refused.status, JSON.parse(refused.text).error.code]).toEqual([429, "key_concurrent_streams"])
+        expect(yield* Effect.promise(() => open)).toContain("response.completed")
+      }))
+  })
+})
