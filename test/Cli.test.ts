@@ -45,8 +45,17 @@ describe.each(backends)("operator CLI on %s", (backend) => {
       expect(ok(yield* run("account", "import", "--pool", "team-x", authFile)).stdout).toContain("updated account")
       const key = lastLine(ok(yield* run("key", "create", "--pool", "team-x", "--name", "laptop", "--expires", "30d")))
       expect(key).toMatch(/^cpk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/)
-      const keyJson = JSON.parse(ok(yield* run("key", "create", "--pool", "team-x", "--json")).stdout)
+      const keyJson = JSON.parse(ok(yield* run(
+        "key", "create", "--pool", "team-x", "--json",
+        "--rpm", "60", "--tokens-per-day", "100000", "--max-concurrent", "4", "--models", "gpt-5.5, gpt-5.4"
+      )).stdout)
       expect(keyJson.token).toMatch(/^cpk_/)
+      expect(keyJson.key).toMatchObject({
+        requestsPerMinute: 60,
+        tokensPerDay: 100000,
+        maxConcurrent: 4,
+        allowedModels: ["gpt-5.5", "gpt-5.4"]
+      })
       const operator = lastLine(ok(yield* run("operator-token", "create", "--scope", "admin")))
       expect(operator).toMatch(/^cpo_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/)
 
@@ -107,6 +116,7 @@ describe.each(backends)("operator CLI on %s", (backend) => {
         [yield* run("key", "create", "--pool", "ghost"), /^codex-pooler: no pool with slug "ghost"$/],
         [yield* run("key", "create", "--pool", "solo", "--expires", "soon"), /^codex-pooler: "soon" is not a duration/],
         [yield* run("key", "revoke", "0000000000000000"), /^codex-pooler: no key with id "0000000000000000"$/],
+        [yield* run("key", "create", "--pool", "solo", "--rpm", "0"), /^codex-pooler: --rpm must be a positive number$/],
         [yield* run("operator-token", "revoke", "nope"), /^codex-pooler: no operator token with id "nope"$/]
       ] as const
       for (const [result, line] of failures) {

@@ -1,5 +1,6 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Either, Option, Struct } from "effect"
+import { InvalidInput } from "../Domain/Errors.ts"
 import { parseLifetime } from "../Domain/Duration.ts"
 import { PoolKeys } from "../PoolKeys.ts"
 import { emit, emitList, emitSecret, json } from "./Output.ts"
@@ -8,6 +9,10 @@ const create = Command.make("create", {
   pool: Options.text("pool").pipe(Options.withDescription("slug of the pool the key opens")),
   name: Options.text("name").pipe(Options.optional),
   expires: Options.text("expires").pipe(Options.withDescription("lifetime such as 90m, 12h, 30d, 8w"), Options.optional),
+  rpm: Options.integer("rpm").pipe(Options.withDescription("requests per minute"), Options.optional),
+  tokensPerDay: Options.integer("tokens-per-day").pipe(Options.withDescription("tokens per UTC day"), Options.optional),
+  maxConcurrent: Options.integer("max-concurrent").pipe(Options.withDescription("open streams at once"), Options.optional),
+  models: Options.text("models").pipe(Options.withDescription("comma-separated model allow-list"), Options.optional),
   json
 }, (input) =>
   Effect.gen(function*() {
@@ -15,16 +20,40 @@ const create = Command.make("create", {
       onNone: () => Either.right(undefined),
       onSome: parseLifetime
     })
+    const positive = (name: string, value: Option.Option<number>) =>
+      Option.match(value, {
+        onNone: () => Either.right(null),
+        onSome: (number) =>
+          number > 0 ? Either.right(number) : Either.left(new InvalidInput({ message: `--${name} must be a positive number` }))
+      })
+    const limits = {
+      requestsPerMinute: yield* positive("rpm", input.rpm),
+      tokensPerDay: yield* positive("tokens-per-day", input.tokensPerDay),
+      maxConcurrent: yield* positive("max-concurrent", input.maxConcurrent),
+      allowedModels: Option.match(input.models, {
+        onNone: () => null,
+        onSome: (models) => models.split(",").map((model) => model.trim()).filter((model) => model !== "")
+      })
+    }
     const created = yield* (yield* PoolKeys).create({
+      limits,
       poolSlug: input.pool,
       ...Option.match(input.name, { onNone: () => ({}), onSome: (name) => ({ name }) }),
       ...(lifetimeMs === undefined ? {} : { lifetimeMs })
     })
     const key = Struct.omit(created.key, "secretHash", "poolStatus")
+    const limited = [
+      key.requestsPerMinute === null ? [] : [`${key.requestsPerMinute} requests/min`],
+      key.tokensPerDay === null ? [] : [`${key.tokensPerDay} tokens/day`],
+      key.maxConcurrent === null ? [] : [`${key.maxConcurrent} concurrent`],
+      key.allowedModels === null ? [] : [`models ${key.allowedModels.join(",")}`]
+    ].flat()
     yield* emitSecret(
       input.json,
       { key, token: created.token },
-      `created key ${key.id} "${key.name}" for pool ${key.poolSlug}${key.expiresAt ? `, expires ${key.expiresAt.toISOString()}` : ""}`,
+      `created key ${key.id} "${key.name}" for pool ${key.poolSlug}${key.expiresAt ? `, expires ${key.expiresAt.toISOString()}` : ""}${
+        limited.length > 0 ? `, limits: ${limited.join(", ")}` : ""
+      }`,
       created.token
     )
   })).pipe(Command.withDescription("create a Pool API key (the secret is shown once)"))
