@@ -6,6 +6,7 @@ import type { Duplex } from "node:stream"
 import { Host, Port, ShutdownGraceMs } from "./Config.ts"
 import { HttpRoutes } from "./Http.ts"
 import { Mcp } from "./Mcp.ts"
+import * as RateLimiter from "./RateLimiter.ts"
 import { WebSocketBridge, websocketPath } from "./Proxy/WebSocketBridge.ts"
 
 // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the grace period, then close the rest.
@@ -43,7 +44,7 @@ const websockets = (server: Server) =>
       if (new URL(request.url ?? "/", "http://gateway").pathname === websocketPath) return bridge.handle(request, socket, head)
       for (const listener of routed) Reflect.apply(listener, server, [request, socket, head])
     })
-  })).pipe(Layer.provideMerge(WebSocketBridge.Default))
+  })).pipe(Layer.provideMerge(WebSocketBridge.Default), Layer.provide(RateLimiter.layer))
 
 // /mcp is served by the MCP SDK's Streamable HTTP transport, which writes to Node's response itself.
 const mcp = (server: Server) =>

@@ -1,5 +1,6 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import WebSocket from "ws"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
@@ -76,6 +77,49 @@ describe.each(backends)("key policy on %s", (backend) => {
         const refused = yield* call(key)
         expect([refused.status, JSON.parse(refused.text).error.code]).toEqual([429, "key_concurrent_streams"])
         expect(yield* Effect.promise(() => open)).toContain("response.completed")
+      }))
+  })
+})
+
+describe.each(backends)("key policy over websocket on %s", (backend) => {
+  layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 60_000 })((it) => {
+    it.effect("each response.create is admitted on its own: a refused one gets an error frame and the socket stays open", () =>
+      Effect.gen(function*() {
+        const pool = yield* setupPool(1)
+        const key = yield* keyWith(pool.slug, { allowedModels: ["gpt-5.5"], requestsPerMinute: 2 })
+        const url = (yield* gatewayUrl).replace(/^http/, "ws") + "/backend-api/codex/responses"
+        const socket = new WebSocket(url, { headers: { ...codexHeaders(key), "openai-beta": "responses_websockets=2026-02-06" } })
+        const frames: Array<{ type: string; status?: number; error?: { code?: string } }> = []
+        const waiters: Array<() => void> = []
+        socket.on("message", (data) => {
+          frames.push(JSON.parse(data.toString()))
+          waiters.splice(0).forEach((wake) => wake())
+        })
+        const next = (predicate: (frame: (typeof frames)[number]) => boolean) =>
+          Effect.promise(() =>
+            new Promise<void>((done) => {
+              const check = () => (frames.some(predicate) ? done() : waiters.push(check))
+              check()
+            })
+          )
+        yield* Effect.promise(() => new Promise((done) => socket.once("open", done)))
+        const create = (model: string) => socket.send(JSON.stringify({ type: "response.create", ...responsesBody(), model }))
+
+        create("gpt-4o")
+        yield* next((frame) => frame.type === "error")
+        expect(frames.at(-1)).toMatchObject({ type: "error", status: 403, error: { code: "model_not_allowed" } })
+        frames.length = 0
+        create("gpt-5.5")
+        yield* next((frame) => frame.type === "response.completed")
+        frames.length = 0
+        create("gpt-5.5")
+        yield* next((frame) => frame.type === "response.completed")
+        frames.length = 0
+        create("gpt-5.5")
+        yield* next((frame) => frame.type === "error")
+        expect(frames.at(-1)).toMatchObject({ type: "error", status: 429, error: { code: "key_requests_per_minute" } })
+        expect(socket.readyState).toBe(WebSocket.OPEN)
+        socket.close()
       }))
   })
 })

@@ -11,6 +11,7 @@ import { AccountSelector } from "../AccountSelector.ts"
 import { UpstreamUrl, WsIdleTimeoutMs } from "../Config.ts"
 import { PoolAuth } from "../PoolAuth.ts"
 import { Quota } from "../Quota.ts"
+import { RateLimiter } from "../RateLimiter.ts"
 import { SessionStore } from "../SessionStore.ts"
 import { errorAnswer, type ProxyError } from "./ErrorResponse.ts"
 import { NoAccountAvailable, UpgradeRequired } from "./Errors.ts"
@@ -53,6 +54,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
     const accounting = yield* Accounting
     const quota = yield* Quota
     const health = yield* AccountHealth
+    const limiter = yield* RateLimiter
     const upstreamUrl = `${(yield* UpstreamUrl).replace(/^http/, "ws")}/responses`
     const run = yield* FiberSet.makeRuntime<never>()
     const stats: BufferStats = { maxBuffered: 0, maxQueued: 0, pauses: 0 }
@@ -121,7 +123,20 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
           accountId: selected.accountId,
           close: () => client.close(1008, "credentials revoked or account paused")
         })
-        const closed = yield* bridgeFrames(client, upstream.socket, ledger, { stats, idleTimeoutMs })
+        // The key's policy holds for every response.create, answered in Codex's websocket error frame shape.
+        const gate = (data: Buffer, isBinary: boolean) => {
+          const frame = isBinary ? "" : data.toString("utf8", 0, 4096)
+          if (!/^\{\s*"type"\s*:\s*"response\.create"/.test(frame)) return Effect.succeed(null)
+          const model = /"model"\s*:\s*"([^"]{1,200})"/.exec(frame)?.[1] ?? null
+          return limiter.admit(key.keyId, key.limits, model).pipe(
+            Effect.as(null),
+            Effect.catchAll((error) => {
+              const answer = errorAnswer(error)
+              return Effect.succeed(Buffer.from(JSON.stringify({ type: "error", status: answer.status, ...answer.body, headers: answer.headers })))
+            })
+          )
+        }
+        const closed = yield* bridgeFrames(client, upstream.socket, { ...ledger, gate }, { stats, idleTimeoutMs })
         ledger.close(closed.by)
       }).pipe(
         Effect.scoped,

@@ -14,6 +14,8 @@ export interface Closed {
 export interface FrameObserver {
   readonly fromClient: (data: Buffer, isBinary: boolean) => void
   readonly fromUpstream: (data: Buffer, isBinary: boolean) => void
+  // A client frame the gateway answers itself instead of forwarding (a refused response.create): the reply, or null.
+  readonly gate: (data: Buffer, isBinary: boolean) => Effect.Effect<Buffer | null>
 }
 
 // Observed across all bridges, for tests and, later, metrics.
@@ -118,20 +120,27 @@ export const bridgeFrames = (
 ) => {
   const stats = options.stats
   const activity = { last: Date.now() }
-  const pipe = (from: WebSocket, to: WebSocket, by: Closed["by"], observe: FrameObserver["fromClient"]) =>
+  const pipe = (
+    from: WebSocket,
+    to: WebSocket,
+    by: Closed["by"],
+    observe: FrameObserver["fromClient"],
+    gate: FrameObserver["gate"]
+  ) =>
     incoming(from, by, stats).pipe(
-      Stream.tap((frame) =>
-        Effect.sync(() => {
-          activity.last = Date.now()
-          observe(frame.data, frame.isBinary)
-        })
-      ),
-      Stream.runForEach((frame) => send(to, frame, stats))
+      Stream.tap(() => Effect.sync(() => (activity.last = Date.now()))),
+      Stream.runForEach((frame) =>
+        Effect.flatMap(gate(frame.data, frame.isBinary), (reply) =>
+          reply === null
+            ? Effect.zipRight(Effect.sync(() => observe(frame.data, frame.isBinary)), send(to, frame, stats))
+            : send(from, { data: reply, isBinary: false }, stats))
+      )
     )
+  const open = () => Effect.succeed(null)
   return keepAlive([client, upstream], options.idleTimeoutMs, activity).pipe(
     Effect.zipRight(Effect.raceFirst(
-      pipe(client, upstream, "client", observer.fromClient),
-      pipe(upstream, client, "upstream", observer.fromUpstream)
+      pipe(client, upstream, "client", observer.fromClient, observer.gate),
+      pipe(upstream, client, "upstream", observer.fromUpstream, open)
     )),
     Effect.match({
       onFailure: (closed): Closed => {
