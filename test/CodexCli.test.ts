@@ -141,3 +141,47 @@ describe.each(backends)("codex exec over websocket through the gateway on %s", (
       }))
   })
 })
+
+// The account serving a session hits its usage limit mid-turn: the same `codex exec` finishes on another account.
+describe.each(backends)("session rescue with codex exec on %s", (backend) => {
+  layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 120_000 })((it) => {
+    it.scoped("over HTTP: the follow-up request fails over to the healthy account before any byte reaches Codex", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(2)
+        fake.reset()
+        for (const account of pool.accounts) {
+          fake.fault(account.fake.accountId, { kind: "stall", ms: 1 })
+          fake.fault(account.fake.accountId, { kind: "usage_limit", resetsInSeconds: 1800 })
+        }
+        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "run tool please", transport: "http" })
+        expect(run.code, run.stderr).toBe(0)
+        const calls = responsesCalls(fake.requests)
+        const [first, limited, rescued] = calls
+        expect(limited?.accountId).toEqual(first?.accountId)
+        expect(limited?.status).toBe(429)
+        expect(rescued?.accountId).not.toEqual(first?.accountId)
+        expect(inputTypes(rescued?.body)).toContain("function_call_output")
+      }))
+
+    it.scoped("over websocket: the limit frame is kept from Codex, its socket closes, and it reconnects to the healthy account", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(2)
+        fake.reset()
+        for (const account of pool.accounts) {
+          fake.fault(account.fake.accountId, { kind: "stall", ms: 1 }, 2)
+          fake.fault(account.fake.accountId, { kind: "usage_limit", resetsInSeconds: 1800 })
+        }
+        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "run tool please", transport: "websocket" })
+        expect(run.code, run.stderr).toBe(0)
+        expect(run.stdout + run.stderr).not.toMatch(/usage limit/i)
+        const sockets = upgrades(fake.requests)
+        expect(sockets.length).toBeGreaterThanOrEqual(2)
+        expect(sockets.at(-1)?.accountId).not.toEqual(sockets[0]?.accountId)
+        const last = frames(fake.requests).at(-1)
+        expect(last?.accountId).toEqual(sockets.at(-1)?.accountId)
+        expect(inputTypes(last?.body)).toContain("function_call_output")
+      }))
+  })
+})

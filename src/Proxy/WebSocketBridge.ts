@@ -136,7 +136,21 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
             })
           )
         }
-        const closed = yield* bridgeFrames(client, upstream.socket, { ...ledger, gate }, { stats, idleTimeoutMs })
+        // Session rescue: when this account hits its usage limit mid-session and another account can serve, the
+        // limit frame is kept from Codex and its socket is closed (1012): Codex reconnects, which lands on a healthy
+        // account, and resends the full history there (codex-protocol.md §5). With no account left, Codex gets the
+        // frame and shows when to come back.
+        const hold = (data: Buffer, isBinary: boolean) =>
+          Effect.gen(function*() {
+            const frame = isBinary ? "" : data.toString("utf8", 0, 4096)
+            if (!/^\{\s*"type"\s*:\s*"error"/.test(frame) || !frame.includes("usage_limit_reached")) return "forward" as const
+            yield* health.observeError(selected.accountId, parseJson(data))
+            const elsewhere = yield* Effect.either(selector.select({ ...facts, poolId: key.poolId, pinned: false, exclude: [selected.accountId] }))
+            if (Either.isLeft(elsewhere)) return "forward" as const
+            client.close(1012, "session moved to another account")
+            return "drop" as const
+          })
+        const closed = yield* bridgeFrames(client, upstream.socket, { ...ledger, gate, hold }, { stats, idleTimeoutMs })
         ledger.close(closed.by)
       }).pipe(
         Effect.scoped,

@@ -14,8 +14,10 @@ export interface Closed {
 export interface FrameObserver {
   readonly fromClient: (data: Buffer, isBinary: boolean) => void
   readonly fromUpstream: (data: Buffer, isBinary: boolean) => void
-  // A client frame the gateway answers itself instead of forwarding (a refused response.create): the reply, or null.
+  // Client frames the gateway answers itself instead of forwarding (a refused response.create): the reply, or null.
   readonly gate: (data: Buffer, isBinary: boolean) => Effect.Effect<Buffer | null>
+  // Upstream frames the gateway keeps from the client (the session is moving to another account), or forwards.
+  readonly hold: (data: Buffer, isBinary: boolean) => Effect.Effect<"forward" | "drop">
 }
 
 // Observed across all bridges, for tests and, later, metrics.
@@ -133,14 +135,17 @@ export const bridgeFrames = (
         Effect.flatMap(gate(frame.data, frame.isBinary), (reply) =>
           reply === null
             ? Effect.zipRight(Effect.sync(() => observe(frame.data, frame.isBinary)), send(to, frame, stats))
+            : reply.length === 0
+            ? Effect.void
             : send(from, { data: reply, isBinary: false }, stats))
       )
     )
-  const open = () => Effect.succeed(null)
+  const fromUpstream = (data: Buffer, isBinary: boolean) =>
+    Effect.map(observer.hold(data, isBinary), (verdict) => verdict === "drop" ? Buffer.alloc(0) : null)
   return keepAlive([client, upstream], options.idleTimeoutMs, activity).pipe(
     Effect.zipRight(Effect.raceFirst(
       pipe(client, upstream, "client", observer.fromClient, observer.gate),
-      pipe(upstream, client, "upstream", observer.fromUpstream, open)
+      pipe(upstream, client, "upstream", observer.fromUpstream, fromUpstream)
     )),
     Effect.match({
       onFailure: (closed): Closed => {
