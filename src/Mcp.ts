@@ -1,14 +1,110 @@
-import { Effect } from "effect"
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
+import { Cause, Clock, Duration, Effect, FiberSet, Schedule } from "effect"
+import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
+import { Accounts } from "./Accounts.ts"
+import { AuditLog } from "./AuditLog.ts"
+import { ActivityRepo } from "./Mcp/ActivityRepo.ts"
+import { bearerToken, jsonRpcError, missingCredential, rejectCredential } from "./Mcp/Auth.ts"
+import { ControlRepo } from "./Mcp/ControlRepo.ts"
+import { FleetRepo } from "./Mcp/FleetRepo.ts"
+import { makeSessionServer, type Principal } from "./Mcp/Session.ts"
+import { allTools } from "./Mcp/Tools.ts"
+import { OperatorTokens } from "./OperatorTokens.ts"
+import { PoolKeys } from "./PoolKeys.ts"
+import { Pools } from "./Pools.ts"
+import { Quota } from "./Quota.ts"
 
-// The operator MCP endpoint at /mcp (Streamable HTTP). Not built yet: answers 404 in the Codex error shape.
+interface Session {
+  readonly transport: StreamableHTTPServerTransport
+  readonly principal: Principal
+  lastSeen: number
+}
+
+// Sessions a client never ended (no DELETE) are closed after this long without a request.
+const idleLimit = Duration.hours(1)
+
+// The operator MCP endpoint at /mcp: Streamable HTTP, one stateful session per client, each request
+// authenticated again with its operator token (a revoked token stops working mid-session).
 export class Mcp extends Effect.Service<Mcp>()("Gateway/Mcp", {
-  effect: Effect.sync(() => {
-    const handle = (_request: IncomingMessage, response: ServerResponse) => {
-      const body = JSON.stringify({ error: { type: "invalid_request_error", code: "not_found", message: "/mcp is not available yet" } })
-      response.writeHead(404, { "content-type": "application/json", "content-length": Buffer.byteLength(body) })
-      response.end(body)
+  scoped: Effect.gen(function*() {
+    const tokens = yield* OperatorTokens
+    const tools = yield* allTools
+    const fork = yield* FiberSet.makeRuntime()
+    const run = yield* FiberSet.makeRuntimePromise()
+    const sessions = new Map<string, Session>()
+
+    const closeAll = Effect.promise(() => Promise.all([...sessions.values()].map((session) => session.transport.close())))
+    yield* Effect.addFinalizer(() => closeAll)
+    yield* Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const idle = [...sessions.values()].filter((session) => now - session.lastSeen > Duration.toMillis(idleLimit))
+      yield* Effect.promise(() => Promise.all(idle.map((session) => session.transport.close())))
+    }).pipe(Effect.repeat(Schedule.spaced("1 minute")), Effect.forkScoped)
+
+    const open = (principal: Principal, now: number) => {
+      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        enableJsonResponse: true,
+        onsessioninitialized: (id) => void sessions.set(id, { transport, principal, lastSeen: now }),
+        onsessionclosed: (id) => void sessions.delete(id)
+      })
+      transport.onclose = () => {
+        if (transport.sessionId !== undefined) sessions.delete(transport.sessionId)
+      }
+      return transport
     }
-    return { handle } as const
-  })
+
+    const serve = (request: IncomingMessage, response: ServerResponse) =>
+      Effect.gen(function*() {
+        const token = bearerToken(request)
+        if (token === undefined) return rejectCredential(response, missingCredential)
+        const verified = yield* Effect.either(tokens.verify(token))
+        if (verified._tag === "Left") return rejectCredential(response, verified.left)
+        const principal = { tokenId: verified.right.id, scope: verified.right.scope }
+        const now = yield* Clock.currentTimeMillis
+        const sessionId = request.headers["mcp-session-id"]
+        if (typeof sessionId === "string") {
+          const session = sessions.get(sessionId)
+          // Another token's session reads as unknown, so session ids cannot be borrowed.
+          if (session === undefined || session.principal.tokenId !== principal.tokenId) {
+            return jsonRpcError(response, 404, -32001, "Session not found")
+          }
+          session.lastSeen = now
+          return yield* Effect.promise(() => session.transport.handleRequest(request, response))
+        }
+        if (request.method !== "POST") return jsonRpcError(response, 400, -32000, "Mcp-Session-Id header is required")
+        const transport = open(principal, now)
+        const server = makeSessionServer(tools, principal, run)
+        yield* Effect.promise(() => server.connect(transport))
+        yield* Effect.promise(() => transport.handleRequest(request, response))
+        // Anything but an initialize request leaves no session behind.
+        if (transport.sessionId === undefined) yield* Effect.promise(() => server.close())
+      }).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.logError("mcp request failed", Cause.pretty(cause)).pipe(
+            Effect.andThen(() => {
+              if (!response.headersSent) jsonRpcError(response, 500, -32603, "Internal error")
+              else response.end()
+            })
+          )
+        ),
+        Effect.withSpan("Mcp.handle")
+      )
+
+    const handle = (request: IncomingMessage, response: ServerResponse) => void fork(serve(request, response))
+
+    return { handle, closeAll } as const
+  }),
+  dependencies: [
+    OperatorTokens.Default,
+    Pools.Default,
+    Accounts.Default,
+    PoolKeys.Default,
+    Quota.Default,
+    AuditLog.Default,
+    FleetRepo.Default,
+    ActivityRepo.Default,
+    ControlRepo.Default
+  ]
 }) {}

@@ -1,0 +1,85 @@
+import { SqlClient } from "@effect/sql"
+import { Effect, Option, Schema } from "effect"
+import { Accounts } from "../Accounts.ts"
+import { AuditLog } from "../AuditLog.ts"
+import { PoolNotFound } from "../Domain/Errors.ts"
+import { Strategy } from "../Domain/Models.ts"
+import { Pools } from "../Pools.ts"
+import { AccountView, makeAccountViews } from "./AccountView.ts"
+import { ControlRepo } from "./ControlRepo.ts"
+import { defineTool } from "./Tool.ts"
+
+const PoolView = Schema.Struct({
+  id: Schema.String,
+  slug: Schema.String,
+  name: Schema.String,
+  strategy: Strategy,
+  status: Schema.Literal("active", "disabled"),
+  createdAt: Schema.Date,
+  accounts: Schema.Number,
+  activeKeys: Schema.Number
+})
+const PoolRef = Schema.String.annotations({ description: "a Pool slug or id" })
+
+export const poolTools = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const pools = yield* Pools
+  const accounts = yield* Accounts
+  const control = yield* ControlRepo
+  const audit = yield* AuditLog
+  const views = yield* makeAccountViews
+
+  const list = Effect.map(pools.list, (all) => all.map(({ keys, ...pool }) => ({ ...pool, activeKeys: keys })))
+  const find = (ref: string) =>
+    Effect.flatMap(list, (all) =>
+      Option.match(Option.fromNullable(all.find((pool) => pool.slug === ref || pool.id === ref)), {
+        onNone: () => Effect.fail(new PoolNotFound({ slug: ref })),
+        onSome: Effect.succeed
+      }))
+
+  const setStrategy = (ref: string, strategy: Strategy) =>
+    Effect.gen(function*() {
+      const before = yield* find(ref)
+      yield* control.setStrategy(before.id, strategy)
+      yield* audit.record({
+        action: "pool.set_strategy",
+        targetKind: "pool",
+        targetId: before.id,
+        details: { from: before.strategy, to: strategy }
+      })
+      return yield* find(before.id)
+    }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+
+  return [
+    defineTool({
+      name: "list_pools",
+      description: "List Pools with their routing strategy, status, account count and active key count.",
+      scope: "read",
+      input: Schema.Struct({}),
+      output: Schema.Struct({ pools: Schema.Array(PoolView) }),
+      run: () => Effect.map(list, (all) => ({ pools: all }))
+    }),
+    defineTool({
+      name: "get_pool",
+      description: "One Pool with its accounts, each with status, quota windows, cooldown and circuit state.",
+      scope: "read",
+      input: Schema.Struct({ pool: PoolRef }),
+      output: Schema.Struct({ pool: PoolView, accounts: Schema.Array(AccountView) }),
+      run: ({ pool: ref }) =>
+        Effect.gen(function*() {
+          const pool = yield* find(ref)
+          const members = (yield* accounts.list).filter((account) => account.pools.includes(pool.slug))
+          return { pool, accounts: yield* views.many(members) }
+        })
+    }),
+    defineTool({
+      name: "set_pool_strategy",
+      description:
+        "Set a Pool's account selection strategy: quota_first, round_robin, least_recently_used or rendezvous. Audited.",
+      scope: "admin",
+      input: Schema.Struct({ pool: PoolRef, strategy: Strategy }),
+      output: Schema.Struct({ pool: PoolView }),
+      run: ({ pool, strategy }) => Effect.map(setStrategy(pool, strategy), (updated) => ({ pool: updated }))
+    })
+  ]
+})

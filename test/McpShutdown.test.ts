@@ -1,0 +1,28 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { Effect, Exit, Layer, Scope } from "effect"
+import { OperatorTokens } from "../src/OperatorTokens.ts"
+import { gatewayLayer, gatewayUrl } from "./support/Gateway.ts"
+
+// An open MCP listen stream (Codex keeps one for its whole run) must not hold shutdown for the grace period.
+describe("operator MCP at shutdown", () => {
+  it.live("closes open sessions and their streams instead of waiting out the grace period", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(gatewayLayer("pglite", { CODEX_POOLER_SHUTDOWN_GRACE_MS: "20000" }), scope)
+      const { token } = yield* Effect.flatMap(OperatorTokens, (tokens) => tokens.create({ scope: "read" })).pipe(
+        Effect.provide(context)
+      )
+      const url = new URL(`${yield* Effect.provide(gatewayUrl, context)}/mcp`)
+      const client = new Client({ name: "mcp-test", version: "1.0.0" })
+      const transport = new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${token}` } } })
+      yield* Effect.promise(() => client.connect(transport))
+      yield* Effect.promise(() => client.listTools())
+      yield* Effect.sleep("200 millis")
+      const started = Date.now()
+      yield* Scope.close(scope, Exit.void)
+      expect(Date.now() - started).toBeLessThan(5_000)
+      yield* Effect.promise(() => client.close())
+    }), 60_000)
+})
