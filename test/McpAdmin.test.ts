@@ -1,33 +1,14 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { Effect } from "effect"
 import { OperatorTokens } from "../src/OperatorTokens.ts"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { backends } from "./support/Databases.ts"
-import { gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
+import { callTool, connectMcp } from "./support/Mcp.ts"
+import { gatewayLayer, setupPool } from "./support/Gateway.ts"
 
-const connect = (token: string) =>
-  Effect.acquireRelease(
-    Effect.gen(function*() {
-      const url = new URL(`${yield* gatewayUrl}/mcp`)
-      const transport = new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${token}` } } })
-      const client = new Client({ name: "mcp-test", version: "1.0.0" })
-      yield* Effect.promise(() => client.connect(transport))
-      return { client, transport }
-    }),
-    ({ client, transport }) => Effect.promise(() => transport.terminateSession().then(() => client.close()))
-  ).pipe(Effect.map(({ client }) => client))
-
-const call = (client: Client, name: string, args: Record<string, unknown> = {}) =>
-  Effect.promise(() => client.callTool({ name, arguments: args })).pipe(
-    Effect.map((result) => ({
-      isError: result["isError"] === true,
-      text: JSON.stringify(result["content"]),
-      structured: result["structuredContent"]
-    }))
-  )
+const connect = connectMcp
+const call = callTool
 
 const admin = Effect.flatMap(OperatorTokens, (tokens) => tokens.create({ scope: "admin" }))
 

@@ -1,9 +1,8 @@
 import { describe, expect, layer } from "@effect/vitest"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { Effect } from "effect"
 import { OperatorTokens } from "../src/OperatorTokens.ts"
 import { backends } from "./support/Databases.ts"
+import { callTool, connectMcp } from "./support/Mcp.ts"
 import { gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
 import { settledRow } from "./support/Rows.ts"
@@ -13,26 +12,8 @@ const readTools = [
   "list_requests", "usage_summary", "session_counts"
 ]
 
-const connect = (token: string) =>
-  Effect.acquireRelease(
-    Effect.gen(function*() {
-      const url = new URL(`${yield* gatewayUrl}/mcp`)
-      const transport = new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${token}` } } })
-      const client = new Client({ name: "mcp-test", version: "1.0.0" })
-      yield* Effect.promise(() => client.connect(transport))
-      return { client, transport }
-    }),
-    ({ client, transport }) => Effect.promise(() => transport.terminateSession().then(() => client.close()))
-  ).pipe(Effect.map(({ client }) => client))
-
-const call = (client: Client, name: string, args: Record<string, unknown> = {}) =>
-  Effect.promise(() => client.callTool({ name, arguments: args })).pipe(
-    Effect.map((result) => ({
-      isError: result["isError"] === true,
-      text: JSON.stringify(result["content"]),
-      structured: result["structuredContent"]
-    }))
-  )
+const connect = connectMcp
+const call = callTool
 
 const token = (scope: "read" | "admin") =>
   Effect.flatMap(OperatorTokens, (tokens) => tokens.create({ scope })).pipe(Effect.map((created) => created.token))

@@ -33,7 +33,7 @@ export const KeyDetail = Schema.Struct({
 })
 export type KeyDetail = typeof KeyDetail.Type
 
-const Counts = Schema.Struct({
+export const Counts = Schema.Struct({
   pools: Schema.Number,
   accountsActive: Schema.Number,
   accountsPaused: Schema.Number,

@@ -1,6 +1,6 @@
 import { Clock, Effect, Schema } from "effect"
 import { ActivityRepo, SessionCount } from "./ActivityRepo.ts"
-import { FleetRepo } from "./FleetRepo.ts"
+import { Counts, FleetRepo } from "./FleetRepo.ts"
 import { defineTool } from "./Tool.ts"
 
 export const statusTools = Effect.gen(function*() {
@@ -19,17 +19,7 @@ export const statusTools = Effect.gen(function*() {
         now: Schema.Date,
         uptimeSeconds: Schema.Number,
         database: Schema.Literal("ok"),
-        counts: Schema.Struct({
-          pools: Schema.Number,
-          accountsActive: Schema.Number,
-          accountsPaused: Schema.Number,
-          accountsReauthRequired: Schema.Number,
-          accountsCoolingDown: Schema.Number,
-          keysActive: Schema.Number,
-          requestsInProgress: Schema.Number,
-          requestsLastHour: Schema.Number,
-          activeSessions: Schema.Number
-        })
+        counts: Counts
       }),
       run: () =>
         Effect.gen(function*() {
