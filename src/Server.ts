@@ -22,12 +22,14 @@ const drain = (server: Server) =>
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         if (server.listening) server.close()
-        yield* Effect.logInfo("shutting down", { inFlight })
+        yield* Effect.logInfo("shutting down").pipe(Effect.annotateLogs({ inFlight }))
         const idle = yield* Effect.sleep("50 millis").pipe(
           Effect.repeat({ until: () => inFlight === 0 }),
           Effect.timeoutOption(graceMs)
         )
-        if (idle._tag === "None") yield* Effect.logWarning("grace period over, closing connections", { inFlight })
+        if (idle._tag === "None") {
+          yield* Effect.logWarning("grace period over, closing connections").pipe(Effect.annotateLogs({ inFlight }))
+        }
         server.closeAllConnections()
       })
     )

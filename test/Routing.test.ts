@@ -1,5 +1,16 @@
+import { HttpServer } from "@effect/platform"
+import { Context, Layer } from "effect"
+import { Accounts } from "../src/Accounts.ts"
+import type { Actor } from "../src/Domain/Actor.ts"
+import { PoolKeys } from "../src/PoolKeys.ts"
+import { Pools } from "../src/Pools.ts"
+import { ServerLive } from "../src/Server.ts"
+import { MigratedSqlLive } from "../src/Sql.ts"
+import { startFakeUpstream } from "./FakeUpstream/FakeUpstream.ts"
+import { backendEnv, configFrom } from "./support/Databases.ts"
+import { ManagementServices } from "./support/Services.ts"
 import { SqlClient } from "@effect/sql"
-import { describe, expect, layer } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { codexExec } from "./support/Codex.ts"
@@ -43,11 +54,11 @@ describe.each(backends)("routing on %s", (backend) => {
           [b.fake.accountId, 200]
         ])
         const requestId = answer.headers.get("x-codex-pooler-request-id") ?? ""
+        expect(yield* settledRow(requestId)).toMatchObject({ status: "succeeded", accountId: b.id, attempts: 2 })
         expect(yield* attemptRows(requestId)).toMatchObject([
           { attempt: 1, accountId: a.id, httpStatus: 429, errorCode: "usage_limit_reached", outcome: "retried" },
           { attempt: 2, accountId: b.id, httpStatus: 200, outcome: "succeeded" }
         ])
-        expect(yield* settledRow(requestId)).toMatchObject({ status: "succeeded", accountId: b.id, attempts: 2 })
         const [cooldown] = yield* sql`SELECT cooldown_until, cooldown_reason FROM account_health WHERE account_id = ${a.id}`
         const until = cooldown?.["cooldownUntil"]
         expect(until instanceof Date ? Math.abs(until.getTime() - (Date.now() + 1_800_000)) : Infinity).toBeLessThan(60_000)
@@ -71,7 +82,9 @@ describe.each(backends)("routing on %s", (backend) => {
           const answer = yield* responses(pool.key, `thread-${fault.kind}`)
           expect(answer.status).toBe(200)
           expect(fake.requests.map((request) => request.accountId)).toEqual(pool.accounts.map((account) => account.fake.accountId))
-          const attempts = yield* attemptRows(answer.headers.get("x-codex-pooler-request-id") ?? "")
+          const requestId = answer.headers.get("x-codex-pooler-request-id") ?? ""
+          yield* settledRow(requestId)
+          const attempts = yield* attemptRows(requestId)
           expect(attempts.map((row) => row["outcome"])).toEqual(["retried", "succeeded"])
         }
       }))
@@ -183,3 +196,64 @@ describe.each(backends)("circuit breaker on %s", (backend) => {
       }))
   })
 })
+
+// Instances share everything through PostgreSQL; embedded PGlite is one process's database by design.
+if (backends.includes("postgres")) {
+  describe("two gateway instances on one PostgreSQL", () => {
+  it.scopedLive("share cooldowns, session bindings and key limits", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => startFakeUpstream()), (fake) => Effect.promise(() => fake.close()))
+      const config = configFrom({
+        ...(yield* backendEnv("postgres")),
+        CODEX_POOLER_UPSTREAM_URL: fake.url,
+        CODEX_POOLER_AUTH_URL: fake.authUrl,
+        PORT: "0"
+      })
+      // Each build has its own memo map: its own caches, pools and selection state, like a separate process.
+      const instance = Layer.build(ServerLive.pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(config))).pipe(
+        Effect.map((context) => {
+          const address = Context.get(context, HttpServer.HttpServer).address
+          return `http://127.0.0.1:${address._tag === "TcpAddress" ? address.port : 0}`
+        })
+      )
+      const [one, two] = [yield* instance, yield* instance]
+      const admin = yield* Layer.build(ManagementServices.pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(config)))
+      const manage = <A, E>(effect: Effect.Effect<A, E, Pools | Accounts | PoolKeys | SqlClient.SqlClient | Actor>) =>
+        Effect.provide(effect, admin)
+
+      const [a, b] = [fake.addAccount(), fake.addAccount()]
+      const ids = yield* manage(Effect.gen(function*() {
+        yield* (yield* Pools).create({ slug: "shared" })
+        const accounts = yield* Accounts
+        return yield* Effect.forEach([a, b], (account) =>
+          Effect.map(accounts.importAuthJson("shared", JSON.stringify(fake.authJson(account.accountId))), (imported) => imported.account.id))
+      }))
+      const key = yield* manage(Effect.map(Effect.flatMap(PoolKeys, (keys) => keys.create({ poolSlug: "shared", limits: { requestsPerMinute: 3 } })), (created) => created.token))
+      const firstInLine = manage(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        Effect.all([
+          sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${ids[0] ?? ""}`,
+          sql`UPDATE accounts SET last_used_at = now() WHERE id = ${ids[1] ?? ""}`
+        ])))
+      const call = (origin: string, thread: string) =>
+        send(`${origin}/backend-api/codex/responses`, { method: "POST", headers: codexHeaders(key, thread), body: JSON.stringify(responsesBody()) })
+
+      // A usage limit seen by one instance rests the account for the other.
+      yield* firstInLine
+      fake.fault(a.accountId, { kind: "usage_limit", resetsInSeconds: 1800 })
+      expect((yield* call(one, "thread-1")).status).toBe(200)
+      yield* firstInLine
+      fake.reset()
+      expect((yield* call(two, "thread-2")).status).toBe(200)
+      expect(fake.requests.map((request) => request.accountId)).toEqual([b.accountId])
+
+      // A thread bound on one instance stays on its account on the other.
+      fake.reset()
+      expect((yield* call(two, "thread-1")).status).toBe(200)
+      expect(fake.requests.map((request) => request.accountId)).toEqual([b.accountId])
+
+      // Three requests a minute for the key, counted across both instances: the fourth is refused.
+      const fourth = yield* call(one, "thread-3")
+      expect([fourth.status, JSON.parse(fourth.text).error.code]).toEqual([429, "key_requests_per_minute"])
+    }), { timeout: 90_000 })
+})
+}
