@@ -89,6 +89,7 @@ const count = (name: string, fallback: number, minimum: number, unit: string) =>
 export const MaxBodyBytes = count("CODEX_POOLER_MAX_BODY_BYTES", 50 * 1024 * 1024, 1024, "bytes")
 export const RefreshSkewSeconds = count("CODEX_POOLER_REFRESH_SKEW_SECONDS", 300, 0, "seconds")
 export const ShutdownGraceMs = count("CODEX_POOLER_SHUTDOWN_GRACE_MS", 25_000, 0, "milliseconds")
+export const FailoverBudgetMs = count("CODEX_POOLER_FAILOVER_BUDGET_MS", 15_000, 0, "milliseconds")
 export const CircuitOpenMs = count("CODEX_POOLER_CIRCUIT_OPEN_MS", 30_000, 100, "milliseconds")
 export const WsIdleTimeoutMs = count("CODEX_POOLER_WS_IDLE_TIMEOUT_MS", 30 * 60 * 1000, 100, "milliseconds")
 
@@ -129,6 +130,7 @@ export const AllSettings = Config.all({
   shutdownGraceMs: ShutdownGraceMs,
   wsIdleTimeoutMs: WsIdleTimeoutMs,
   circuitOpenMs: CircuitOpenMs,
+  failoverBudgetMs: FailoverBudgetMs,
   previousSecretKeys: PreviousSecretKeys
 }).pipe(
   Config.mapOrFail((settings) =>

@@ -87,6 +87,25 @@ describe.each(backends)("routing on %s", (backend) => {
         }
       }))
 
+    it.effect("an upstream that drops the connection before answering fails over too", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(2)
+        yield* firstInLine(pool)
+        fake.reset()
+        fake.fault(pool.accounts[0]!.fake.accountId, "connection_reset")
+        const answer = yield* responses(pool.key, "thread-reset")
+        expect(answer.status).toBe(200)
+        const requestId = answer.headers.get("x-codex-pooler-request-id") ?? ""
+        yield* settledRow(requestId)
+        const attempts = yield* attemptRows(requestId)
+        expect(attempts.map((row) => [row["accountId"], row["outcome"]])).toEqual([
+          [pool.accounts[0]!.id, "retried"],
+          [pool.accounts[1]!.id, "succeeded"]
+        ])
+        expect(String(attempts[0]?.["errorCode"])).toMatch(/^upstream_/)
+      }))
+
     it.effect("a failure after the first byte is never replayed on another account", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
@@ -255,3 +274,19 @@ if (backends.includes("postgres")) {
     }), { timeout: 90_000 })
 })
 }
+
+describe("failover time budget", () => {
+  layer(gatewayLayer("pglite", { CODEX_POOLER_FAILOVER_BUDGET_MS: "0" }), { excludeTestServices: true, timeout: 60_000 })((it) => {
+    it.effect("past the budget, the failed answer is relayed instead of trying another account", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(2)
+        yield* firstInLine(pool)
+        fake.reset()
+        fake.fault(pool.accounts[0]!.fake.accountId, { kind: "http_500", status: 502 })
+        const answer = yield* responses(pool.key, "thread-budget")
+        expect(answer.status).toBe(502)
+        expect(fake.requests.map((request) => request.accountId)).toEqual([pool.accounts[0]!.fake.accountId])
+      }))
+  })
+})

@@ -1,8 +1,9 @@
-import { Chunk, Effect, Either, Fiber, Redacted, Stream } from "effect"
+import { Chunk, Clock, Effect, Either, Fiber, Redacted, Stream } from "effect"
 import type { Accounting } from "../Accounting.ts"
 import { AccountCredentials } from "../AccountCredentials.ts"
 import { AccountHealth } from "../AccountHealth.ts"
 import { AccountSelector } from "../AccountSelector.ts"
+import { FailoverBudgetMs } from "../Config.ts"
 import { UpstreamClient } from "../UpstreamClient.ts"
 import { NoAccountAvailable, type UpstreamUnavailable } from "./Errors.ts"
 import { parseJson } from "./Json.ts"
@@ -47,13 +48,16 @@ const buffered = (response: UpstreamClient.Response) =>
 
 // select → prepare → forward, until an account answers. A 401 refreshes that account's token once and retries it;
 // a limit, an overload, a server error or an unreachable upstream moves the request to the next eligible account
-// (never for pinned requests). Nothing has reached the client yet, so none of this is visible to it.
+// (never for pinned requests), within an attempt bound and a time budget. Nothing has reached the client yet, so none
+// of this is visible to it.
 export const makeForward = Effect.gen(function*() {
   const selector = yield* AccountSelector
   const credentials = yield* AccountCredentials
   const health = yield* AccountHealth
   const upstream = yield* UpstreamClient
+  const budgetMs = yield* FailoverBudgetMs
   return (plan: ForwardPlan) => Effect.gen(function*() {
+    const startedAt = yield* Clock.currentTimeMillis
     const endAttempt = (attempt: number, httpStatus: number | null, errorCode: string, outcome: "retried" | "failed") =>
       plan.accounting.endAttempt({ requestId: plan.requestId, attempt, httpStatus, errorCode, outcome })
     const exclude: Array<string> = []
@@ -61,6 +65,8 @@ export const makeForward = Effect.gen(function*() {
     let owner: string | null = null
     let last: Attempted | UpstreamUnavailable | undefined
     while (exclude.length < maxAccounts) {
+      // Another account is tried only within the budget: past it, the last answer is the answer.
+      if (last !== undefined && (yield* Clock.currentTimeMillis) - startedAt > budgetMs) break
       const next = yield* Effect.either(selector.select({ ...plan, exclude }))
       if (Either.isLeft(next)) {
         if (last === undefined || next.left._tag === "PoolExhausted") return yield* next.left

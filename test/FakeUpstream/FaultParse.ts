@@ -49,6 +49,7 @@ export const parseFault = (source: unknown): Fault | undefined => {
       const bytes = num(source, "bytes").bytes ?? 1024 * 1024
       return { kind, frames, bytes }
     }
+    case "connection_reset":
     case "ws_426":
     case "ws_404":
     case "ws_connection_limit":

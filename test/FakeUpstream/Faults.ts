@@ -32,6 +32,8 @@ export const appliesTo = (fault: Fault, stage: Stage): boolean => {
     case "ws_connection_limit":
     case "flood":
       return stage === "ws-frame"
+    case "connection_reset":
+      return stage === "responses" || stage === "compact"
     case "refresh_token_expired":
       return stage === "refresh"
   }

@@ -60,6 +60,10 @@ export const handleResponses = async (
   const n = ctx.nextId()
   const fault = ctx.faults.take(account.accountId, "responses")
   if (fault !== undefined) rec.fault = fault.kind
+  if (fault?.kind === "connection_reset") {
+    req.socket.destroy()
+    return
+  }
   if (fault !== undefined && isStatusFault(fault)) {
     const answer = statusFaultAnswer(fault, account)
     return sendJson(res, answer.status, answer.body, { ...answer.headers, "x-request-id": `req_fake_${n}` })

@@ -40,6 +40,8 @@ export type Fault =
   | { readonly kind: "ws_connection_limit" }
   // websocket: answer the next response.create with `frames` delta frames of `bytes` each, sent without waiting
   | { readonly kind: "flood"; readonly frames: number; readonly bytes: number }
+  // HTTP: the connection is dropped before any response, as an unreachable or crashed backend would
+  | { readonly kind: "connection_reset" }
   | { readonly kind: "refresh_token_expired" }
 
 export type FaultKind = Fault["kind"]
