@@ -1,13 +1,9 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
-import * as fs from "node:fs"
 import * as http from "node:http"
-import * as path from "node:path"
-import { httpProvider, mcpServer } from "../scripts/CodexConfig.ts"
 import { OperatorTokens } from "../src/OperatorTokens.ts"
-import { repoRoot } from "./support/Cli.ts"
-import { backends, tempDir } from "./support/Databases.ts"
+import { codexExec } from "./support/Codex.ts"
+import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
 
 interface Exchange {
@@ -72,34 +68,6 @@ const recordingProxy = (target: string) =>
     })
   )
 
-const codexExec = (options: { readonly gateway: string; readonly mcp: string; readonly key: string; readonly operatorToken: string }) =>
-  Effect.gen(function*() {
-    const home = yield* tempDir("codex-home")
-    const work = yield* tempDir("codex-work")
-    const config = `model_provider = "codex-pooler-http"\n\n${httpProvider(options.gateway)}\n${mcpServer(options.mcp)}`
-    fs.writeFileSync(path.join(home, "config.toml"), config)
-    return yield* Effect.async<{ readonly code: number | null; readonly stderr: string }>((resume) => {
-      const child = spawn(path.join(repoRoot, "node_modules", ".bin", "codex"), ["exec", "--skip-git-repo-check", "say hi"], {
-        cwd: work,
-        env: {
-          PATH: process.env["PATH"] ?? "",
-          HOME: home,
-          CODEX_HOME: home,
-          CODEX_POOLER_API_KEY: options.key,
-          CODEX_POOLER_MCP_KEY: options.operatorToken,
-          HTTPS_PROXY: "http://127.0.0.1:9",
-          HTTP_PROXY: "http://127.0.0.1:9",
-          NO_PROXY: "127.0.0.1,localhost"
-        },
-        stdio: ["ignore", "ignore", "pipe"]
-      })
-      let stderr = ""
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      child.on("close", (code) => resume(Effect.succeed({ code, stderr })))
-      return Effect.sync(() => child.kill("SIGKILL"))
-    })
-  })
-
 describe.each(backends)("Codex CLI's MCP client against the gateway on %s", (backend) => {
   layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 120_000 })((it) => {
     it.scoped("initializes with the operator token, lists the tools and ends its session", () =>
@@ -110,7 +78,13 @@ describe.each(backends)("Codex CLI's MCP client against the gateway on %s", (bac
         const { token } = yield* (yield* OperatorTokens).create({ scope: "read" })
         const gateway = yield* gatewayUrl
         const proxy = yield* recordingProxy(gateway)
-        const run = yield* codexExec({ gateway, mcp: proxy.origin, key: pool.key, operatorToken: token })
+        const run = yield* codexExec({
+          origin: gateway,
+          key: pool.key,
+          prompt: "say hi",
+          transport: "http",
+          mcp: { origin: proxy.origin, operatorToken: token }
+        })
         expect(run.code, run.stderr).toBe(0)
         // Codex opens the listen stream and lists the tools concurrently: only those two may come in either order.
         const exchanges = proxy.seen.map((exchange) => [exchange.httpMethod, exchange.rpcMethod ?? "", exchange.status])

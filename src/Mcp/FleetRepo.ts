@@ -1,5 +1,6 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
-import { Effect, Schema } from "effect"
+import { Effect, Schema, Struct } from "effect"
+import { PoolKey } from "../Domain/Models.ts"
 
 const Health = Schema.Struct({
   accountId: Schema.String,
@@ -15,14 +16,7 @@ const Health = Schema.Struct({
 export type Health = typeof Health.Type
 
 export const KeyDetail = Schema.Struct({
-  id: Schema.String,
-  poolSlug: Schema.String,
-  name: Schema.String,
-  status: Schema.Literal("active", "revoked"),
-  expiresAt: Schema.NullOr(Schema.DateFromSelf),
-  revokedAt: Schema.NullOr(Schema.DateFromSelf),
-  lastUsedAt: Schema.NullOr(Schema.DateFromSelf),
-  createdAt: Schema.DateFromSelf,
+  ...Struct.omit(PoolKey.fields, "poolId"),
   requestsPerMinute: Schema.NullOr(Schema.Number),
   tokensPerDay: Schema.NullOr(Schema.Number),
   maxConcurrent: Schema.NullOr(Schema.Number),

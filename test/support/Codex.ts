@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { httpProvider, websocketProvider } from "../../scripts/CodexConfig.ts"
+import { httpProvider, mcpServer, websocketProvider } from "../../scripts/CodexConfig.ts"
 import { repoRoot } from "./Cli.ts"
 import { tempDir } from "./Databases.ts"
 
@@ -21,13 +21,16 @@ export const codexExec = (options: {
   readonly key: string
   readonly prompt: string
   readonly transport: "http" | "websocket"
+  // the README's MCP server block, pointed at `origin` with this operator token
+  readonly mcp?: { readonly origin: string; readonly operatorToken: string }
 }) =>
   Effect.gen(function*() {
     const home = yield* tempDir("codex-home")
     const work = yield* tempDir("codex-work")
     const provider = options.transport === "http" ? "codex-pooler-http" : "codex-pooler"
     const block = options.transport === "http" ? httpProvider(options.origin) : websocketProvider(options.origin)
-    fs.writeFileSync(path.join(home, "config.toml"), `model_provider = "${provider}"\n\n${block}`)
+    const mcp = options.mcp === undefined ? "" : `\n${mcpServer(options.mcp.origin)}`
+    fs.writeFileSync(path.join(home, "config.toml"), `model_provider = "${provider}"\n\n${block}${mcp}`)
     return yield* Effect.async<CodexRun>((resume) => {
       const child = spawn(codexBin, ["exec", "--skip-git-repo-check", options.prompt], {
         cwd: work,
@@ -36,6 +39,7 @@ export const codexExec = (options: {
           HOME: home,
           CODEX_HOME: home,
           CODEX_POOLER_API_KEY: options.key,
+          ...(options.mcp === undefined ? {} : { CODEX_POOLER_MCP_KEY: options.mcp.operatorToken }),
           HTTPS_PROXY: "http://127.0.0.1:9",
           HTTP_PROXY: "http://127.0.0.1:9",
           NO_PROXY: "127.0.0.1,localhost"
