@@ -1,6 +1,7 @@
 import type { Headers } from "@effect/platform"
 import { Clock, Effect } from "effect"
 import { createHash } from "node:crypto"
+import { bearerOf } from "./Domain/Bearer.ts"
 import { CredentialRejected } from "./Domain/Errors.ts"
 import { PoolKeys } from "./PoolKeys.ts"
 import type { KeyForAuth, KeyLimits } from "./PoolKeys/PoolKeysRepo.ts"
@@ -14,12 +15,6 @@ export interface AuthenticatedKey {
 
 // A verified key is remembered this long, so the hot path skips the database; revocation takes effect within it.
 const cacheMs = 2_000
-
-const bearer = (headers: Headers.Headers) => {
-  const value = headers["authorization"]
-  const match = value === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(value)
-  return match?.[1]
-}
 
 export class PoolAuth extends Effect.Service<PoolAuth>()("Gateway/PoolAuth", {
   effect: Effect.gen(function*() {
@@ -40,7 +35,7 @@ export class PoolAuth extends Effect.Service<PoolAuth>()("Gateway/PoolAuth", {
     }
 
     const authenticate = Effect.fn("PoolAuth.authenticate")(function*(headers: Headers.Headers) {
-      const token = bearer(headers)
+      const token = bearerOf(headers["authorization"])
       if (token === undefined) return yield* new CredentialRejected({ kind: "cpk", reason: "missing" })
       const digest = createHash("sha256").update(token).digest("base64")
       const now = yield* Clock.currentTimeMillis

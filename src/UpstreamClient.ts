@@ -27,7 +27,7 @@ export class UpstreamClient extends Context.Tag("Gateway/UpstreamClient")<Upstre
 const reasonOf = (error: unknown) =>
   error instanceof Error ? ("code" in error && typeof error.code === "string" ? error.code : error.name) : "unknown"
 
-const flatten = (headers: Record<string, string | Array<string> | undefined>) => {
+export const flattenHeaders = (headers: Record<string, string | Array<string> | undefined>): Record<string, string> => {
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : value
@@ -78,7 +78,7 @@ export const make = Effect.gen(function*() {
     }).pipe(
       Effect.map(({ body, headers, statusCode }): UpstreamClient.Response => ({
         status: statusCode,
-        headers: flatten(headers),
+        headers: flattenHeaders(headers),
         body: bodyStream(body)
       }))
     )

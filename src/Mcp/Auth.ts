@@ -1,10 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
+import { bearerOf } from "../Domain/Bearer.ts"
 import { CredentialRejected } from "../Domain/Errors.ts"
 
-export const bearerToken = (request: IncomingMessage) => {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? "")
-  return match?.[1]
-}
+export const bearerToken = (request: IncomingMessage) => bearerOf(request.headers.authorization)
 
 export const jsonRpcError = (response: ServerResponse, status: number, code: number, message: string, headers = {}) => {
   const body = JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null })

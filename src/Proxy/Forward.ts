@@ -1,4 +1,4 @@
-import { Chunk, Clock, Effect, Either, Fiber, Redacted, Stream } from "effect"
+import { Clock, Effect, Either, Fiber, Redacted, Stream } from "effect"
 import type { Accounting } from "../Accounting.ts"
 import { AccountCredentials } from "../AccountCredentials.ts"
 import { AccountHealth } from "../AccountHealth.ts"
@@ -6,7 +6,7 @@ import { AccountSelector } from "../AccountSelector.ts"
 import { FailoverBudgetMs } from "../Config.ts"
 import { UpstreamClient } from "../UpstreamClient.ts"
 import { NoAccountAvailable, type UpstreamUnavailable } from "./Errors.ts"
-import { parseJson } from "./Json.ts"
+import { errorBodyLimit, parseJson } from "./Json.ts"
 import { accountHeaders } from "./Headers.ts"
 import { errorCodeOf } from "./SseTap.ts"
 
@@ -32,15 +32,20 @@ export interface ForwardPlan {
 }
 
 const maxAccounts = 3
-const errorBodyLimit = 64 * 1024
 
 // Worth another account, as long as nothing has reached the client: limits, overload, server errors.
 const failsOver = (status: number) => status === 429 || status >= 500
 
-// A refused answer is read whole (it is small) so it can be judged, and replayed if it is the last word.
+// A refused answer is read (it is small; at most the error-body bound) so it can be judged, and replayed if it is
+// the last word.
 const buffered = (response: UpstreamClient.Response) =>
-  Stream.runCollect(Stream.take(response.body, errorBodyLimit)).pipe(
-    Effect.map((chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks))),
+  Stream.runFoldWhile(
+    response.body,
+    { size: 0, parts: Array.of<Uint8Array>() },
+    (read) => read.size < errorBodyLimit,
+    (read, chunk) => ({ size: read.size + chunk.length, parts: [...read.parts, chunk] })
+  ).pipe(
+    Effect.map((read) => Buffer.concat(read.parts)),
     Effect.orElseSucceed(() => Buffer.alloc(0)),
     Effect.map((body) => ({ response: { ...response, body: Stream.make(new Uint8Array(body)) }, json: parseJson(body) }))
   )

@@ -1,5 +1,6 @@
 import { Chunk, Effect, Exit, Stream } from "effect"
 import type { UpstreamUnavailable } from "./Errors.ts"
+import { errorBodyLimit, parseJson } from "./Json.ts"
 import { emptyFacts, errorCodeOf, makeSseTap, type StreamFacts } from "./SseTap.ts"
 
 export interface RelayEnd {
@@ -8,8 +9,6 @@ export interface RelayEnd {
   readonly interrupted: boolean
   readonly upstreamFailed: boolean
 }
-
-const errorBodyLimit = 64 * 1024
 
 // Non-stream bodies (compact, realtime, upstream errors) are only looked at for an error code, within a bound.
 const makeJsonTap = (facts: StreamFacts) => {
@@ -21,12 +20,7 @@ const makeJsonTap = (facts: StreamFacts) => {
       size += chunk.length
     },
     finish: () => {
-      if (size > errorBodyLimit) return
-      try {
-        facts.errorCode = errorCodeOf(JSON.parse(Buffer.concat(parts).toString("utf8")))
-      } catch {
-        facts.errorCode = "error"
-      }
+      if (size <= errorBodyLimit) facts.errorCode = errorCodeOf(parseJson(Buffer.concat(parts)))
     }
   }
 }

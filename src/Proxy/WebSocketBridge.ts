@@ -19,7 +19,7 @@ import { parseJson } from "./Json.ts"
 import { accountHeaders, forwardRequestHeaders, relayResponseHeaders } from "./Headers.ts"
 import { type RequestFacts, requestFacts, turnStateKeyOf } from "./RequestFacts.ts"
 import { bridgeFrames, type BufferStats } from "./WebSocket/Frames.ts"
-import { makeResponseLedger } from "./WebSocket/Responses.ts"
+import { isResponseCreate, makeResponseLedger, modelOf } from "./WebSocket/Responses.ts"
 import { makeWatch } from "./WebSocket/Watch.ts"
 import { connectUpstream, type UpgradeRefused } from "./WebSocket/Upstream.ts"
 
@@ -126,9 +126,8 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         // The key's policy holds for every response.create, answered in Codex's websocket error frame shape.
         const gate = (data: Buffer, isBinary: boolean) => {
           const frame = isBinary ? "" : data.toString("utf8", 0, 4096)
-          if (!/^\{\s*"type"\s*:\s*"response\.create"/.test(frame)) return Effect.succeed(null)
-          const model = /"model"\s*:\s*"([^"]{1,200})"/.exec(frame)?.[1] ?? null
-          return limiter.admit(key.keyId, key.limits, model).pipe(
+          if (!isResponseCreate.test(frame)) return Effect.succeed(null)
+          return limiter.admit(key.keyId, key.limits, modelOf(frame)).pipe(
             Effect.as(null),
             Effect.catchAll((error) => {
               const answer = errorAnswer(error)

@@ -14,8 +14,8 @@ interface InFlight {
   firstByteAt: Date | null
 }
 
-const isResponseCreate = /^\{\s*"type"\s*:\s*"response\.create"/
-const modelOf = (frame: string) => /"model"\s*:\s*"([^"]{1,200})"/.exec(frame.slice(0, 4096))?.[1] ?? null
+export const isResponseCreate = /^\{\s*"type"\s*:\s*"response\.create"/
+export const modelOf = (frame: string) => /"model"\s*:\s*"([^"]{1,200})"/.exec(frame.slice(0, 4096))?.[1] ?? null
 const statusOf = (frame: string) => Number(/"status(?:_code)?"\s*:\s*(\d{3})/.exec(frame)?.[1] ?? 0) || null
 
 // One accounting row per `response.create` on a socket: opened when the client asks, closed by the upstream event

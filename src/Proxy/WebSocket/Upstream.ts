@@ -1,7 +1,8 @@
 import { Data, Effect } from "effect"
-import type { IncomingHttpHeaders } from "node:http"
 import WebSocket from "ws"
+import { flattenHeaders } from "../../UpstreamClient.ts"
 import { UpstreamUnavailable } from "../Errors.ts"
+import { errorBodyLimit } from "../Json.ts"
 
 export interface UpstreamSocket {
   readonly socket: WebSocket
@@ -15,16 +16,6 @@ export class UpgradeRefused extends Data.TaggedError("UpgradeRefused")<{
   readonly body: Buffer
 }> {}
 
-const bodyLimit = 64 * 1024
-
-export const flattenHeaders = (headers: IncomingHttpHeaders): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : value
-  }
-  return out
-}
-
 // The upstream half of a bridge: resolves once upstream has switched protocols, with its upgrade response headers.
 export const connectUpstream = (url: string, headers: Readonly<Record<string, string>>) =>
   Effect.async<UpstreamSocket, UpgradeRefused | UpstreamUnavailable>((resume) => {
@@ -37,7 +28,7 @@ export const connectUpstream = (url: string, headers: Readonly<Record<string, st
       let size = 0
       response.on("data", (chunk: Buffer) => {
         size += chunk.length
-        if (size <= bodyLimit) chunks.push(chunk)
+        if (size <= errorBodyLimit) chunks.push(chunk)
       })
       response.once("end", () => {
         resume(Effect.fail(new UpgradeRefused({
