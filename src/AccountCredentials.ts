@@ -1,4 +1,4 @@
-import { Clock, Effect, Option, Redacted } from "effect"
+import { Clock, Effect, Either, Option, Redacted } from "effect"
 import { credentialOf, type UpstreamCredential } from "./AccountCredentials/Credential.ts"
 import { CredentialsRepo, type SealedRow } from "./AccountCredentials/CredentialsRepo.ts"
 import { AccountUnavailable } from "./AccountCredentials/Errors.ts"
@@ -82,7 +82,21 @@ export class AccountCredentials extends Effect.Service<AccountCredentials>()("Ga
       (effect, accountId) => Effect.tapError(effect, () => forget(accountId))
     )
 
-    return { get, refreshAfterUnauthorized } as const
+    // `call` with the account's credential; when its outcome says the token was refused (a 401), once more with a
+    // refreshed one.
+    const withCredential = <A, E, R>(
+      accountId: string,
+      call: (credential: UpstreamCredential) => Effect.Effect<A, E, R>,
+      refused: (outcome: Either.Either<A, E>) => boolean
+    ) =>
+      Effect.gen(function*() {
+        const credential = yield* get(accountId)
+        const outcome = yield* Effect.either(call(credential))
+        if (!refused(outcome)) return yield* outcome
+        return yield* call(yield* refreshAfterUnauthorized(accountId, credential.version))
+      })
+
+    return { get, refreshAfterUnauthorized, withCredential } as const
   }),
   dependencies: [CredentialsRepo.Default, Refresher.Default, Vault.Default]
 }) {}

@@ -1,5 +1,6 @@
 import { Clock, Effect, Option, Schema } from "effect"
 import { HealthRepo } from "./AccountHealth/HealthRepo.ts"
+import type { UsageReport } from "./Quota/Evidence.ts"
 
 const UsageLimit = Schema.Struct({
   error: Schema.Struct({
@@ -35,6 +36,19 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
       yield* repo.cooldown({ accountId, until: new Date(Math.max(until, now)), reason: "usage_limit", errorCode: "usage_limit_reached" })
     })
 
+    // A usage report asked of upstream at `askedAt`. At the limit: the account rests until the full window resets
+    // (the latest reset when upstream names none full). Below it: fresh evidence of a reset ends a usage-limit rest.
+    const observeUsage = Effect.fn("AccountHealth.observeUsage")(function*(accountId: string, report: UsageReport, askedAt: Date) {
+      if (!report.limitReached) return (yield* repo.endUsageCooldown(accountId, askedAt)) ? "back" as const : "unchanged" as const
+      const now = yield* Clock.currentTimeMillis
+      const resets = (windows: UsageReport["windows"]) => windows.flatMap((window) => window.resetsAt === null ? [] : [window.resetsAt.getTime()])
+      const full = resets(report.windows.filter((window) => window.usedPercent >= 100))
+      const candidates = full.length > 0 ? full : resets(report.windows)
+      const until = candidates.length > 0 ? Math.max(...candidates) : now + defaultCooldownMs
+      yield* repo.cooldown({ accountId, until: new Date(Math.max(until, now)), reason: "usage_limit", errorCode: "usage_limit_reached" })
+      return "resting" as const
+    })
+
     // Accounts with failures this instance has seen; a success on one of them closes its circuit.
     const troubled = new Set<string>()
 
@@ -46,7 +60,14 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
     const recordSuccess = (accountId: string) =>
       troubled.delete(accountId) ? repo.success(accountId) : Effect.void
 
-    return { observeError, recordFailure, recordSuccess, earliestReset: repo.earliestReset } as const
+    return {
+      observeError,
+      observeUsage,
+      recordFailure,
+      recordSuccess,
+      earliestReset: repo.earliestReset,
+      claimUsagePolls: repo.claimPolls
+    } as const
   }),
   dependencies: [HealthRepo.Default]
 }) {}

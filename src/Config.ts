@@ -92,6 +92,9 @@ export const ShutdownGraceMs = count("CODEX_POOLER_SHUTDOWN_GRACE_MS", 25_000, 0
 export const FailoverBudgetMs = count("CODEX_POOLER_FAILOVER_BUDGET_MS", 15_000, 0, "milliseconds")
 export const CircuitOpenMs = count("CODEX_POOLER_CIRCUIT_OPEN_MS", 30_000, 100, "milliseconds")
 export const WsIdleTimeoutMs = count("CODEX_POOLER_WS_IDLE_TIMEOUT_MS", 30 * 60 * 1000, 100, "milliseconds")
+// How often each account's usage is asked of upstream when nothing else has told us (0: never). Accounts resting at
+// their usage limit are asked every minute at most, so an early reset puts them back to work.
+export const UsagePollSeconds = count("CODEX_POOLER_USAGE_POLL_SECONDS", 300, 0, "seconds")
 
 export const PreviousSecretKeys = nonEmpty("CODEX_POOLER_PREVIOUS_SECRET_KEYS").pipe(
   Config.mapOrFail((value) => {
@@ -131,6 +134,7 @@ export const AllSettings = Config.all({
   wsIdleTimeoutMs: WsIdleTimeoutMs,
   circuitOpenMs: CircuitOpenMs,
   failoverBudgetMs: FailoverBudgetMs,
+  usagePollSeconds: UsagePollSeconds,
   previousSecretKeys: PreviousSecretKeys
 }).pipe(
   Config.mapOrFail((settings) =>

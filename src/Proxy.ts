@@ -62,15 +62,22 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
         const key = yield* auth.authenticate(request.headers)
         const body = yield* readRequestBody(request, route.body, limit)
         const facts = requestFacts(request.headers, body.json)
-        yield* limiter.admit(key.keyId, key.limits, route.name === "realtime" ? null : facts.model)
         const requestId = newId("req")
         const transport = route.name === "responses" ? "sse" : "http"
-        const started = yield* Effect.fork(
-          accounting.start({ id: requestId, poolId: key.poolId, keyId: key.keyId, route: route.name, transport, model: facts.model })
-        )
+        const start = accounting.start({
+          id: requestId,
+          poolId: key.poolId,
+          keyId: key.keyId,
+          route: route.name,
+          transport,
+          model: facts.model
+        })
+        // A key with a counted limit has its row written by admission; any other key's is written beside selection.
+        const admitted = yield* limiter.admit(key.keyId, key.limits, route.name === "realtime" ? null : facts.model, start)
+        const recorded = admitted ? Effect.void : Fiber.join(yield* Effect.fork(start))
         const { accountId, attempt, owner, response } = yield* forward({
           requestId,
-          recorded: Fiber.join(started),
+          recorded,
           poolId: key.poolId,
           turnStateKey: facts.turnStateKey,
           threadKey: facts.threadKey,
@@ -85,7 +92,7 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
         }).pipe(
           Effect.onError((cause) =>
             Effect.zipRight(
-              Fiber.join(started),
+              recorded,
               accounting.finish(requestId, {
                 ...failureOf(cause),
                 accountId: null,

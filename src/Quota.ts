@@ -3,7 +3,7 @@ import type { QuotaWindow } from "./Quota/Evidence.ts"
 import { QuotaRepo } from "./Quota/QuotaRepo.ts"
 
 export interface Evidence extends QuotaWindow {
-  readonly source: "headers" | "event" | "error"
+  readonly source: "headers" | "event" | "error" | "poll"
 }
 
 // Unchanged evidence is written again only after this long, so busy accounts do not write on every response.

@@ -7,6 +7,8 @@ import { Host, Port, ShutdownGraceMs } from "./Config.ts"
 import { HttpRoutes } from "./Http.ts"
 import { Mcp } from "./Mcp.ts"
 import * as RateLimiter from "./RateLimiter.ts"
+import * as UpstreamClient from "./UpstreamClient.ts"
+import * as UsagePoller from "./UsagePoller.ts"
 import { WebSocketBridge, websocketPath } from "./Proxy/WebSocketBridge.ts"
 
 // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the grace period, then close the rest.
@@ -64,7 +66,7 @@ export const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
   const port = yield* Port
   const host = yield* Host
   const server = createServer()
-  return Layer.mergeAll(drain(server), websockets(server), mcp(server)).pipe(
+  return Layer.mergeAll(drain(server), websockets(server), mcp(server), UsagePoller.layer.pipe(Layer.provide(UpstreamClient.layer))).pipe(
     Layer.provideMerge(HttpLayerRouter.serve(HttpRoutes, { disableLogger: true })),
     Layer.provideMerge(NodeHttpServer.layer(() => server, { port, host }))
   )

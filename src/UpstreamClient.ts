@@ -6,8 +6,10 @@ import { UpstreamUnavailable } from "./Proxy/Errors.ts"
 export declare namespace UpstreamClient {
   export interface Request {
     readonly method: "GET" | "POST"
-    // relative to the Codex base URL, with its query string: "/responses", "/models?client_version=0.169.0"
+    // relative to the Codex base URL, with its query string: "/responses", "/models?client_version=0.169.0"; or,
+    // with `base: "backend"`, to the backend API root that holds it ("/wham/usage")
     readonly path: string
+    readonly base?: "codex" | "backend"
     readonly headers: Readonly<Record<string, string>>
     readonly body?: Uint8Array
   }
@@ -56,6 +58,7 @@ const bodyStream = (body: AsyncIterable<Buffer> & { destroy: () => unknown }) =>
 export const make = Effect.gen(function*() {
   const base = new URL(yield* UpstreamUrl)
   const prefix = base.pathname.replace(/\/$/, "")
+  const backendPrefix = prefix.replace(/\/codex$/, "")
   const agent = yield* Effect.acquireRelease(
     Effect.sync(() => new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 })),
     (agent) => Effect.promise(() => agent.close())
@@ -66,7 +69,7 @@ export const make = Effect.gen(function*() {
       try: (signal) =>
         agent.request({
           origin: base.origin,
-          path: `${prefix}${request.path}`,
+          path: `${request.base === "backend" ? backendPrefix : prefix}${request.path}`,
           method: request.method,
           headers: request.headers,
           body: request.body === undefined ? null : Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength),

@@ -1,5 +1,6 @@
+import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import WebSocket from "ws"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { backends } from "./support/Databases.ts"
@@ -17,6 +18,48 @@ const call = (key: string, path = "/responses", model = "gpt-5.5") =>
 
 const keyWith = (slug: string, limits: NonNullable<Parameters<PoolKeys["create"]>[0]["limits"]>) =>
   Effect.flatMap(PoolKeys, (keys) => keys.create({ poolSlug: slug, limits })).pipe(Effect.map((created) => created.token))
+
+const burst = (key: string, size: number) => Effect.all(Array.from({ length: size }, () => call(key)), { concurrency: "unbounded" })
+
+const outcomes = (answers: ReadonlyArray<{ readonly status: number; readonly text: string }>) =>
+  answers.map((answer) => answer.status === 200 ? "admitted" : `${answer.status} ${JSON.parse(answer.text).error.code}`).sort()
+
+// Sockets of their own, opened first, then one response.create on each at once: the frames that answer them.
+const burstOverWebsocket = (key: string, size: number) =>
+  Effect.flatMap(gatewayUrl, (url) =>
+    Effect.promise(async () => {
+      const sockets = await Promise.all(Array.from({ length: size }, () =>
+        new Promise<WebSocket>((open) => {
+          const socket = new WebSocket(url.replace(/^http/, "ws") + "/backend-api/codex/responses", {
+            headers: { ...codexHeaders(key, `thread-${Math.random()}`), "openai-beta": "responses_websockets=2026-02-06" }
+          })
+          socket.once("open", () => open(socket))
+        })))
+      return Promise.all(sockets.map((socket) =>
+        new Promise<{ readonly type: string; readonly status?: number; readonly error?: { readonly code?: string } }>((done) => {
+          socket.on("message", (data) => {
+            const frame = JSON.parse(data.toString())
+            if (frame.type !== "response.completed" && frame.type !== "error") return
+            socket.close()
+            done(frame)
+          })
+          socket.send(JSON.stringify({ type: "response.create", ...responsesBody() }))
+        })
+      ))
+    }))
+
+// The key's request rows once all have ended, each with how many attempts it has.
+const settledRowsOf = (token: string) =>
+  Effect.gen(function*() {
+    const keyId = (yield* (yield* PoolKeys).verify(token)).id
+    const sql = yield* SqlClient.SqlClient
+    return yield* sql`SELECT status,
+        (SELECT count(*)::int FROM request_attempts WHERE request_id = requests.id) AS attempts
+      FROM requests WHERE key_id = ${keyId}`.pipe(
+      Effect.filterOrFail((rows) => rows.every((row) => row["status"] !== "in_progress")),
+      Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("10 seconds")))
+    )
+  }).pipe(Effect.orDie)
 
 describe.each(backends)("key policy on %s", (backend) => {
   layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 60_000 })((it) => {
@@ -78,6 +121,41 @@ describe.each(backends)("key policy on %s", (backend) => {
         expect([refused.status, JSON.parse(refused.text).error.code]).toEqual([429, "key_concurrent_streams"])
         expect(yield* Effect.promise(() => open)).toContain("response.completed")
       }))
+
+    it.effect("concurrent streams: of a burst at once, exactly the limit is admitted", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        const key = yield* keyWith(pool.slug, { maxConcurrent: 2 })
+        const accountId = pool.accounts[0]!.fake.accountId
+        fake.fault(accountId, { kind: "stall", ms: 2_000 }, 6)
+        const answers = yield* burst(key, 6)
+        fake.clearFaults(accountId)
+        expect(outcomes(answers)).toEqual([
+          "429 key_concurrent_streams",
+          "429 key_concurrent_streams",
+          "429 key_concurrent_streams",
+          "429 key_concurrent_streams",
+          "admitted",
+          "admitted"
+        ])
+      }))
+
+    it.effect("requests per minute: of a burst at once, exactly the limit is admitted, and only they leave a row", () =>
+      Effect.gen(function*() {
+        const pool = yield* setupPool(1)
+        const key = yield* keyWith(pool.slug, { requestsPerMinute: 3 })
+        const answers = yield* burst(key, 6)
+        expect(outcomes(answers)).toEqual([
+          "429 key_requests_per_minute",
+          "429 key_requests_per_minute",
+          "429 key_requests_per_minute",
+          "admitted",
+          "admitted",
+          "admitted"
+        ])
+        expect(yield* settledRowsOf(key)).toHaveLength(3)
+      }))
   })
 })
 
@@ -120,6 +198,20 @@ describe.each(backends)("key policy over websocket on %s", (backend) => {
         expect(frames.at(-1)).toMatchObject({ type: "error", status: 429, error: { code: "key_requests_per_minute" } })
         expect(socket.readyState).toBe(WebSocket.OPEN)
         socket.close()
+      }))
+
+    it.effect("of a burst of response.create on several sockets, exactly the limit is admitted, each with one row", () =>
+      Effect.gen(function*() {
+        const pool = yield* setupPool(1)
+        const key = yield* keyWith(pool.slug, { requestsPerMinute: 2 })
+        const answers = yield* burstOverWebsocket(key, 4)
+        expect(answers.map((frame) => frame.type === "error" ? `${frame.status} ${frame.error?.code}` : frame.type).sort()).toEqual([
+          "429 key_requests_per_minute",
+          "429 key_requests_per_minute",
+          "response.completed",
+          "response.completed"
+        ])
+        expect(yield* settledRowsOf(key)).toEqual([{ status: "succeeded", attempts: 1 }, { status: "succeeded", attempts: 1 }])
       }))
   })
 })

@@ -2,17 +2,9 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { backends } from "./support/Databases.ts"
-import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
+import { Fake, gatewayLayer, gatewayUrl, postResponses, setupPool } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
 import { attemptRows, settledRow } from "./support/Rows.ts"
-
-const responses = (key: string, thread?: string) =>
-  Effect.flatMap(gatewayUrl, (url) =>
-    send(`${url}/backend-api/codex/responses`, {
-      method: "POST",
-      headers: codexHeaders(key, thread),
-      body: JSON.stringify(responsesBody())
-    }))
 
 describe.each(backends)("accounts behind the proxy on %s", (backend) => {
   layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 60_000 })((it) => {
@@ -23,7 +15,7 @@ describe.each(backends)("accounts behind the proxy on %s", (backend) => {
         const account = pool.accounts[0]!
         fake.reset()
         fake.fault(account.fake.accountId, "unauthorized")
-        const answer = yield* responses(pool.key)
+        const answer = yield* postResponses(pool.key)
         expect(answer.status).toBe(200)
         expect(answer.text).toContain("response.completed")
         expect(fake.refreshCalls.map((call) => call.reason)).toEqual(["unauthorized_recovery"])
@@ -45,10 +37,10 @@ describe.each(backends)("accounts behind the proxy on %s", (backend) => {
         const fake = yield* Fake
         const pool = yield* setupPool(1)
         const account = pool.accounts[0]!
-        yield* responses(pool.key)
+        yield* postResponses(pool.key)
         fake.reset()
         fake.expireAccessToken(account.fake.accountId)
-        const answers = yield* Effect.all(Array.from({ length: 20 }, () => responses(pool.key)), { concurrency: "unbounded" })
+        const answers = yield* Effect.all(Array.from({ length: 20 }, () => postResponses(pool.key)), { concurrency: "unbounded" })
         expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(200))
         expect(fake.refreshCalls).toHaveLength(1)
         expect(fake.refreshCalls[0]?.outcome).toEqual("ok")
@@ -63,7 +55,7 @@ describe.each(backends)("accounts behind the proxy on %s", (backend) => {
         fake.reset()
         fake.expireAccessToken(account.fake.accountId)
         fake.fault(account.fake.accountId, "refresh_token_expired")
-        const answer = yield* responses(pool.key)
+        const answer = yield* postResponses(pool.key)
         expect(answer.status).toBe(503)
         expect(JSON.parse(answer.text)).toEqual({
           error: {
@@ -76,7 +68,7 @@ describe.each(backends)("accounts behind the proxy on %s", (backend) => {
         const rows = yield* sql`SELECT status FROM accounts WHERE id = ${account.id}`
         expect(rows).toEqual([{ status: "reauth_required" }])
         const before = fake.requests.length
-        const again = yield* responses(pool.key)
+        const again = yield* postResponses(pool.key)
         expect([again.status, JSON.parse(again.text).error.message]).toEqual([503, "this Pool has no active accounts"])
         expect(fake.requests.length).toEqual(before)
       }))
@@ -87,7 +79,7 @@ describe.each(backends)("accounts behind the proxy on %s", (backend) => {
         const [first, second] = [yield* setupPool(1), yield* setupPool(1)]
         fake.reset()
         const answers = yield* Effect.all(
-          [first, second, first, second, first].map((pool) => responses(pool.key, `thread-${pool.slug}`))
+          [first, second, first, second, first].map((pool) => postResponses(pool.key, `thread-${pool.slug}`))
         )
         expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200])
         expect(fake.requests.map((request) => request.accountId)).toEqual(
@@ -101,13 +93,13 @@ describe.each(backends)("accounts behind the proxy on %s", (backend) => {
         const pool = yield* setupPool(2)
         fake.reset()
         const url = yield* gatewayUrl
-        const first = yield* responses(pool.key, "thread-a")
+        const first = yield* postResponses(pool.key, "thread-a")
         expect(first.status).toBe(200)
         const owner = fake.requests.at(-1)?.accountId
-        const second = yield* responses(pool.key, "thread-a")
+        const second = yield* postResponses(pool.key, "thread-a")
         expect(second.status).toBe(200)
         expect(fake.requests.at(-1)?.accountId).toEqual(owner)
-        const other = yield* responses(pool.key, "thread-b")
+        const other = yield* postResponses(pool.key, "thread-b")
         expect(other.status).toBe(200)
         expect(fake.requests.at(-1)?.accountId).not.toEqual(owner)
 

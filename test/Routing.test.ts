@@ -1,37 +1,15 @@
-import { HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { Accounts } from "../src/Accounts.ts"
-import type { Actor } from "../src/Domain/Actor.ts"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { Pools } from "../src/Pools.ts"
-import { ServerLive } from "../src/Server.ts"
-import { MigratedSqlLive } from "../src/Sql.ts"
-import { startFakeUpstream } from "./FakeUpstream/FakeUpstream.ts"
 import { codexExec } from "./support/Codex.ts"
-import { backendEnv, backends, configFrom } from "./support/Databases.ts"
-import { Fake, gatewayLayer, gatewayUrl, setupPool, type TestPool } from "./support/Gateway.ts"
+import { backends } from "./support/Databases.ts"
+import { Fake, firstInLine, sharedPostgres, gatewayLayer, gatewayUrl, postResponses, setupPool, type TestPool } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody, send, sseEvents } from "./support/Requests.ts"
 import { attemptRows, settledRow } from "./support/Rows.ts"
-import { ManagementServices } from "./support/Services.ts"
-
-const responses = (key: string, thread: string) =>
-  Effect.flatMap(gatewayUrl, (url) =>
-    send(`${url}/backend-api/codex/responses`, {
-      method: "POST",
-      headers: codexHeaders(key, thread),
-      body: JSON.stringify(responsesBody())
-    }))
-
-// The first account of the pool is the least recently used, so it is tried first.
-const firstInLine = (pool: TestPool) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.all([
-      sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${pool.accounts[0]!.id}`,
-      sql`UPDATE accounts SET last_used_at = now() WHERE id = ${pool.accounts[1]!.id}`
-    ]))
 
 describe.each(backends)("routing on %s", (backend) => {
   layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 120_000 })((it) => {
@@ -44,7 +22,7 @@ describe.each(backends)("routing on %s", (backend) => {
         yield* firstInLine(pool)
         fake.reset()
         fake.fault(a.fake.accountId, { kind: "usage_limit", resetsInSeconds: 1800 })
-        const answer = yield* responses(pool.key, "thread-limit")
+        const answer = yield* postResponses(pool.key, "thread-limit")
         expect(answer.status).toBe(200)
         expect(sseEvents(answer.text).at(-1)?.type).toEqual("response.completed")
         expect(fake.requests.map((request) => [request.accountId, request.status ?? 200])).toEqual([
@@ -65,7 +43,7 @@ describe.each(backends)("routing on %s", (backend) => {
         // A is now least recently used again but resting: a new thread still lands on B.
         yield* firstInLine(pool)
         fake.reset()
-        expect((yield* responses(pool.key, "thread-other")).status).toBe(200)
+        expect((yield* postResponses(pool.key, "thread-other")).status).toBe(200)
         expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
       }))
 
@@ -77,7 +55,7 @@ describe.each(backends)("routing on %s", (backend) => {
           yield* firstInLine(pool)
           fake.reset()
           fake.fault(pool.accounts[0]!.fake.accountId, fault)
-          const answer = yield* responses(pool.key, `thread-${fault.kind}`)
+          const answer = yield* postResponses(pool.key, `thread-${fault.kind}`)
           expect(answer.status).toBe(200)
           expect(fake.requests.map((request) => request.accountId)).toEqual(pool.accounts.map((account) => account.fake.accountId))
           const requestId = answer.headers.get("x-codex-pooler-request-id") ?? ""
@@ -94,7 +72,7 @@ describe.each(backends)("routing on %s", (backend) => {
         yield* firstInLine(pool)
         fake.reset()
         fake.fault(pool.accounts[0]!.fake.accountId, "connection_reset")
-        const answer = yield* responses(pool.key, "thread-reset")
+        const answer = yield* postResponses(pool.key, "thread-reset")
         expect(answer.status).toBe(200)
         const requestId = answer.headers.get("x-codex-pooler-request-id") ?? ""
         yield* settledRow(requestId)
@@ -114,7 +92,7 @@ describe.each(backends)("routing on %s", (backend) => {
         fake.reset()
         fake.setEventDelay(10)
         fake.fault(pool.accounts[0]!.fake.accountId, { kind: "disconnect_mid_stream", afterEvents: 2 })
-        const answer = yield* responses(pool.key, "thread-mid")
+        const answer = yield* postResponses(pool.key, "thread-mid")
         fake.setEventDelay(0)
         expect(sseEvents(answer.text).at(-1)).toMatchObject({ type: "response.failed" })
         expect(fake.requests).toHaveLength(1)
@@ -128,7 +106,7 @@ describe.each(backends)("routing on %s", (backend) => {
 
         const lru = yield* setupPool(3)
         fake.reset()
-        for (const thread of ["lru-1", "lru-2", "lru-3"]) yield* responses(lru.key, thread)
+        for (const thread of ["lru-1", "lru-2", "lru-3"]) yield* postResponses(lru.key, thread)
         expect(new Set(fake.requests.map((request) => request.accountId)).size).toBe(3)
 
         const quota = yield* setupPool(3, {}, "quota_first")
@@ -138,7 +116,7 @@ describe.each(backends)("routing on %s", (backend) => {
             VALUES (${account.id}, 'primary', ${used[index] ?? 0}, 300, now() + interval '1 hour', now(), 'headers')`
         }
         fake.reset()
-        yield* responses(quota.key, "quota-1")
+        yield* postResponses(quota.key, "quota-1")
         expect(ids(quota).get(fake.requests[0]?.accountId ?? "")).toEqual(quota.accounts[1]!.id)
 
         const spread = yield* setupPool(3, {}, "rendezvous")
@@ -150,7 +128,7 @@ describe.each(backends)("routing on %s", (backend) => {
           )[0]!.id
         })
         fake.reset()
-        for (const thread of threads) yield* responses(spread.key, `01a216ab-${thread}`)
+        for (const thread of threads) yield* postResponses(spread.key, `01a216ab-${thread}`)
         expect(fake.requests.map((request) => ids(spread).get(request.accountId ?? ""))).toEqual(expected)
       }))
 
@@ -161,9 +139,9 @@ describe.each(backends)("routing on %s", (backend) => {
         const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
         fake.fault(a.fake.accountId, { kind: "usage_limit", resetsInSeconds: 3600 })
         fake.fault(b.fake.accountId, { kind: "usage_limit", resetsInSeconds: 600 })
-        yield* responses(pool.key, "thread-drain")
+        yield* postResponses(pool.key, "thread-drain")
         fake.reset()
-        const answer = yield* responses(pool.key, "thread-after")
+        const answer = yield* postResponses(pool.key, "thread-after")
         expect(answer.status).toBe(429)
         const body = JSON.parse(answer.text)
         expect(body.error).toMatchObject({ type: "usage_limit_reached", code: "usage_limit_reached" })
@@ -191,7 +169,7 @@ describe.each(backends)("circuit breaker on %s", (backend) => {
         fake.fault(a.fake.accountId, { kind: "http_500" }, 3)
         for (const index of [1, 2, 3]) {
           yield* firstInLine(pool)
-          expect((yield* responses(pool.key, `circuit-${index}`)).status).toBe(200)
+          expect((yield* postResponses(pool.key, `circuit-${index}`)).status).toBe(200)
         }
         const [opened] = yield* sql`SELECT circuit_state, consecutive_failures FROM account_health WHERE account_id = ${a.id}`
         expect(opened).toEqual({ circuitState: "open", consecutiveFailures: 3 })
@@ -199,14 +177,14 @@ describe.each(backends)("circuit breaker on %s", (backend) => {
         // Open: A is passed over even though it is first in line.
         yield* firstInLine(pool)
         fake.reset()
-        expect((yield* responses(pool.key, "circuit-open")).status).toBe(200)
+        expect((yield* postResponses(pool.key, "circuit-open")).status).toBe(200)
         expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
 
         // Time up: the next request probes A, which now answers, and the circuit closes.
         yield* Effect.sleep("600 millis")
         yield* firstInLine(pool)
         fake.reset()
-        expect((yield* responses(pool.key, "circuit-probe")).status).toBe(200)
+        expect((yield* postResponses(pool.key, "circuit-probe")).status).toBe(200)
         expect(fake.requests.map((request) => request.accountId)).toEqual([a.fake.accountId])
         const [closed] = yield* sql`SELECT circuit_state, consecutive_failures FROM account_health WHERE account_id = ${a.id}`
         expect(closed).toEqual({ circuitState: "closed", consecutiveFailures: 0 })
@@ -219,24 +197,8 @@ if (backends.includes("postgres")) {
   describe("two gateway instances on one PostgreSQL", () => {
   it.scopedLive("share cooldowns, session bindings and key limits", () =>
     Effect.gen(function*() {
-      const fake = yield* Effect.acquireRelease(Effect.promise(() => startFakeUpstream()), (fake) => Effect.promise(() => fake.close()))
-      const config = configFrom({
-        ...(yield* backendEnv("postgres")),
-        CODEX_POOLER_UPSTREAM_URL: fake.url,
-        CODEX_POOLER_AUTH_URL: fake.authUrl,
-        PORT: "0"
-      })
-      // Each build has its own memo map: its own caches, pools and selection state, like a separate process.
-      const instance = Layer.build(ServerLive.pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(config))).pipe(
-        Effect.map((context) => {
-          const address = Context.get(context, HttpServer.HttpServer).address
-          return `http://127.0.0.1:${address._tag === "TcpAddress" ? address.port : 0}`
-        })
-      )
+      const { fake, instance, manage } = yield* sharedPostgres({})
       const [one, two] = [yield* instance, yield* instance]
-      const admin = yield* Layer.build(ManagementServices.pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(config)))
-      const manage = <A, E>(effect: Effect.Effect<A, E, Pools | Accounts | PoolKeys | SqlClient.SqlClient | Actor>) =>
-        Effect.provide(effect, admin)
 
       const [a, b] = [fake.addAccount(), fake.addAccount()]
       const ids = yield* manage(Effect.gen(function*() {
@@ -284,7 +246,7 @@ describe("failover time budget", () => {
         yield* firstInLine(pool)
         fake.reset()
         fake.fault(pool.accounts[0]!.fake.accountId, { kind: "http_500", status: 502 })
-        const answer = yield* responses(pool.key, "thread-budget")
+        const answer = yield* postResponses(pool.key, "thread-budget")
         expect(answer.status).toBe(502)
         expect(fake.requests.map((request) => request.accountId)).toEqual([pool.accounts[0]!.fake.accountId])
       }))

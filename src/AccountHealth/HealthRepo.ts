@@ -61,7 +61,47 @@ export class HealthRepo extends Effect.Service<HealthRepo>()("Gateway/HealthRepo
           WHERE account_id = ${accountId} AND (consecutive_failures > 0 OR circuit_state <> 'closed')`
     })
 
+    // Claims the accounts whose usage is due for a poll, so that of several instances only one asks. Due: an account
+    // resting at its usage limit every `coolingSeconds`; any other active one every `everySeconds`, unless responses
+    // have reported its quota within that time. The claim is the conditional update of `usage_polled_at`, which
+    // PostgreSQL re-checks under the row lock.
+    const claimPolls = SqlSchema.findAll({
+      Request: Schema.Struct({ everySeconds: Schema.Number, coolingSeconds: Schema.Number, limit: Schema.Number }),
+      Result: Schema.Struct({ accountId: Schema.String }),
+      execute: ({ coolingSeconds, everySeconds, limit }) =>
+        sql`INSERT INTO account_health (account_id, usage_polled_at)
+          SELECT a.id, now() FROM accounts a LEFT JOIN account_health h ON h.account_id = a.id
+          WHERE a.status = 'active'
+            AND (h.usage_polled_at IS NULL OR h.usage_polled_at <= now() - make_interval(secs =>
+              CASE WHEN h.cooldown_until > now() AND h.cooldown_reason = 'usage_limit' THEN ${coolingSeconds}::float8 ELSE ${everySeconds}::float8 END))
+            AND (coalesce(h.cooldown_until > now() AND h.cooldown_reason = 'usage_limit', false) OR NOT EXISTS (
+              SELECT 1 FROM account_quota q WHERE q.account_id = a.id AND q.observed_at > now() - make_interval(secs => ${everySeconds})))
+          ORDER BY h.usage_polled_at ASC NULLS FIRST, a.id
+          LIMIT ${limit}
+          ON CONFLICT (account_id) DO UPDATE SET usage_polled_at = excluded.usage_polled_at
+          WHERE account_health.usage_polled_at IS NULL OR account_health.usage_polled_at <= now() - make_interval(secs =>
+            CASE WHEN account_health.cooldown_until > now() AND account_health.cooldown_reason = 'usage_limit'
+              THEN ${coolingSeconds}::float8 ELSE ${everySeconds}::float8 END)
+          RETURNING account_id`
+    })
+
+    // Fresh evidence that the limit has reset ends a usage-limit rest early — unless the rest began after the
+    // evidence was asked for (an answer in flight must not undo a newer limit). True when a rest was ended.
+    const endUsageCooldown = SqlSchema.findAll({
+      Request: Schema.Struct({ accountId: Schema.String, askedAt: Schema.DateFromSelf }),
+      Result: Schema.Struct({ accountId: Schema.String }),
+      execute: ({ accountId, askedAt }) =>
+        sql`UPDATE account_health SET cooldown_until = NULL, cooldown_reason = NULL
+          WHERE account_id = ${accountId} AND cooldown_reason = 'usage_limit' AND cooldown_until > now()
+            AND (last_failure_at IS NULL OR last_failure_at < ${askedAt})
+          RETURNING account_id`
+    })
+
     return {
+      claimPolls: (request: { everySeconds: number; coolingSeconds: number; limit: number }) =>
+        claimPolls(request).pipe(Effect.map((rows) => rows.map((row) => row.accountId)), Effect.orDie),
+      endUsageCooldown: (accountId: string, askedAt: Date) =>
+        endUsageCooldown({ accountId, askedAt }).pipe(Effect.map((rows) => rows.length > 0), Effect.orDie),
       failure: (accountId: string, errorCode: string, threshold: number) =>
         failure({ accountId, errorCode, threshold }).pipe(Effect.orDie),
       success: (accountId: string) => success(accountId).pipe(Effect.orDie),

@@ -6,7 +6,7 @@ import { AccountSelector } from "../AccountSelector.ts"
 import { FailoverBudgetMs } from "../Config.ts"
 import { UpstreamClient } from "../UpstreamClient.ts"
 import { NoAccountAvailable, type UpstreamUnavailable } from "./Errors.ts"
-import { errorBodyLimit, parseJson } from "./Json.ts"
+import { readSmallBody } from "./Json.ts"
 import { accountHeaders } from "./Headers.ts"
 import { errorCodeOf } from "./SseTap.ts"
 
@@ -39,17 +39,10 @@ const failsOver = (status: number) => status === 429 || status >= 500
 // A refused answer is read (it is small; at most the error-body bound) so it can be judged, and replayed if it is
 // the last word.
 const buffered = (response: UpstreamClient.Response) =>
-  Stream.runFoldWhile(
-    response.body,
-    { size: 0, parts: Array.of<Uint8Array>() },
-    (read) => read.size < errorBodyLimit,
-    (read, chunk) => ({ size: read.size + chunk.length, parts: [...read.parts, chunk] })
-  ).pipe(
-    Effect.map((read) => Buffer.concat(read.parts)),
-    Effect.orElseSucceed(() => Buffer.alloc(0)),
-    Effect.map((body) => ({ response: { ...response, body: Stream.make(new Uint8Array(body)) }, json: parseJson(body) }))
-  )
-
+  Effect.map(readSmallBody(response.body), ({ bytes, json }) => ({
+    response: { ...response, body: Stream.make(new Uint8Array(bytes)) },
+    json
+  }))
 
 // select → prepare → forward, until an account answers. A 401 refreshes that account's token once and retries it;
 // a limit, an overload, a server error or an unreachable upstream moves the request to the next eligible account

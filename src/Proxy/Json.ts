@@ -1,3 +1,5 @@
+import { Effect, Stream } from "effect"
+
 // Upstream error bodies are small; past this many bytes they are not read for an error code.
 export const errorBodyLimit = 64 * 1024
 
@@ -9,3 +11,17 @@ export const parseJson = (body: Uint8Array): unknown => {
     return null
   }
 }
+
+// A small upstream body, read up to the error-body bound (what lies past it is not read), with its JSON if it is
+// JSON. A body that fails midway counts as what was read before.
+export const readSmallBody = <E>(body: Stream.Stream<Uint8Array, E>) =>
+  Stream.runFoldWhile(
+    body,
+    { size: 0, parts: Array.of<Uint8Array>() },
+    (read) => read.size < errorBodyLimit,
+    (read, chunk) => ({ size: read.size + chunk.length, parts: [...read.parts, chunk] })
+  ).pipe(
+    Effect.map((read) => Buffer.concat(read.parts)),
+    Effect.orElseSucceed(() => Buffer.alloc(0)),
+    Effect.map((bytes) => ({ bytes, json: parseJson(bytes) }))
+  )

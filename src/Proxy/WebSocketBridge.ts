@@ -72,16 +72,12 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
 
     // 401 on the upgrade: refresh that account's token once and try it again.
     const openUpstream = (accountId: string, headers: Record<string, string>) =>
-      Effect.gen(function*() {
-        let credential = yield* credentials.get(accountId)
-        for (let tries = 0; ; tries++) {
-          const token = Redacted.value(credential.accessToken)
-          const opened = yield* Effect.either(connectUpstream(upstreamUrl, { ...headers, ...accountHeaders({ ...credential, accessToken: token }) }))
-          if (Either.isRight(opened)) return opened.right
-          if (opened.left._tag !== "UpgradeRefused" || opened.left.status !== 401 || tries > 0) return yield* opened.left
-          credential = yield* credentials.refreshAfterUnauthorized(accountId, credential.version)
-        }
-      })
+      credentials.withCredential(
+        accountId,
+        (credential) =>
+          connectUpstream(upstreamUrl, { ...headers, ...accountHeaders({ ...credential, accessToken: Redacted.value(credential.accessToken) }) }),
+        (opened) => Either.isLeft(opened) && opened.left._tag === "UpgradeRefused" && opened.left.status === 401
+      )
 
     // An account at its usage limit refuses the upgrade with 429: the next eligible account is tried before the
     // client hears about it; when none is left, the last refusal is what Codex gets (it shows the reset time).
@@ -123,11 +119,13 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
           accountId: selected.accountId,
           close: () => client.close(1008, "credentials revoked or account paused")
         })
-        // The key's policy holds for every response.create, answered in Codex's websocket error frame shape.
+        // The key's policy holds for every response.create, answered in Codex's websocket error frame shape; the
+        // ledger opens its row as it is admitted.
         const gate = (data: Buffer, isBinary: boolean) => {
           const frame = isBinary ? "" : data.toString("utf8", 0, 4096)
           if (!isResponseCreate.test(frame)) return Effect.succeed(null)
-          return limiter.admit(key.keyId, key.limits, modelOf(frame)).pipe(
+          const model = modelOf(frame)
+          return ledger.open(model, (record) => limiter.admit(key.keyId, key.limits, model, record)).pipe(
             Effect.as(null),
             Effect.catchAll((error) => {
               const answer = errorAnswer(error)
@@ -149,7 +147,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
             client.close(1012, "session moved to another account")
             return "drop" as const
           })
-        const closed = yield* bridgeFrames(client, upstream.socket, { ...ledger, gate, hold }, { stats, idleTimeoutMs })
+        const closed = yield* bridgeFrames(client, upstream.socket, { fromUpstream: ledger.fromUpstream, gate, hold }, { stats, idleTimeoutMs })
         ledger.close(closed.by)
       }).pipe(
         Effect.scoped,

@@ -35,6 +35,10 @@ export const fromHeaders = (headers: Readonly<Record<string, string | undefined>
     return [{ limitName: limitNameOf(family), windowKind, usedPercent, windowMinutes, resetsAt }]
   })
 
+// A window's reset: its own time, else the time it is due in, counted from when it was reported.
+const resetOf = (window: { readonly reset_at?: number | null | undefined; readonly reset_after_seconds?: number | null | undefined }, now: Date) =>
+  epochSeconds(window.reset_at ?? (window.reset_after_seconds == null ? null : now.getTime() / 1000 + window.reset_after_seconds))
+
 const EventWindow = Schema.Struct({
   used_percent: Schema.Number,
   window_minutes: Schema.optional(Schema.NullOr(Schema.Number)),
@@ -62,14 +66,53 @@ export const fromRateLimitsEvent = (event: unknown, now: Date): ReadonlyArray<Qu
       windowKinds.flatMap((windowKind) => {
         const window = frame.rate_limits[windowKind]
         if (!window) return []
-        const resetAt = window.reset_at ??
-          (window.reset_after_seconds == null ? null : now.getTime() / 1000 + window.reset_after_seconds)
         return [{
           limitName: frame.metered_limit_name ?? frame.limit_name ?? "codex",
           windowKind,
           usedPercent: window.used_percent,
           windowMinutes: window.window_minutes ?? null,
-          resetsAt: epochSeconds(resetAt)
+          resetsAt: resetOf(window, now)
         }]
       })
+  })
+
+const UsageWindow = Schema.Struct({
+  used_percent: Schema.Number,
+  limit_window_seconds: Schema.optional(Schema.NullOr(Schema.Number)),
+  reset_after_seconds: Schema.optional(Schema.NullOr(Schema.Number)),
+  reset_at: Schema.optional(Schema.NullOr(Schema.Number))
+})
+
+const UsagePayload = Schema.Struct({
+  rate_limit: Schema.optional(Schema.NullOr(Schema.Struct({
+    allowed: Schema.optional(Schema.Boolean),
+    limit_reached: Schema.optional(Schema.Boolean),
+    primary_window: Schema.optional(Schema.NullOr(UsageWindow)),
+    secondary_window: Schema.optional(Schema.NullOr(UsageWindow))
+  })))
+})
+
+const decodeUsage = Schema.decodeUnknownOption(UsagePayload)
+
+export interface UsageReport {
+  readonly windows: ReadonlyArray<QuotaWindow>
+  // Upstream's own verdict: true when the account cannot serve until a window resets, credits taken into account.
+  readonly limitReached: boolean
+}
+
+// The usage endpoint Codex's `/status` reads (GET /backend-api/wham/usage): the same two windows, in seconds.
+export const fromUsagePayload = (payload: unknown, now: Date): Option.Option<UsageReport> =>
+  Option.map(decodeUsage(payload), ({ rate_limit }) => {
+    const windows = windowKinds.flatMap((windowKind) => {
+      const window = rate_limit?.[windowKind === "primary" ? "primary_window" : "secondary_window"]
+      if (!window) return []
+      return [{
+        limitName: "codex",
+        windowKind,
+        usedPercent: window.used_percent,
+        windowMinutes: window.limit_window_seconds == null ? null : Math.round(window.limit_window_seconds / 60),
+        resetsAt: resetOf(window, now)
+      }]
+    })
+    return { windows, limitReached: rate_limit?.limit_reached === true || rate_limit?.allowed === false }
   })

@@ -28,6 +28,16 @@ export class UsageRepo extends Effect.Service<UsageRepo>()("Gateway/RateLimiter/
           WHERE key_id = ${keyId} AND started_at >= least(date_trunc('day', now()), now() - interval '1 day')`
     })
 
-    return { usage: (keyId: string) => usage(keyId).pipe(Effect.orDie) } as const
+    const lock = SqlSchema.void({
+      Request: Schema.String,
+      execute: (keyId) => sql`SELECT pg_advisory_xact_lock(hashtextextended(${keyId}, 0))`
+    })
+
+    // One key's admissions, on every instance, one at a time: the lock is taken first, so the statements after it
+    // see the rows of the admission before. Its outcome leaves the transaction as a value: a refusal wrote nothing.
+    const exclusive = <A, E>(keyId: string, effect: Effect.Effect<A, E>) =>
+      Effect.zipRight(lock(keyId), Effect.either(effect)).pipe(sql.withTransaction, Effect.orDie, Effect.flatten)
+
+    return { usage: (keyId: string) => usage(keyId).pipe(Effect.orDie), exclusive } as const
   })
 }) {}

@@ -15,8 +15,10 @@ const str = <K extends string>(source: unknown, key: K): { [P in K]?: string } =
   return out
 }
 
-const upgrade = (source: unknown): { onUpgrade?: boolean } =>
-  isRecord(source) && source["onUpgrade"] === true ? { onUpgrade: true } : {}
+const upgrade = (source: unknown): { onUpgrade?: boolean; onUsage?: boolean } => ({
+  ...(isRecord(source) && source["onUpgrade"] === true ? { onUpgrade: true } : {}),
+  ...(isRecord(source) && source["onUsage"] === true ? { onUsage: true } : {})
+})
 
 // Accepts a bare kind ("usage_limit") or an object ({ "kind": "stall", "ms": 200 }), e.g. from the admin endpoint
 export const parseFault = (source: unknown): Fault | undefined => {

@@ -1,6 +1,6 @@
 import type { Fault, FaultKind, StatusFault, StreamFault } from "./Types.ts"
 
-export type Stage = "responses" | "compact" | "ws-upgrade" | "ws-frame" | "refresh"
+export type Stage = "responses" | "compact" | "ws-upgrade" | "ws-frame" | "refresh" | "usage"
 
 const statusKinds: ReadonlySet<FaultKind> = new Set<FaultKind>([
   "usage_limit",
@@ -22,7 +22,7 @@ export const appliesTo = (fault: Fault, stage: Stage): boolean => {
   if (isStatusFault(fault)) {
     return fault.onUpgrade === true
       ? stage === "ws-upgrade"
-      : stage === "responses" || stage === "compact" || stage === "ws-frame"
+      : stage === "responses" || stage === "compact" || stage === "ws-frame" || (stage === "usage" && fault.onUsage === true)
   }
   if (isStreamFault(fault)) return stage === "responses" || stage === "ws-frame"
   switch (fault.kind) {

@@ -41,3 +41,31 @@ export const rateLimitsFrame = (limits: RateLimits, plan: string) => {
     credits: { has_credits: limits.hasCredits, unlimited: limits.unlimited, balance: limits.balance }
   }
 }
+
+// GET /backend-api/wham/usage: the same windows in the usage endpoint's shape (seconds, not minutes). The limit is
+// reached when a window is full and no credits carry the account past it.
+export const usagePayload = (account: { readonly accountId: string; readonly userId: string; readonly email: string; readonly plan: string; readonly rateLimits: RateLimits }) => {
+  const limits = account.rateLimits
+  const now = nowSeconds()
+  const window = (usedPercent: number, windowMinutes: number, resetAfterSeconds: number) => ({
+    used_percent: usedPercent,
+    limit_window_seconds: windowMinutes * 60,
+    reset_after_seconds: resetAfterSeconds,
+    reset_at: now + resetAfterSeconds
+  })
+  const full = limits.primaryUsedPercent >= 100 || limits.secondaryUsedPercent >= 100
+  const reached = full && !limits.hasCredits && !limits.unlimited
+  return {
+    user_id: account.userId,
+    account_id: account.accountId,
+    email: account.email,
+    plan_type: account.plan,
+    rate_limit: {
+      allowed: !reached,
+      limit_reached: reached,
+      primary_window: window(limits.primaryUsedPercent, limits.primaryWindowMinutes, limits.primaryResetAfterSeconds),
+      secondary_window: window(limits.secondaryUsedPercent, limits.secondaryWindowMinutes, limits.secondaryResetAfterSeconds)
+    },
+    credits: { has_credits: limits.hasCredits, unlimited: limits.unlimited, balance: limits.balance }
+  }
+}

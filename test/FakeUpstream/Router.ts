@@ -6,7 +6,7 @@ import { invalidRequest, unauthorizedBody } from "./ErrorBodies.ts"
 import { decodeBody, flatHeaders, parseUrl, readBody, sendJson, UnsupportedEncoding } from "./HttpUtil.ts"
 import { parseJson } from "./Json.ts"
 import type { MutableRecord } from "./Recorder.ts"
-import { handleAccountsCheck, handleCompact, handleModels, handleRealtimeCall } from "./Routes.ts"
+import { handleAccountsCheck, handleCompact, handleModels, handleRealtimeCall, handleUsage } from "./Routes.ts"
 import { handleResponses } from "./Sse.ts"
 
 const CODEX = "/backend-api/codex"
@@ -16,7 +16,8 @@ const backendRoutes = new Set([
   `POST ${CODEX}/responses/compact`,
   `GET ${CODEX}/models`,
   `POST ${CODEX}/realtime/calls`,
-  "GET /backend-api/wham/accounts/check"
+  "GET /backend-api/wham/accounts/check",
+  "GET /backend-api/wham/usage"
 ])
 
 const notFound = (res: ServerResponse) => sendJson(res, 404, { error: { message: "Not Found", code: "not_found" } })
@@ -37,6 +38,8 @@ const route = async (ctx: Ctx, req: IncomingMessage, res: ServerResponse, rec: M
       return handleModels(ctx, req, res)
     case `POST ${CODEX}/realtime/calls`:
       return handleRealtimeCall(ctx, res)
+    case "GET /backend-api/wham/usage":
+      return handleUsage(ctx, res, rec, auth.account)
     default:
       return handleAccountsCheck(res, auth.account)
   }

@@ -5,6 +5,7 @@ import type { Ctx } from "./Context.ts"
 import { invalidRequest, statusFaultAnswer } from "./ErrorBodies.ts"
 import { isStatusFault } from "./Faults.ts"
 import { sendJson } from "./HttpUtil.ts"
+import { usagePayload } from "./RateLimits.ts"
 import { compactionEvents, retainedUserMessages } from "./Items.ts"
 import { arrayField } from "./Json.ts"
 import type { MutableRecord } from "./Recorder.ts"
@@ -81,3 +82,15 @@ export const handleAccountsCheck = (res: ServerResponse, account: AccountState):
     account_ordering: [account.accountId],
     default_account_id: account.accountId
   })
+
+// What Codex's `/status` reads (backend-client `get_rate_limits`): the account's windows, whether it may go on, and
+// its credits. A queued status fault (e.g. `unauthorized`, `http_500`) answers instead.
+export const handleUsage = (ctx: Ctx, res: ServerResponse, rec: MutableRecord, account: AccountState): void => {
+  const fault = ctx.faults.take(account.accountId, "usage")
+  if (fault !== undefined && isStatusFault(fault)) {
+    rec.fault = fault.kind
+    const answer = statusFaultAnswer(fault, account)
+    return sendJson(res, answer.status, answer.body, answer.headers)
+  }
+  sendJson(res, 200, usagePayload(account))
+}

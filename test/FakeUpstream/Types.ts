@@ -15,7 +15,9 @@ export interface FakeAccount {
   idToken: string
 }
 
-type UpgradeOption = { readonly onUpgrade?: boolean }
+// A status fault hits POST /responses, compact and websocket frames; `onUpgrade` moves it to the websocket handshake,
+// `onUsage` adds GET /wham/usage.
+type UpgradeOption = { readonly onUpgrade?: boolean; readonly onUsage?: boolean }
 
 export type StatusFault =
   | { readonly kind: "usage_limit"; readonly resetsInSeconds?: number } & UpgradeOption

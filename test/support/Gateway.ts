@@ -1,4 +1,5 @@
 import { HttpServer } from "@effect/platform"
+import { SqlClient } from "@effect/sql"
 import { Context, Effect, Layer } from "effect"
 import { randomBytes } from "node:crypto"
 import { Accounts } from "../../src/Accounts.ts"
@@ -10,6 +11,7 @@ import { ServerLive } from "../../src/Server.ts"
 import { MigratedSqlLive } from "../../src/Sql.ts"
 import { type FakeAccount, type FakeAccountInit, type FakeUpstream, startFakeUpstream } from "../FakeUpstream/FakeUpstream.ts"
 import { type Backend, backendEnv, configFrom } from "./Databases.ts"
+import { codexHeaders, responsesBody, send } from "./Requests.ts"
 import { ManagementServices } from "./Services.ts"
 
 export class Fake extends Context.Tag("test/Fake")<Fake, FakeUpstream>() {}
@@ -29,10 +31,43 @@ export const gatewayLayer = (backend: Backend, env: Record<string, string> = {})
       CODEX_POOLER_AUTH_URL: fake.authUrl,
       PORT: "0",
       LOG_LEVEL: "warn",
+      // The usage poll's requests would land among the ones a test counts; its own tests turn it on.
+      CODEX_POOLER_USAGE_POLL_SECONDS: "0",
       ...env
     }
     return Layer.mergeAll(ServerLive, ManagementServices, Quota.Default).pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(configFrom(config)))
   })).pipe(Layer.provideMerge(FakeLive))
+
+// Another gateway instance in this process, on its own memo map (its own caches, pools and selection state), as a
+// separate process would be; stopped with the scope. Answers its origin.
+export const gatewayInstance = (config: Layer.Layer<never>) =>
+  Layer.build(ServerLive.pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(config))).pipe(
+    Effect.map((context) => {
+      const address = Context.get(context, HttpServer.HttpServer).address
+      return `http://127.0.0.1:${address._tag === "TcpAddress" ? address.port : 0}`
+    })
+  )
+
+// A fake backend and a fresh PostgreSQL database that several gateway instances (`instance`) can share, plus the
+// management services on that database (`manage`). For the tests of what instances share; everything stops with the
+// scope.
+export const sharedPostgres = (env: Record<string, string>) =>
+  Effect.gen(function*() {
+    const fake = yield* Effect.acquireRelease(Effect.promise(() => startFakeUpstream()), (fake) => Effect.promise(() => fake.close()))
+    const config = configFrom({
+      ...(yield* backendEnv("postgres")),
+      CODEX_POOLER_UPSTREAM_URL: fake.url,
+      CODEX_POOLER_AUTH_URL: fake.authUrl,
+      CODEX_POOLER_USAGE_POLL_SECONDS: "0",
+      LOG_LEVEL: "warn",
+      PORT: "0",
+      ...env
+    })
+    const admin = yield* Layer.build(ManagementServices.pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(config)))
+    const manage = <A, E>(effect: Effect.Effect<A, E, Layer.Layer.Success<typeof ManagementServices> | SqlClient.SqlClient>) =>
+      Effect.provide(effect, admin)
+    return { fake, instance: gatewayInstance(config), manage } as const
+  })
 
 export const gatewayUrl = Effect.map(HttpServer.HttpServer, (server) =>
   server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : "")
@@ -59,3 +94,20 @@ export const setupPool = (count: number, init: FakeAccountInit = {}, strategy: S
     const { token } = yield* (yield* PoolKeys).create({ poolSlug: slug })
     return { slug, poolId: pool.id, key: token, accounts } satisfies TestPool
   })
+
+// One Codex turn over HTTP to the in-process gateway, as `thread`.
+export const postResponses = (key: string, thread?: string) =>
+  Effect.flatMap(gatewayUrl, (url) =>
+    send(`${url}/backend-api/codex/responses`, {
+      method: "POST",
+      headers: codexHeaders(key, thread),
+      body: JSON.stringify(responsesBody())
+    }))
+
+// Makes the Pool's first account the least recently used, so it is tried first, and its second the most recent.
+export const firstInLine = (pool: TestPool) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.all([
+      sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${pool.accounts[0]!.id}`,
+      sql`UPDATE accounts SET last_used_at = now() WHERE id = ${pool.accounts[1]!.id}`
+    ]))

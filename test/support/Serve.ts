@@ -15,7 +15,7 @@ export const startGateway = (env: Record<string, string>) =>
     Effect.async<RunningGateway, Error>((resume) => {
       const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve"], {
         cwd: repoRoot,
-        env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", PORT: "0", ...env },
+        env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", PORT: "0", CODEX_POOLER_USAGE_POLL_SECONDS: "0", ...env },
         stdio: ["ignore", "pipe", "pipe"]
       })
       let output = ""

@@ -12,7 +12,6 @@ export interface Closed {
 }
 
 export interface FrameObserver {
-  readonly fromClient: (data: Buffer, isBinary: boolean) => void
   readonly fromUpstream: (data: Buffer, isBinary: boolean) => void
   // Client frames the gateway answers itself instead of forwarding (a refused response.create): the reply, or null.
   readonly gate: (data: Buffer, isBinary: boolean) => Effect.Effect<Buffer | null>
@@ -126,7 +125,7 @@ export const bridgeFrames = (
     from: WebSocket,
     to: WebSocket,
     by: Closed["by"],
-    observe: FrameObserver["fromClient"],
+    observe: FrameObserver["fromUpstream"] | undefined,
     gate: FrameObserver["gate"]
   ) =>
     incoming(from, by, stats).pipe(
@@ -134,7 +133,7 @@ export const bridgeFrames = (
       Stream.runForEach((frame) =>
         Effect.flatMap(gate(frame.data, frame.isBinary), (reply) =>
           reply === null
-            ? Effect.zipRight(Effect.sync(() => observe(frame.data, frame.isBinary)), send(to, frame, stats))
+            ? Effect.zipRight(Effect.sync(() => observe?.(frame.data, frame.isBinary)), send(to, frame, stats))
             : reply.length === 0
             ? Effect.void
             : send(from, { data: reply, isBinary: false }, stats))
@@ -144,7 +143,7 @@ export const bridgeFrames = (
     Effect.map(observer.hold(data, isBinary), (verdict) => verdict === "drop" ? Buffer.alloc(0) : null)
   return keepAlive([client, upstream], options.idleTimeoutMs, activity).pipe(
     Effect.zipRight(Effect.raceFirst(
-      pipe(client, upstream, "client", observer.fromClient, observer.gate),
+      pipe(client, upstream, "client", undefined, observer.gate),
       pipe(upstream, client, "upstream", observer.fromUpstream, fromUpstream)
     )),
     Effect.match({

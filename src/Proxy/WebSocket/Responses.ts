@@ -10,7 +10,7 @@ interface InFlight {
   readonly requestId: string
   readonly facts: StreamFacts
   // the row's insert; its outcome is written after it
-  readonly started: Fiber.RuntimeFiber<void>
+  readonly recorded: Effect.Effect<void>
   firstByteAt: Date | null
 }
 
@@ -18,8 +18,8 @@ export const isResponseCreate = /^\{\s*"type"\s*:\s*"response\.create"/
 export const modelOf = (frame: string) => /"model"\s*:\s*"([^"]{1,200})"/.exec(frame.slice(0, 4096))?.[1] ?? null
 const statusOf = (frame: string) => Number(/"status(?:_code)?"\s*:\s*(\d{3})/.exec(frame)?.[1] ?? 0) || null
 
-// One accounting row per `response.create` on a socket: opened when the client asks, closed by the upstream event
-// that ends that response (completed, failed, incomplete, or an error frame).
+// One accounting row per admitted `response.create` on a socket: opened as it is admitted, closed by the upstream
+// event that ends that response (completed, failed, incomplete, or an error frame).
 export const makeResponseLedger = (options: {
   readonly accounting: Accounting
   readonly quota: Quota
@@ -32,7 +32,7 @@ export const makeResponseLedger = (options: {
   const queue: Array<InFlight> = []
 
   const finish = (flight: InFlight, status: "succeeded" | "failed" | "cancelled", errorCode: string | null, httpStatus: number) =>
-    options.run(Effect.zipRight(Fiber.join(flight.started), options.accounting.complete(flight.requestId, 1, {
+    options.run(Effect.zipRight(flight.recorded, options.accounting.complete(flight.requestId, 1, {
       accountId: options.accountId,
       status,
       httpStatus,
@@ -42,24 +42,26 @@ export const makeResponseLedger = (options: {
       upstreamRequestId: null
     })))
 
-  const fromClient = (data: Buffer, isBinary: boolean) => {
-    if (isBinary) return
-    const frame = data.toString("utf8")
-    if (!isResponseCreate.test(frame)) return
-    const requestId = newId("req")
-    const started = options.run(Effect.zipRight(
-      options.accounting.start({
-        id: requestId,
-        poolId: options.poolId,
-        keyId: options.keyId,
-        route: "responses",
-        transport: "websocket",
-        model: modelOf(frame)
-      }),
-      options.accounting.attempt(requestId, 1, options.accountId)
-    ))
-    queue.push({ requestId, facts: emptyFacts(), started, firstByteAt: null })
-  }
+  // A response.create's row (start and attempt 1) is the `record` its admission runs, or, for a key with no counted
+  // limit, is written in the background. Either way its flight is queued before the frame goes upstream; a refused
+  // one has neither.
+  const open = <E>(model: string | null, admit: (record: Effect.Effect<void>) => Effect.Effect<boolean, E>) =>
+    Effect.gen(function*() {
+      const requestId = newId("req")
+      const record = Effect.zipRight(
+        options.accounting.start({
+          id: requestId,
+          poolId: options.poolId,
+          keyId: options.keyId,
+          route: "responses",
+          transport: "websocket",
+          model
+        }),
+        options.accounting.attempt(requestId, 1, options.accountId)
+      )
+      const recorded = (yield* admit(record)) ? Effect.void : Fiber.join(options.run(record))
+      queue.push({ requestId, facts: emptyFacts(), recorded, firstByteAt: null })
+    })
 
   const fromUpstream = (data: Buffer, isBinary: boolean) => {
     const flight = queue[0]
@@ -89,5 +91,5 @@ export const makeResponseLedger = (options: {
     }
   }
 
-  return { fromClient, fromUpstream, close } as const
+  return { open, fromUpstream, close } as const
 }
