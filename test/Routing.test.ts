@@ -47,6 +47,28 @@ describe.each(backends)("routing on %s", (backend) => {
         expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
       }))
 
+    it.effect("a rest ends by itself at the reset its usage limit named", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(2)
+        const a = pool.accounts[0]!
+        yield* firstInLine(pool)
+        fake.reset()
+        fake.fault(a.fake.accountId, { kind: "usage_limit", resetsInSeconds: 2 })
+        expect((yield* postResponses(pool.key, "thread-short-rest")).status).toBe(200)
+        yield* firstInLine(pool)
+        fake.reset()
+        expect((yield* postResponses(pool.key, "thread-resting")).status).toBe(200)
+        expect(fake.requests.map((request) => request.accountId)).not.toContain(a.fake.accountId)
+
+        // resets_at is whole seconds, so the rest is over within 3 s.
+        yield* Effect.sleep("3 seconds")
+        yield* firstInLine(pool)
+        fake.reset()
+        expect((yield* postResponses(pool.key, "thread-rested")).status).toBe(200)
+        expect(fake.requests.map((request) => request.accountId)).toEqual([a.fake.accountId])
+      }))
+
     it.effect("server errors and overload before the first byte fail over; each attempt is recorded", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
