@@ -1,6 +1,7 @@
 import { Clock, Effect, FiberSet } from "effect"
 import type { Usage } from "./Accounting/Usage.ts"
 import { type AttemptEnd, RequestsRepo, type Started } from "./Accounting/RequestsRepo.ts"
+import { Metrics } from "./Metrics.ts"
 
 export interface RequestOutcome {
   readonly accountId: string | null
@@ -18,20 +19,46 @@ const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
 export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting", {
   scoped: Effect.gen(function*() {
     const repo = yield* RequestsRepo
+    const metrics = yield* Metrics
+    // What the end of each request this instance started needs for its metrics.
+    const open = new Map<string, { readonly route: string; readonly transport: string; readonly startedAt: number }>()
     // Writes that follow a response run beside it rather than in front of its last byte; shutdown waits for them.
     const pending = yield* FiberSet.make()
     yield* Effect.addFinalizer(() => FiberSet.awaitEmpty(pending))
     const background = <A, E>(effect: Effect.Effect<A, E>) => FiberSet.run(pending, effect).pipe(Effect.asVoid)
 
     const start = Effect.fn("Accounting.start")(function*(request: Omit<Started, "startedAt">) {
-      yield* repo.start({ ...request, startedAt: yield* now })
+      const startedAt = yield* now
+      open.set(request.id, { route: request.route, transport: request.transport, startedAt: startedAt.getTime() })
+      yield* metrics.requestStarted(request.route, request.transport)
+      yield* repo.start({ ...request, startedAt })
     })
+
+    const ended = (requestId: string, outcome: RequestOutcome, endedAt: Date) => {
+      const started = open.get(requestId)
+      if (started === undefined) return Effect.void
+      open.delete(requestId)
+      return metrics.requestEnded({
+        route: started.route,
+        transport: started.transport,
+        outcome: outcome.status,
+        seconds: (endedAt.getTime() - started.startedAt) / 1000,
+        firstByteSeconds: outcome.firstByteAt === null ? null : Math.max(0, outcome.firstByteAt.getTime() - started.startedAt) / 1000,
+        tokens: {
+          input: outcome.usage?.inputTokens ?? null,
+          cached_input: outcome.usage?.cachedInputTokens ?? null,
+          output: outcome.usage?.outputTokens ?? null,
+          reasoning: outcome.usage?.reasoningTokens ?? null
+        }
+      })
+    }
 
     const attempt = Effect.fn("Accounting.attempt")(function*(requestId: string, attempt: number, accountId: string) {
       yield* repo.startAttempt({ requestId, attempt, accountId, startedAt: yield* now })
     })
 
     const endAttempt = Effect.fn("Accounting.endAttempt")(function*(end: Omit<AttemptEnd, "endedAt">) {
+      yield* metrics.attemptEnded(end.outcome)
       yield* repo.endAttempt({ ...end, endedAt: yield* now })
     })
 
@@ -53,13 +80,17 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
       }))
 
     const finish = Effect.fn("Accounting.finish")(function*(requestId: string, outcome: RequestOutcome) {
-      yield* repo.finish(yield* finished(requestId, outcome))
+      const row = yield* finished(requestId, outcome)
+      yield* ended(requestId, outcome, row.endedAt)
+      yield* repo.finish(row)
     })
 
     // The request's last attempt and its outcome, written together.
     const complete = Effect.fn("Accounting.complete")(
       function*(requestId: string, attempt: number, outcome: RequestOutcome) {
         const row = yield* finished(requestId, outcome)
+        yield* ended(requestId, outcome, row.endedAt)
+        yield* metrics.attemptEnded(outcome.status)
         yield* repo.complete(row, {
           requestId,
           attempt,
@@ -73,5 +104,5 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
 
     return { start, attempt, endAttempt, finish, complete, background } as const
   }),
-  dependencies: [RequestsRepo.Default]
+  dependencies: [RequestsRepo.Default, Metrics.Default]
 }) {}

@@ -1,9 +1,10 @@
 import { Layer } from "effect"
 import { HealthRoutes } from "./Http/Health.ts"
+import { MetricsRoute } from "./Http/MetricsRoute.ts"
 import { CodexRoutes } from "./Proxy/Routes.ts"
 import * as RateLimiter from "./RateLimiter.ts"
 import * as UpstreamClient from "./UpstreamClient.ts"
 
-export const HttpRoutes = Layer.mergeAll(HealthRoutes, CodexRoutes).pipe(
+export const HttpRoutes = Layer.mergeAll(HealthRoutes, MetricsRoute, CodexRoutes).pipe(
   Layer.provide([UpstreamClient.layer, RateLimiter.layer])
 )

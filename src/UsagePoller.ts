@@ -6,6 +6,7 @@ import { UsagePollSeconds } from "./Config.ts"
 import { Actor } from "./Domain/Actor.ts"
 import { accountHeaders } from "./Proxy/Headers.ts"
 import { readSmallBody } from "./Proxy/Json.ts"
+import { Metrics } from "./Metrics.ts"
 import { Quota } from "./Quota.ts"
 import { fromUsagePayload } from "./Quota/Evidence.ts"
 import { UpstreamClient } from "./UpstreamClient.ts"
@@ -30,6 +31,7 @@ export const make = Effect.gen(function*() {
   const quota = yield* Quota
   const upstream = yield* UpstreamClient
   const audit = yield* AuditLog
+  const metrics = yield* Metrics
 
   const ask = (accountId: string) =>
     Effect.gen(function*() {
@@ -46,9 +48,12 @@ export const make = Effect.gen(function*() {
         (sent) => sent._tag === "Right" && sent.right.status === 401
       )
       const { json: payload } = yield* readSmallBody(response.body)
-      if (response.status !== 200) return yield* Effect.logDebug("usage poll refused").pipe(Effect.annotateLogs({ accountId, status: response.status }))
-      const report = fromUsagePayload(payload, askedAt)
-      if (Option.isNone(report)) return yield* Effect.logDebug("usage poll answer not understood").pipe(Effect.annotateLogs({ accountId }))
+      const report = response.status === 200 ? fromUsagePayload(payload, askedAt) : Option.none()
+      if (Option.isNone(report)) {
+        yield* metrics.usagePolled("refused")
+        return yield* Effect.logDebug("usage poll refused or not understood").pipe(Effect.annotateLogs({ accountId, status: response.status }))
+      }
+      yield* metrics.usagePolled("ok")
       yield* quota.record(accountId, report.value.windows.map((window) => ({ ...window, source: "poll" as const })))
       const verdict = yield* health.observeUsage(accountId, report.value, askedAt)
       if (verdict === "back") {
@@ -57,7 +62,11 @@ export const make = Effect.gen(function*() {
       }
     }).pipe(
       Effect.timeout(askTimeout),
-      Effect.catchAll((error) => Effect.logDebug("usage poll failed").pipe(Effect.annotateLogs({ accountId, error: error._tag })))
+      Effect.catchAll((error) =>
+        Effect.zipRight(
+          metrics.usagePolled("failed"),
+          Effect.logDebug("usage poll failed").pipe(Effect.annotateLogs({ accountId, error: error._tag }))
+        ))
     )
 
   const round = health.claimUsagePolls({ everySeconds, coolingSeconds, limit: perRound }).pipe(
@@ -69,5 +78,5 @@ export const make = Effect.gen(function*() {
 })
 
 export const layer = Layer.scopedDiscard(make).pipe(
-  Layer.provide([AccountCredentials.Default, AccountHealth.Default, Quota.Default, AuditLog.Default])
+  Layer.provide([AccountCredentials.Default, AccountHealth.Default, Quota.Default, AuditLog.Default, Metrics.Default])
 )

@@ -5,6 +5,7 @@ import { tokenAad } from "../Accounts/Sealing.ts"
 import { AuditLog } from "../AuditLog.ts"
 import { DatabaseUrl } from "../Config.ts"
 import { Actor, type ActorShape } from "../Domain/Actor.ts"
+import { Metrics } from "../Metrics.ts"
 import { Vault } from "../Vault.ts"
 import { credentialOf, type UpstreamCredential } from "./Credential.ts"
 import { CredentialsRepo, type SealedRow } from "./CredentialsRepo.ts"
@@ -29,6 +30,7 @@ export class Refresher extends Effect.Service<Refresher>()("Gateway/AccountCrede
     const client = yield* RefreshClient
     const vault = yield* Vault
     const audit = yield* AuditLog
+    const metrics = yield* Metrics
     // Embedded PGlite is one process with one connection: a transaction held across the HTTP call would stall
     // every other query, and the in-process single flight already excludes a second refresh.
     const shared = Option.isSome(yield* DatabaseUrl)
@@ -87,11 +89,12 @@ export class Refresher extends Effect.Service<Refresher>()("Gateway/AccountCrede
         return yield* Effect.uninterruptibleMask((restore) =>
           restore(client.refresh(Redacted.make(refreshToken), reason)).pipe(
             Effect.matchEffect({
-              onSuccess: (tokens) => persist(row, tokens),
+              onSuccess: (tokens) => Effect.zipRight(metrics.refreshed(reason, "ok"), persist(row, tokens)),
               onFailure: (error) =>
                 error._tag === "RefreshRejected"
-                  ? reauthRequired(row, error.code, reason)
+                  ? Effect.zipRight(metrics.refreshed(reason, "rejected"), reauthRequired(row, error.code, reason))
                   : Effect.logWarning(`access token refresh failed: ${error.detail}`).pipe(
+                    Effect.zipRight(metrics.refreshed(reason, "failed")),
                     Effect.zipRight(unavailable(accountId, "refresh_failed"))
                   )
             })
@@ -122,5 +125,5 @@ export class Refresher extends Effect.Service<Refresher>()("Gateway/AccountCrede
 
     return { refresh } as const
   }),
-  dependencies: [CredentialsRepo.Default, RefreshClient.Default, Vault.Default, AuditLog.Default]
+  dependencies: [CredentialsRepo.Default, RefreshClient.Default, Vault.Default, AuditLog.Default, Metrics.Default]
 }) {}

@@ -101,7 +101,5 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
   }
 }
 
-export const errorResponse = (error: ProxyError): HttpServerResponse.HttpServerResponse => {
-  const answer = errorAnswer(error)
-  return HttpServerResponse.unsafeJson(answer.body, { status: answer.status, headers: answer.headers })
-}
+export const errorResponse = (answer: ErrorAnswer): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson(answer.body, { status: answer.status, headers: answer.headers })

@@ -2,25 +2,33 @@ import { HttpLayerRouter, HttpServerRequest, type HttpServerResponse } from "@ef
 import { Effect, Layer } from "effect"
 import { Catalog } from "../Catalog.ts"
 import { Proxy, type ProxyRoute } from "../Proxy.ts"
-import { errorResponse, type ProxyError } from "./ErrorResponse.ts"
+import { Metrics } from "../Metrics.ts"
+import { errorAnswer, errorResponse, type ProxyError } from "./ErrorResponse.ts"
 import { MethodNotAllowed, UnsupportedEndpoint, UpgradeRequired } from "./Errors.ts"
 
 const prefix = "/backend-api/codex"
 
 type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, ProxyError, HttpServerRequest.HttpServerRequest>
 
-const byMethod = (path: string, handlers: Partial<Record<"GET" | "POST", Handler>>) =>
+// Every failure of these routes is answered here, in Codex's error shape, and counted.
+const answered = (metrics: Metrics) => (error: ProxyError) => {
+  const answer = errorAnswer(error)
+  return Effect.as(metrics.gatewayError(answer.status, answer.body.error.code), errorResponse(answer))
+}
+
+const byMethod = (metrics: Metrics, path: string, handlers: Partial<Record<"GET" | "POST", Handler>>) =>
   HttpLayerRouter.route("*", `${prefix}${path}`, (request) => {
     const handler = request.method === "GET" || request.method === "POST" ? handlers[request.method] : undefined
     const allow = Object.keys(handlers)
     return (handler ?? Effect.fail(new MethodNotAllowed({ method: request.method, path: `${prefix}${path}`, allow })))
-      .pipe(Effect.catchAll(errorResponse))
+      .pipe(Effect.catchAll(answered(metrics)))
   })
 
-const unsupported = HttpServerRequest.HttpServerRequest.pipe(
-  Effect.flatMap((request) => new UnsupportedEndpoint({ method: request.method, path: new URL(request.url, "http://x").pathname })),
-  Effect.catchAll(errorResponse)
-)
+const unsupported = (metrics: Metrics) =>
+  HttpServerRequest.HttpServerRequest.pipe(
+    Effect.flatMap((request) => new UnsupportedEndpoint({ method: request.method, path: new URL(request.url, "http://x").pathname })),
+    Effect.catchAll(answered(metrics))
+  )
 
 const route = (name: ProxyRoute["name"], upstreamPath: string, body: ProxyRoute["body"], pinned = false): ProxyRoute => ({
   name,
@@ -34,17 +42,18 @@ export const CodexRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function*() {
     const proxy = yield* Proxy
     const catalog = yield* Catalog
+    const metrics = yield* Metrics
     // Websocket upgrades never get here (the server hands them to WebSocketBridge); a plain GET is told to upgrade.
     const websocket = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => proxy.authenticate(request.headers))
       .pipe(Effect.zipRight(new UpgradeRequired()))
     const routes = [
-      byMethod("/responses", { POST: proxy.handle(route("responses", "/responses", "json")), GET: websocket }),
-      byMethod("/responses/compact", { POST: proxy.handle(route("compact", "/responses/compact", "json", true)) }),
-      byMethod("/models", { GET: catalog.models }),
-      byMethod("/realtime/calls", { POST: proxy.handle(route("realtime", "/realtime/calls", "raw")) }),
-      HttpLayerRouter.route("*", `${prefix}/*`, unsupported),
-      HttpLayerRouter.route("*", prefix, unsupported)
+      byMethod(metrics, "/responses", { POST: proxy.handle(route("responses", "/responses", "json")), GET: websocket }),
+      byMethod(metrics, "/responses/compact", { POST: proxy.handle(route("compact", "/responses/compact", "json", true)) }),
+      byMethod(metrics, "/models", { GET: catalog.models }),
+      byMethod(metrics, "/realtime/calls", { POST: proxy.handle(route("realtime", "/realtime/calls", "raw")) }),
+      HttpLayerRouter.route("*", `${prefix}/*`, unsupported(metrics)),
+      HttpLayerRouter.route("*", prefix, unsupported(metrics))
     ]
     yield* router.addAll(routes)
   })
-).pipe(Layer.provide([Proxy.Default, Catalog.Default]))
+).pipe(Layer.provide([Proxy.Default, Catalog.Default, Metrics.Default]))

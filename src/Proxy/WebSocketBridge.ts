@@ -11,6 +11,7 @@ import { AccountSelector } from "../AccountSelector.ts"
 import { UpstreamUrl, WsIdleTimeoutMs } from "../Config.ts"
 import { PoolAuth } from "../PoolAuth.ts"
 import { Quota } from "../Quota.ts"
+import { Metrics } from "../Metrics.ts"
 import { RateLimiter } from "../RateLimiter.ts"
 import { SessionStore } from "../SessionStore.ts"
 import { errorAnswer, type ProxyError } from "./ErrorResponse.ts"
@@ -41,6 +42,7 @@ const writeAnswer = (socket: Duplex, status: number, headers: Readonly<Record<st
 const refuse = (socket: Duplex, error: ProxyError) => {
   const answer = errorAnswer(error)
   writeAnswer(socket, answer.status, { ...answer.headers, "content-type": "application/json" }, Buffer.from(JSON.stringify(answer.body)))
+  return answer
 }
 
 // Codex over websocket: one upstream socket, on one account, for the life of each client socket (codex-protocol.md
@@ -55,6 +57,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
     const quota = yield* Quota
     const health = yield* AccountHealth
     const limiter = yield* RateLimiter
+    const metrics = yield* Metrics
     const upstreamUrl = `${(yield* UpstreamUrl).replace(/^http/, "ws")}/responses`
     const run = yield* FiberSet.makeRuntime<never>()
     const stats: BufferStats = { maxBuffered: 0, maxQueued: 0, pauses: 0 }
@@ -112,6 +115,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         const relayed = Object.entries(relayResponseHeaders(upstream.headers)).map(([name, value]) => `${name}: ${value}`)
         upgradeHeaders.set(request, relayed)
         const client = yield* Effect.async<WebSocket>((resume) => wss.handleUpgrade(request, socket, head, (ws) => resume(Effect.succeed(ws))))
+        yield* Effect.acquireRelease(metrics.websocketOpened, () => metrics.websocketClosed)
         const ledger = makeResponseLedger({ accounting, quota, health, poolId: key.poolId, keyId: key.keyId, accountId: selected.accountId, run })
         // A key revoked or an account paused while the socket is open closes it within seconds.
         yield* watcher.watch({
@@ -129,7 +133,10 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
             Effect.as(null),
             Effect.catchAll((error) => {
               const answer = errorAnswer(error)
-              return Effect.succeed(Buffer.from(JSON.stringify({ type: "error", status: answer.status, ...answer.body, headers: answer.headers })))
+              return Effect.as(
+                metrics.gatewayError(answer.status, answer.body.error.code),
+                Buffer.from(JSON.stringify({ type: "error", status: answer.status, ...answer.body, headers: answer.headers }))
+              )
             })
           )
         }
@@ -151,19 +158,19 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         ledger.close(closed.by)
       }).pipe(
         Effect.scoped,
-        Effect.catchAll((error) =>
-          Effect.sync(() => {
-            if (error._tag === "UpgradeRefused") return relayRefusal(socket, error)
-            refuse(socket, error)
-          })
-        )
+        Effect.catchAll((error) => {
+          const answer = error._tag === "UpgradeRefused" ? relayRefusal(socket, error) : refuse(socket, error)
+          return answer === null ? Effect.void : metrics.gatewayError(answer.status, answer.body.error.code)
+        })
       )
 
+    // The gateway's own answer when it makes one; null when upstream's refusal is relayed as it came.
     const relayRefusal = (socket: Duplex, refused: UpgradeRefused) => {
       if (refused.status === 426 || refused.status === 404) return refuse(socket, new UpgradeRequired())
       if (refused.status === 401) return refuse(socket, new NoAccountAvailable({ reason: "none_eligible" }))
       const { "content-type": contentType, ...headers } = relayResponseHeaders(refused.headers)
       writeAnswer(socket, refused.status, { ...headers, "content-type": contentType ?? "application/json" }, refused.body)
+      return null
     }
 
     const handle = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -173,5 +180,5 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
 
     return { handle, stats } as const
   }),
-  dependencies: [AccountHealth.Default, PoolAuth.Default, AccountSelector.Default, AccountCredentials.Default, SessionStore.Default, Accounting.Default, Quota.Default]
+  dependencies: [Metrics.Default, AccountHealth.Default, PoolAuth.Default, AccountSelector.Default, AccountCredentials.Default, SessionStore.Default, Accounting.Default, Quota.Default]
 }) {}
