@@ -1,13 +1,16 @@
 import { SqlClient } from "@effect/sql"
-import { describe, expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Effect, Schedule } from "effect"
 import { spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { gzipSync } from "node:zlib"
+import { Accounts } from "../src/Accounts.ts"
 import { OperatorTokens } from "../src/OperatorTokens.ts"
 import { PoolKeys } from "../src/PoolKeys.ts"
+import { Pools } from "../src/Pools.ts"
 import { backends } from "./support/Databases.ts"
-import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
+import { Fake, gatewayLayer, gatewayUrl, setupPool, sharedPostgres } from "./support/Gateway.ts"
+import { cuttableRelay } from "./support/Outage.ts"
 import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
 
 const later = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
@@ -115,3 +118,48 @@ describe.each(backends)("gateway edge on %s", (backend) => {
       }))
   })
 })
+
+// An outage of the gateway's own PostgreSQL, made by cutting a relay in front of it.
+if (backends.includes("postgres")) {
+  describe("the database going away", () => {
+    it.scopedLive("new requests get a retryable 503 in Codex's shape, a stream under way finishes, and service resumes", () =>
+      Effect.gen(function*() {
+        const target = new URL(process.env["TEST_DATABASE_URL"] ?? "")
+        const relay = yield* cuttableRelay({ host: target.hostname, port: Number(target.port || 5432) })
+        const { fake, instance, manage } = yield* sharedPostgres({}, { databasePort: relay.port })
+        const account = fake.addAccount()
+        const key = yield* manage(Effect.gen(function*() {
+          yield* (yield* Pools).create({ slug: "outage" })
+          yield* (yield* Accounts).importAuthJson("outage", JSON.stringify(fake.authJson(account.accountId)))
+          return (yield* (yield* PoolKeys).create({ poolSlug: "outage" })).token
+        }))
+        const origin = yield* instance
+        const call = (thread: string) =>
+          send(`${origin}/backend-api/codex/responses`, { method: "POST", headers: codexHeaders(key, thread), body: JSON.stringify(responsesBody()) })
+        expect((yield* call("before")).status).toBe(200)
+
+        // Cut while a slow stream is under way: the stream still ends with response.completed.
+        fake.setEventDelay(300)
+        const underway = yield* Effect.fork(call("underway"))
+        yield* Effect.sleep("700 millis")
+        yield* relay.cut
+        const finished = yield* underway
+        expect(finished.status).toBe(200)
+        expect(finished.text).toContain("event: response.completed")
+        fake.setEventDelay(0)
+
+        fake.reset()
+        const refused = yield* call("during")
+        expect(refused.status).toBe(503)
+        expect(refused.headers.get("retry-after")).toEqual("1")
+        expect(JSON.parse(refused.text).error).toMatchObject({ type: "server_error", code: "database_unavailable" })
+        expect(fake.requests).toHaveLength(0)
+        expect((yield* send(`${origin}/readyz`)).status).toBe(503)
+
+        yield* relay.restore
+        const back = yield* call("after").pipe(Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("10 seconds"))))
+        expect(back.status).toBe(200)
+        expect((yield* send(`${origin}/readyz`)).status).toBe(200)
+      }), { timeout: 60_000 })
+  })
+}

@@ -1,18 +1,21 @@
 import { HttpServerResponse } from "@effect/platform"
+import { Cause, Effect } from "effect"
 import type { CredentialRejected } from "../Domain/Errors.ts"
 import type { AccountUnavailable } from "../AccountCredentials/Errors.ts"
-import type {
-  BodyTooLarge,
-  InvalidBody,
-  MethodNotAllowed,
-  NoAccountAvailable,
-  UnsupportedEncoding,
-  UnsupportedEndpoint,
-  KeyLimitExceeded,
-  ModelNotAllowed,
-  PoolExhausted,
-  UpgradeRequired,
-  UpstreamUnavailable
+import {
+  type BodyTooLarge,
+  DatabaseUnavailable,
+  InternalError,
+  type InvalidBody,
+  type MethodNotAllowed,
+  type NoAccountAvailable,
+  type UnsupportedEncoding,
+  type UnsupportedEndpoint,
+  type KeyLimitExceeded,
+  type ModelNotAllowed,
+  type PoolExhausted,
+  type UpgradeRequired,
+  type UpstreamUnavailable
 } from "./Errors.ts"
 
 export type ProxyError =
@@ -29,6 +32,8 @@ export type ProxyError =
   | PoolExhausted
   | KeyLimitExceeded
   | ModelNotAllowed
+  | DatabaseUnavailable
+  | InternalError
 
 export interface ErrorAnswer {
   readonly status: number
@@ -76,6 +81,10 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
       return body(503, "server_error", "no_account_available", "no account of this Pool can serve the request right now")
     case "UpstreamUnavailable":
       return body(502, "server_error", "upstream_unavailable", error.message)
+    case "DatabaseUnavailable":
+      return body(503, "server_error", "database_unavailable", error.message, { "retry-after": "1" })
+    case "InternalError":
+      return body(500, "server_error", "internal_error", error.message)
     case "ModelNotAllowed":
       return body(403, "invalid_request_error", "model_not_allowed", error.message)
     case "KeyLimitExceeded": {
@@ -103,3 +112,16 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
 
 export const errorResponse = (answer: ErrorAnswer): HttpServerResponse.HttpServerResponse =>
   HttpServerResponse.unsafeJson(answer.body, { status: answer.status, headers: answer.headers })
+
+const isSqlError = (defect: unknown) =>
+  typeof defect === "object" && defect !== null && "_tag" in defect && defect._tag === "SqlError"
+
+// A request that died rather than failed: the database went away (503, safe to retry), or a bug (500), which is
+// logged here with its cause — a cause holds no bodies or tokens, only errors and stack traces.
+export const fromDefect = (cause: Cause.Cause<unknown>): Effect.Effect<DatabaseUnavailable | InternalError> => {
+  const defects = [...Cause.defects(cause)]
+  if (defects.length > 0 && defects.every(isSqlError)) {
+    return Effect.as(Effect.logWarning("database unreachable; request refused", cause), new DatabaseUnavailable())
+  }
+  return Effect.as(Effect.logError("request failed unexpectedly", cause), new InternalError())
+}

@@ -84,3 +84,17 @@ export class ModelNotAllowed extends Schema.TaggedError<ModelNotAllowed>()("Mode
     return `model ${this.model} is not allowed for this Pool API key`
   }
 }
+
+// The gateway's own database did not answer: nothing was sent upstream, and trying again shortly is safe.
+export class DatabaseUnavailable extends Schema.TaggedError<DatabaseUnavailable>()("DatabaseUnavailable", {}) {
+  override get message() {
+    return "the gateway cannot reach its database right now; try again shortly"
+  }
+}
+
+// A bug: logged where it happens, answered without detail.
+export class InternalError extends Schema.TaggedError<InternalError>()("InternalError", {}) {
+  override get message() {
+    return "the gateway failed unexpectedly; the failure has been logged"
+  }
+}

@@ -1,34 +1,39 @@
 import { HttpLayerRouter, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
-import { Effect, Layer } from "effect"
+import { Cause, Effect, Layer } from "effect"
 import { Catalog } from "../Catalog.ts"
 import { Proxy, type ProxyRoute } from "../Proxy.ts"
 import { Metrics } from "../Metrics.ts"
-import { errorAnswer, errorResponse, type ProxyError } from "./ErrorResponse.ts"
+import { errorAnswer, errorResponse, fromDefect, type ProxyError } from "./ErrorResponse.ts"
 import { MethodNotAllowed, UnsupportedEndpoint, UpgradeRequired } from "./Errors.ts"
 
 const prefix = "/backend-api/codex"
 
 type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, ProxyError, HttpServerRequest.HttpServerRequest>
 
-// Every failure of these routes is answered here, in Codex's error shape, and counted.
+// Every failure of these routes is answered here, in Codex's error shape, and counted; so is a defect (the database
+// gone, or a bug), which would otherwise be an empty 500.
 const answered = (metrics: Metrics) => (error: ProxyError) => {
   const answer = errorAnswer(error)
   return Effect.as(metrics.gatewayError(answer.status, answer.body.error.code), errorResponse(answer))
 }
 
+const answering = (metrics: Metrics) => <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, ProxyError, R>) =>
+  handler.pipe(
+    Effect.catchAll(answered(metrics)),
+    Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.flatMap(fromDefect(cause), answered(metrics)))
+  )
+
 const byMethod = (metrics: Metrics, path: string, handlers: Partial<Record<"GET" | "POST", Handler>>) =>
   HttpLayerRouter.route("*", `${prefix}${path}`, (request) => {
     const handler = request.method === "GET" || request.method === "POST" ? handlers[request.method] : undefined
     const allow = Object.keys(handlers)
-    return (handler ?? Effect.fail(new MethodNotAllowed({ method: request.method, path: `${prefix}${path}`, allow })))
-      .pipe(Effect.catchAll(answered(metrics)))
+    return answering(metrics)(handler ?? Effect.fail(new MethodNotAllowed({ method: request.method, path: `${prefix}${path}`, allow })))
   })
 
 const unsupported = (metrics: Metrics) =>
-  HttpServerRequest.HttpServerRequest.pipe(
-    Effect.flatMap((request) => new UnsupportedEndpoint({ method: request.method, path: new URL(request.url, "http://x").pathname })),
-    Effect.catchAll(answered(metrics))
-  )
+  answering(metrics)(HttpServerRequest.HttpServerRequest.pipe(
+    Effect.flatMap((request) => new UnsupportedEndpoint({ method: request.method, path: new URL(request.url, "http://x").pathname }))
+  ))
 
 const route = (name: ProxyRoute["name"], upstreamPath: string, body: ProxyRoute["body"], pinned = false): ProxyRoute => ({
   name,

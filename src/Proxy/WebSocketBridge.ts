@@ -1,5 +1,5 @@
 import { Headers } from "@effect/platform"
-import { Effect, Either, FiberSet, Redacted } from "effect"
+import { Cause, Effect, Either, FiberSet, Option, Redacted } from "effect"
 import { type IncomingMessage, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
@@ -14,7 +14,7 @@ import { Quota } from "../Quota.ts"
 import { Metrics } from "../Metrics.ts"
 import { RateLimiter } from "../RateLimiter.ts"
 import { SessionStore } from "../SessionStore.ts"
-import { errorAnswer, type ProxyError } from "./ErrorResponse.ts"
+import { errorAnswer, fromDefect, type ProxyError } from "./ErrorResponse.ts"
 import { NoAccountAvailable, UpgradeRequired } from "./Errors.ts"
 import { parseJson } from "./Json.ts"
 import { accountHeaders, forwardRequestHeaders, relayResponseHeaders } from "./Headers.ts"
@@ -71,6 +71,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
       accountUsable: (accountId) => credentials.get(accountId)
     })
     const upgradeHeaders = new WeakMap<IncomingMessage, ReadonlyArray<string>>()
+    const upgraded = new WeakSet<IncomingMessage>()
     wss.on("headers", (headers, request) => headers.push(...(upgradeHeaders.get(request) ?? [])))
 
     // 401 on the upgrade: refresh that account's token once and try it again.
@@ -114,7 +115,12 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         })
         const relayed = Object.entries(relayResponseHeaders(upstream.headers)).map(([name, value]) => `${name}: ${value}`)
         upgradeHeaders.set(request, relayed)
-        const client = yield* Effect.async<WebSocket>((resume) => wss.handleUpgrade(request, socket, head, (ws) => resume(Effect.succeed(ws))))
+        const client = yield* Effect.async<WebSocket>((resume) =>
+          wss.handleUpgrade(request, socket, head, (ws) => {
+            upgraded.add(request)
+            resume(Effect.succeed(ws))
+          })
+        )
         yield* Effect.acquireRelease(metrics.websocketOpened, () => metrics.websocketClosed)
         const ledger = makeResponseLedger({ accounting, quota, health, poolId: key.poolId, keyId: key.keyId, accountId: selected.accountId, run })
         // A key revoked or an account paused while the socket is open closes it within seconds.
@@ -158,10 +164,17 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         ledger.close(closed.by)
       }).pipe(
         Effect.scoped,
-        Effect.catchAll((error) => {
-          const answer = error._tag === "UpgradeRefused" ? relayRefusal(socket, error) : refuse(socket, error)
-          return answer === null ? Effect.void : metrics.gatewayError(answer.status, answer.body.error.code)
-        })
+        Effect.catchAllCause((cause) =>
+          Effect.gen(function*() {
+            if (Cause.isInterruptedOnly(cause)) return socket.destroy()
+            const error = yield* Option.match(Cause.failureOption(cause), { onNone: () => fromDefect(cause), onSome: Effect.succeed })
+            // Once the upgrade is done the socket speaks websocket: it is cut, and Codex reconnects.
+            if (upgraded.has(request)) return socket.destroy()
+            if (!socket.writable) return
+            const answer = error._tag === "UpgradeRefused" ? relayRefusal(socket, error) : refuse(socket, error)
+            if (answer !== null) yield* metrics.gatewayError(answer.status, answer.body.error.code)
+          })
+        )
       )
 
     // The gateway's own answer when it makes one; null when upstream's refusal is relayed as it came.

@@ -49,13 +49,17 @@ export const gatewayInstance = (config: Layer.Layer<never>) =>
   )
 
 // A fake backend and a fresh PostgreSQL database that several gateway instances (`instance`) can share, plus the
-// management services on that database (`manage`). For the tests of what instances share; everything stops with the
-// scope.
-export const sharedPostgres = (env: Record<string, string>) =>
+// management services on that database (`manage`), reached through `databasePort` when given (a relay). For the
+// tests of what instances share; everything stops with the scope.
+export const sharedPostgres = (env: Record<string, string>, options: { readonly databasePort?: number } = {}) =>
   Effect.gen(function*() {
     const fake = yield* Effect.acquireRelease(Effect.promise(() => startFakeUpstream()), (fake) => Effect.promise(() => fake.close()))
+    const database = yield* backendEnv("postgres")
+    const url = new URL(database.DATABASE_URL ?? "")
+    if (options.databasePort !== undefined) url.port = String(options.databasePort)
     const config = configFrom({
-      ...(yield* backendEnv("postgres")),
+      ...database,
+      DATABASE_URL: url.toString(),
       CODEX_POOLER_UPSTREAM_URL: fake.url,
       CODEX_POOLER_AUTH_URL: fake.authUrl,
       CODEX_POOLER_USAGE_POLL_SECONDS: "0",
