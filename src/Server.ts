@@ -12,9 +12,11 @@ import * as UsagePoller from "./UsagePoller.ts"
 import { WebSocketBridge, websocketPath } from "./Proxy/WebSocketBridge.ts"
 
 // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the grace period, then close the rest.
-// Built after the HTTP server and the services, so it is released first, while those are still up.
+// Websockets are asked to move (1012) as soon as they are idle. Built after the HTTP server and the services, so it
+// is released first, while those are still up.
 const drain = (server: Server) =>
   Layer.scopedDiscard(Effect.gen(function*() {
+    const bridge = yield* WebSocketBridge
     let inFlight = 0
     server.on("request", (_request, response) => {
       inFlight++
@@ -24,13 +26,16 @@ const drain = (server: Server) =>
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         if (server.listening) server.close()
-        yield* Effect.logInfo("shutting down").pipe(Effect.annotateLogs({ inFlight }))
+        yield* Effect.logInfo("shutting down").pipe(Effect.annotateLogs({ inFlight, websockets: bridge.openSockets() }))
+        yield* bridge.drain
         const idle = yield* Effect.sleep("50 millis").pipe(
-          Effect.repeat({ until: () => inFlight === 0 }),
+          Effect.repeat({ until: () => inFlight === 0 && bridge.openSockets() === 0 }),
           Effect.timeoutOption(graceMs)
         )
         if (idle._tag === "None") {
-          yield* Effect.logWarning("grace period over, closing connections").pipe(Effect.annotateLogs({ inFlight }))
+          yield* Effect.logWarning("grace period over, closing connections").pipe(
+            Effect.annotateLogs({ inFlight, websockets: bridge.openSockets() })
+          )
         }
         server.closeAllConnections()
       })
@@ -66,7 +71,8 @@ export const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
   const port = yield* Port
   const host = yield* Host
   const server = createServer()
-  return Layer.mergeAll(drain(server), websockets(server), mcp(server), UsagePoller.layer.pipe(Layer.provide(UpstreamClient.layer))).pipe(
+  return Layer.mergeAll(drain(server), mcp(server), UsagePoller.layer.pipe(Layer.provide(UpstreamClient.layer))).pipe(
+    Layer.provideMerge(websockets(server)),
     Layer.provideMerge(HttpLayerRouter.serve(HttpRoutes, { disableLogger: true })),
     Layer.provideMerge(NodeHttpServer.layer(() => server, { port, host }))
   )

@@ -1,5 +1,5 @@
-import { describe, expect, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import WebSocket from "ws"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { Accounts } from "../src/Accounts.ts"
@@ -239,4 +239,37 @@ describe("websocket idle timeout", () => {
         expect(fake.openSockets()).toBe(0)
       }))
   })
+})
+
+describe("websocket drain", () => {
+  it.live("stopping the gateway moves an idle socket at once and a busy one right after its response (1012)", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(gatewayLayer("pglite", { CODEX_POOLER_SHUTDOWN_GRACE_MS: "20000" }), scope)
+      const fake = Context.get(context, Fake)
+      const pool = yield* Effect.provide(setupPool(1), context)
+      const url = yield* Effect.provide(gatewayUrl, context)
+      const idle = yield* open(url, wsHeaders(pool.key, "thread-idle"))
+      const busy = yield* open(url, wsHeaders(pool.key, "thread-busy"))
+      if (!("socket" in idle) || !("socket" in busy)) return expect.fail("upgrade refused")
+      idle.socket.send(create())
+      yield* Effect.promise(() => idle.next("response.completed"))
+
+      fake.setEventDelay(150)
+      busy.socket.send(create())
+      yield* Effect.promise(() => busy.next("response.created"))
+      const started = Date.now()
+      const stopping = yield* Effect.fork(Scope.close(scope, Exit.void))
+
+      const idleClosed = yield* Effect.promise(() => idle.closed)
+      expect(idleClosed).toEqual({ code: 1012, reason: "gateway restarting" })
+      expect(busy.frames.some((frame) => frame.type === "response.completed")).toBe(false)
+      expect(yield* Effect.promise(() => busy.closed)).toEqual({ code: 1012, reason: "gateway restarting" })
+      // The busy socket's response reached Codex whole before the socket was closed.
+      expect(busy.frames.at(-1)?.type).toEqual("response.completed")
+      yield* Fiber.join(stopping)
+      // Well inside the 20 s grace period: it waited for the response, not for the clock.
+      expect(Date.now() - started).toBeLessThan(10_000)
+      fake.setEventDelay(0)
+    }), 60_000)
 })

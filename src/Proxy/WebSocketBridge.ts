@@ -72,6 +72,9 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
     })
     const upgradeHeaders = new WeakMap<IncomingMessage, ReadonlyArray<string>>()
     const upgraded = new WeakSet<IncomingMessage>()
+    // The open bridges, each by what closes it once it is idle.
+    const live = new Set<() => void>()
+    let draining = false
     wss.on("headers", (headers, request) => headers.push(...(upgradeHeaders.get(request) ?? [])))
 
     // 401 on the upgrade: refresh that account's token once and try it again.
@@ -160,7 +163,18 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
             client.close(1012, "session moved to another account")
             return "drop" as const
           })
-        const closed = yield* bridgeFrames(client, upstream.socket, { fromUpstream: ledger.fromUpstream, gate, hold }, { stats, idleTimeoutMs })
+        // Draining (the instance is stopping): an idle socket is closed at once, a busy one as soon as its response
+        // has reached Codex — with 1012, on which Codex reconnects (to another instance) and carries on.
+        const restart = () => {
+          if (ledger.idle()) client.close(1012, "gateway restarting")
+        }
+        yield* Effect.acquireRelease(Effect.sync(() => live.add(restart)), () => Effect.sync(() => live.delete(restart)))
+        if (draining) restart()
+        const delivered = Effect.sync(() => draining && restart())
+        const closed = yield* bridgeFrames(client, upstream.socket, { fromUpstream: ledger.fromUpstream, gate, hold, delivered }, {
+          stats,
+          idleTimeoutMs
+        })
         ledger.close(closed.by)
       }).pipe(
         Effect.scoped,
@@ -191,7 +205,12 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
       run(connect(request, socket, head))
     }
 
-    return { handle, stats } as const
+    const drain = Effect.sync(() => {
+      draining = true
+      for (const restart of live) restart()
+    })
+
+    return { handle, stats, drain, openSockets: () => live.size } as const
   }),
   dependencies: [Metrics.Default, AccountHealth.Default, PoolAuth.Default, AccountSelector.Default, AccountCredentials.Default, SessionStore.Default, Accounting.Default, Quota.Default]
 }) {}

@@ -17,6 +17,8 @@ export interface FrameObserver {
   readonly gate: (data: Buffer, isBinary: boolean) => Effect.Effect<Buffer | null>
   // Upstream frames the gateway keeps from the client (the session is moving to another account), or forwards.
   readonly hold: (data: Buffer, isBinary: boolean) => Effect.Effect<"forward" | "drop">
+  // Runs once an upstream frame has been handed to the client's socket.
+  readonly delivered?: Effect.Effect<void>
 }
 
 // Observed across all bridges, for tests and, later, metrics.
@@ -126,14 +128,15 @@ export const bridgeFrames = (
     to: WebSocket,
     by: Closed["by"],
     observe: FrameObserver["fromUpstream"] | undefined,
-    gate: FrameObserver["gate"]
+    gate: FrameObserver["gate"],
+    delivered: Effect.Effect<void> = Effect.void
   ) =>
     incoming(from, by, stats).pipe(
       Stream.tap(() => Effect.sync(() => (activity.last = Date.now()))),
       Stream.runForEach((frame) =>
         Effect.flatMap(gate(frame.data, frame.isBinary), (reply) =>
           reply === null
-            ? Effect.zipRight(Effect.sync(() => observe?.(frame.data, frame.isBinary)), send(to, frame, stats))
+            ? Effect.sync(() => observe?.(frame.data, frame.isBinary)).pipe(Effect.zipRight(send(to, frame, stats)), Effect.zipRight(delivered))
             : reply.length === 0
             ? Effect.void
             : send(from, { data: reply, isBinary: false }, stats))
@@ -144,7 +147,7 @@ export const bridgeFrames = (
   return keepAlive([client, upstream], options.idleTimeoutMs, activity).pipe(
     Effect.zipRight(Effect.raceFirst(
       pipe(client, upstream, "client", undefined, observer.gate),
-      pipe(upstream, client, "upstream", observer.fromUpstream, fromUpstream)
+      pipe(upstream, client, "upstream", observer.fromUpstream, fromUpstream, observer.delivered)
     )),
     Effect.match({
       onFailure: (closed): Closed => {

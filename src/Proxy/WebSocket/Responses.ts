@@ -91,5 +91,8 @@ export const makeResponseLedger = (options: {
     }
   }
 
-  return { open, fromUpstream, close } as const
+  // No response under way: the socket can be closed without cutting one short.
+  const idle = () => queue.length === 0
+
+  return { open, fromUpstream, close, idle } as const
 }
