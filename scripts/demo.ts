@@ -35,7 +35,7 @@ const serve = (): Promise<{ child: ChildProcess; origin: string }> =>
     let output = ""
     const onData = (chunk: Buffer) => {
       output += chunk.toString()
-      const match = /Listening on (http:\/\/[^\s]+)/.exec(output)
+      const match = /Listening on (http:\/\/[^\s"]+)/.exec(output)
       if (match?.[1]) resolve({ child, origin: match[1] })
     }
     child.stdout.on("data", onData)

@@ -75,6 +75,20 @@ export const Level = nonEmpty("LOG_LEVEL").pipe(
   })
 )
 
+export const LogFormats = ["pretty", "logfmt", "json"] as const
+export type LogFormat = typeof LogFormats[number]
+
+// A person at a terminal reads pretty lines; a pipe, journald or a log collector gets logfmt unless told json.
+export const Format = nonEmpty("LOG_FORMAT").pipe(
+  Config.mapOrFail((value) => {
+    const raw = Option.getOrElse(value, () => process.stderr.isTTY ? "pretty" : "logfmt")
+    const format = LogFormats.find((format) => format === raw.toLowerCase())
+    return format !== undefined
+      ? Either.right(format)
+      : Either.left(ConfigError.InvalidData(["LOG_FORMAT"], `must be one of ${LogFormats.join(", ")}, got "${raw}"`))
+  })
+)
+
 const count = (name: string, fallback: number, minimum: number, unit: string) =>
   nonEmpty(name).pipe(
     Config.mapOrFail((value) => {
@@ -128,6 +142,7 @@ export const AllSettings = Config.all({
   upstreamUrl: UpstreamUrl,
   authUrl: AuthUrl,
   logLevel: Level,
+  logFormat: Format,
   maxBodyBytes: MaxBodyBytes,
   refreshSkewSeconds: RefreshSkewSeconds,
   shutdownGraceMs: ShutdownGraceMs,

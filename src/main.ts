@@ -1,16 +1,21 @@
 #!/usr/bin/env node
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Logger } from "effect"
+import { Effect, Logger } from "effect"
 import { runCli } from "./Cli.ts"
 import { reportFailure } from "./Cli/Failure.ts"
 import { AllSettings } from "./Config.ts"
+import * as Logging from "./Logging.ts"
 
-// Logs go to stderr so that stdout carries only what a command prints (tables, --json, secrets).
-const StderrLogger = Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true }))
-
+// A defect is logged here rather than by runMain, whose reporter would print it unredacted to stdout.
 AllSettings.pipe(
-  Effect.flatMap((settings) => Logger.withMinimumLogLevel(runCli(process.argv), settings.logLevel)),
-  Effect.provide(Layer.merge(NodeContext.layer, StderrLogger)),
+  Effect.flatMap((settings) =>
+    runCli(process.argv).pipe(
+      Logger.withMinimumLogLevel(settings.logLevel),
+      Effect.tapDefect((cause) => Effect.logError("unexpected failure", cause)),
+      Effect.provide(Logging.layer(settings.logFormat))
+    )
+  ),
+  Effect.provide(NodeContext.layer),
   Effect.catchAll(reportFailure),
-  NodeRuntime.runMain({ disablePrettyLogger: true })
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
 )

@@ -47,6 +47,7 @@ describe("configuration errors", () => {
         [{ CODEX_POOLER_UPSTREAM_URL: "ftp://example" }, "CODEX_POOLER_UPSTREAM_URL must be an http(s) URL"],
         [{ CODEX_POOLER_AUTH_URL: "not a url" }, "CODEX_POOLER_AUTH_URL must be an http(s) URL"],
         [{ LOG_LEVEL: "loud" }, "LOG_LEVEL must be one of"],
+        [{ LOG_FORMAT: "yaml" }, "LOG_FORMAT must be one of pretty, logfmt, json, got \"yaml\""],
         [{ CODEX_POOLER_MAX_BODY_BYTES: "lots" }, "CODEX_POOLER_MAX_BODY_BYTES must be a whole number of bytes, at least 1024"],
         [{ CODEX_POOLER_PREVIOUS_SECRET_KEYS: "c2hvcnQ=" }, "CODEX_POOLER_PREVIOUS_SECRET_KEYS must be comma-separated 32-byte keys"],
         [{ PORT: "x", LOG_LEVEL: "y" }, "PORT must be a TCP port number 0-65535, got \"x\"; LOG_LEVEL must be one of"],
