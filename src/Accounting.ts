@@ -1,6 +1,7 @@
 import { Clock, Effect, FiberSet } from "effect"
 import type { Usage } from "./Accounting/Usage.ts"
 import { type AttemptEnd, RequestsRepo, type Started } from "./Accounting/RequestsRepo.ts"
+import { Instances } from "./Instances.ts"
 import { Metrics } from "./Metrics.ts"
 
 export interface RequestOutcome {
@@ -20,6 +21,7 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
   scoped: Effect.gen(function*() {
     const repo = yield* RequestsRepo
     const metrics = yield* Metrics
+    const instance = yield* Instances
     // What the end of each request this instance started needs for its metrics.
     const open = new Map<string, { readonly route: string; readonly transport: string; readonly startedAt: number }>()
     // Writes that follow a response run beside it rather than in front of its last byte; shutdown waits for them.
@@ -27,11 +29,11 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
     yield* Effect.addFinalizer(() => FiberSet.awaitEmpty(pending))
     const background = <A, E>(effect: Effect.Effect<A, E>) => FiberSet.run(pending, effect).pipe(Effect.asVoid)
 
-    const start = Effect.fn("Accounting.start")(function*(request: Omit<Started, "startedAt">) {
+    const start = Effect.fn("Accounting.start")(function*(request: Omit<Started, "startedAt" | "instanceId">) {
       const startedAt = yield* now
       open.set(request.id, { route: request.route, transport: request.transport, startedAt: startedAt.getTime() })
       yield* metrics.requestStarted(request.route, request.transport)
-      yield* repo.start({ ...request, startedAt })
+      yield* repo.start({ ...request, startedAt, instanceId: instance.id })
     })
 
     const ended = (requestId: string, outcome: RequestOutcome, endedAt: Date) => {
@@ -104,5 +106,5 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
 
     return { start, attempt, endAttempt, finish, complete, background } as const
   }),
-  dependencies: [RequestsRepo.Default, Metrics.Default]
+  dependencies: [RequestsRepo.Default, Metrics.Default, Instances.Default]
 }) {}

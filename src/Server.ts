@@ -6,6 +6,7 @@ import type { Duplex } from "node:stream"
 import { Host, Port, ShutdownGraceMs } from "./Config.ts"
 import { HttpRoutes } from "./Http.ts"
 import { Mcp } from "./Mcp.ts"
+import * as Instances from "./Instances.ts"
 import * as RateLimiter from "./RateLimiter.ts"
 import * as UpstreamClient from "./UpstreamClient.ts"
 import * as UsagePoller from "./UsagePoller.ts"
@@ -71,7 +72,12 @@ export const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
   const port = yield* Port
   const host = yield* Host
   const server = createServer()
-  return Layer.mergeAll(drain(server), mcp(server), UsagePoller.layer.pipe(Layer.provide(UpstreamClient.layer))).pipe(
+  return Layer.mergeAll(
+    drain(server),
+    mcp(server),
+    UsagePoller.layer.pipe(Layer.provide(UpstreamClient.layer)),
+    Instances.layer.pipe(Layer.provide(Instances.Instances.Default))
+  ).pipe(
     Layer.provideMerge(websockets(server)),
     Layer.provideMerge(HttpLayerRouter.serve(HttpRoutes, { disableLogger: true })),
     Layer.provideMerge(NodeHttpServer.layer(() => server, { port, host }))

@@ -1,7 +1,8 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Effect, Fiber, Schedule } from "effect"
 import WebSocket from "ws"
+import { Instances } from "../src/Instances.ts"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
@@ -75,6 +76,35 @@ describe.each(backends)("key policy on %s", (backend) => {
         }
         expect(fake.requests).toHaveLength(0)
         expect((yield* call(key)).status).toBe(200)
+      }))
+
+    it.effect("a stream left in progress by a lost instance stops counting once swept; a live instance's keeps counting", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const sql = yield* SqlClient.SqlClient
+        const instances = yield* Instances
+        const pool = yield* setupPool(1)
+        const key = yield* keyWith(pool.slug, { maxConcurrent: 2 })
+        const keyId = key.slice(4, 20)
+        // A row of an instance that was killed (it never beats again), with its attempt.
+        yield* sql`INSERT INTO requests (id, pool_id, key_id, route, transport, status, started_at, instance_id)
+          VALUES ('req_lost', ${pool.poolId}, ${keyId}, 'responses', 'sse', 'in_progress', now() - interval '2 minutes', 'inst_gone')`
+        yield* sql`INSERT INTO request_attempts (request_id, attempt, account_id, started_at)
+          VALUES ('req_lost', 1, ${pool.accounts[0]!.id}, now() - interval '2 minutes')`
+        // And a stream of this instance, still open.
+        fake.fault(pool.accounts[0]!.fake.accountId, { kind: "stall", ms: 3_000 })
+        const open = yield* Effect.fork(call(key))
+        yield* Effect.promise(() => fake.waitFor(() => fake.requests.some((request) => request.path.endsWith("/responses")), 5_000))
+        expect(JSON.parse((yield* call(key)).text).error.code).toEqual("key_concurrent_streams")
+
+        expect(yield* instances.sweep).toBe(1)
+        expect(yield* sql`SELECT status, error_code FROM requests WHERE id = 'req_lost'`).toEqual([{ status: "failed", errorCode: "instance_lost" }])
+        expect(yield* sql`SELECT outcome, error_code FROM request_attempts WHERE request_id = 'req_lost'`)
+          .toEqual([{ outcome: "failed", errorCode: "instance_lost" }])
+        const live = yield* sql`SELECT status FROM requests WHERE key_id = ${keyId} AND id <> 'req_lost' AND status = 'in_progress'`
+        expect(live).toHaveLength(1)
+        expect((yield* call(key)).status).toBe(200)
+        expect((yield* Fiber.join(open)).status).toBe(200)
       }))
 
     it.effect("requests per minute: over the limit is a retryable 429 with Retry-After, not a 401", () =>

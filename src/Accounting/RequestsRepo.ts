@@ -10,7 +10,9 @@ export const Started = Schema.Struct({
   route: Schema.String,
   transport: Schema.Literal("http", "sse", "websocket"),
   model: Schema.NullOr(Schema.String),
-  startedAt: Schema.DateFromSelf
+  startedAt: Schema.DateFromSelf,
+  // the gateway instance relaying it: if that instance is lost, another closes the row
+  instanceId: Schema.String
 })
 export type Started = typeof Started.Type
 

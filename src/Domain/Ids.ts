@@ -1,3 +1,3 @@
 import { randomBytes } from "node:crypto"
 
-export const newId = (prefix: "pool" | "acct" | "req"): string => `${prefix}_${randomBytes(8).toString("hex")}`
+export const newId = (prefix: "pool" | "acct" | "req" | "inst"): string => `${prefix}_${randomBytes(8).toString("hex")}`

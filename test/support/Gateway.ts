@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto"
 import { Accounts } from "../../src/Accounts.ts"
 import type { Strategy } from "../../src/Domain/Models.ts"
 import { PoolKeys } from "../../src/PoolKeys.ts"
+import { Instances } from "../../src/Instances.ts"
 import { Pools } from "../../src/Pools.ts"
 import { Quota } from "../../src/Quota.ts"
 import { ServerLive } from "../../src/Server.ts"
@@ -35,7 +36,7 @@ export const gatewayLayer = (backend: Backend, env: Record<string, string> = {})
       CODEX_POOLER_USAGE_POLL_SECONDS: "0",
       ...env
     }
-    return Layer.mergeAll(ServerLive, ManagementServices, Quota.Default).pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(configFrom(config)))
+    return Layer.mergeAll(ServerLive, ManagementServices, Quota.Default, Instances.Default).pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(configFrom(config)))
   })).pipe(Layer.provideMerge(FakeLive))
 
 // Another gateway instance in this process, on its own memo map (its own caches, pools and selection state), as a
