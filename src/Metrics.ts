@@ -101,6 +101,12 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
       registers
     })
 
+    const instances = new Prom.Gauge({
+      name: `${prefix}instances`,
+      help: "Gateway instances beating on the shared database.",
+      registers
+    })
+
     const sync = (effect: () => void) => Effect.sync(effect)
 
     // Read at scrape time from the shared database, so every instance reports the same Pool state.
@@ -117,6 +123,9 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
       const windows = yield* sql<{ readonly account: string; readonly window: string; readonly usedPercent: number }>`
         SELECT account_id AS account, window_kind AS window, used_percent FROM account_quota
         WHERE limit_name = 'codex' AND (resets_at IS NULL OR resets_at > now())`
+      const [live] = yield* sql<{ readonly count: string }>`
+        SELECT count(*) AS count FROM instances WHERE heartbeat_at > now() - interval '1 minute'`
+      instances.set(Number(live?.count ?? 0))
       accounts.reset()
       for (const row of states) accounts.set({ pool: row.pool, state: row.state }, Number(row.count))
       quota.reset()

@@ -74,6 +74,7 @@ describe.each(backends)("metrics on %s", (backend) => {
         expect(valueOf(after, "codex_pooler_pool_accounts", { pool: pool.slug, state: "active" })).toBe(2)
         expect(valueOf(after, "codex_pooler_pool_accounts", { pool: pool.slug, state: "resting" })).toBe(1)
         expect(valueOf(after, "codex_pooler_account_quota_used_percent", { account: b.id, window: "primary" })).toBe(12.5)
+        expect(valueOf(after, "codex_pooler_instances")).toBe(1)
 
         // Ids and slugs only: no key, token or e-mail.
         for (const secret of [pool.key, token, a.fake.email, b.fake.email, a.fake.accessToken, b.fake.accessToken]) {
