@@ -65,6 +65,7 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
       observeUsage,
       recordFailure,
       recordSuccess,
+      clear: repo.clear,
       earliestReset: repo.earliestReset,
       claimUsagePolls: repo.claimPolls
     } as const

@@ -1,5 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Effect, Option } from "effect"
+import { AccountHealth } from "./AccountHealth.ts"
 import { AccountsRepo } from "./Accounts/AccountsRepo.ts"
 import { parseAuthJson } from "./Accounts/AuthJson.ts"
 import { tokenAad } from "./Accounts/Sealing.ts"
@@ -16,6 +17,7 @@ export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
     const pools = yield* Pools
     const vault = yield* Vault
     const audit = yield* AuditLog
+    const health = yield* AccountHealth
 
     const orNotFound = (id: string) => found("account", id)
 
@@ -68,14 +70,29 @@ export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
       }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
     )
 
+    const clearCooldown = Effect.fn("Accounts.clearCooldown")((id: string) =>
+      Effect.gen(function*() {
+        const account = yield* repo.findById(id).pipe(orNotFound(id))
+        const hadHealthRow = yield* health.clear(id)
+        yield* audit.record({
+          action: "account.clear_cooldown",
+          targetKind: "account",
+          targetId: id,
+          details: { hadHealthRow }
+        })
+        return account
+      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+    )
+
     return {
       importAuthJson,
       list: repo.list,
       get: (id: string) => repo.findById(id).pipe(orNotFound(id)),
       pause: setStatus("pause"),
       resume: setStatus("resume"),
+      clearCooldown,
       remove
     } as const
   }),
-  dependencies: [AccountsRepo.Default, Pools.Default, Vault.Default, AuditLog.Default]
+  dependencies: [AccountsRepo.Default, Pools.Default, Vault.Default, AuditLog.Default, AccountHealth.Default]
 }) {}

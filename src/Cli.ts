@@ -1,19 +1,32 @@
 import { Command } from "@effect/cli"
 import { Layer } from "effect"
 import { Accounts } from "./Accounts.ts"
+import { Activity } from "./Activity.ts"
 import { accountCommand } from "./Cli/AccountCommands.ts"
+import { requestsCommand, statusCommand, usageCommand } from "./Cli/ActivityCommands.ts"
 import { keyCommand } from "./Cli/KeyCommands.ts"
 import { operatorTokenCommand } from "./Cli/OperatorTokenCommands.ts"
 import { poolCommand } from "./Cli/PoolCommands.ts"
 import { migrateCommand, serveCommand } from "./Cli/ServeCommands.ts"
 import { Actor } from "./Domain/Actor.ts"
+import { FleetRepo } from "./Mcp/FleetRepo.ts"
 import { OperatorTokens } from "./OperatorTokens.ts"
 import { PoolKeys } from "./PoolKeys.ts"
 import { Pools } from "./Pools.ts"
+import { Quota } from "./Quota.ts"
 import { MigratedSqlLive } from "./Sql.ts"
 
 // Management commands work on a fresh data dir too: the database is migrated before they run.
-const ManagementLive = Layer.mergeAll(Pools.Default, Accounts.Default, PoolKeys.Default, OperatorTokens.Default).pipe(
+// Activity, FleetRepo and Quota give the operator views the MCP tools show too.
+const ManagementLive = Layer.mergeAll(
+  Pools.Default,
+  Accounts.Default,
+  PoolKeys.Default,
+  OperatorTokens.Default,
+  Activity.Default,
+  FleetRepo.Default,
+  Quota.Default
+).pipe(
   Layer.provideMerge(Layer.succeed(Actor, Actor.Cli)),
   Layer.provide(MigratedSqlLive)
 )
@@ -29,7 +42,10 @@ export const rootCommand = Command.make("codex-pooler").pipe(
     managed(poolCommand),
     managed(accountCommand),
     managed(keyCommand),
-    managed(operatorTokenCommand)
+    managed(operatorTokenCommand),
+    managed(usageCommand),
+    managed(requestsCommand),
+    managed(statusCommand)
   ])
 )
 

@@ -3,10 +3,8 @@ import { Cause, Clock, Duration, Effect, FiberSet, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Accounts } from "./Accounts.ts"
-import { AuditLog } from "./AuditLog.ts"
-import { ActivityRepo } from "./Mcp/ActivityRepo.ts"
+import { Activity } from "./Activity.ts"
 import { bearerToken, jsonRpcError, missingCredential, rejectCredential } from "./Mcp/Auth.ts"
-import { ControlRepo } from "./Mcp/ControlRepo.ts"
 import { FleetRepo } from "./Mcp/FleetRepo.ts"
 import { makeSessionServer, type Principal } from "./Mcp/Session.ts"
 import { allTools } from "./Mcp/Tools.ts"
@@ -102,9 +100,7 @@ export class Mcp extends Effect.Service<Mcp>()("Gateway/Mcp", {
     Accounts.Default,
     PoolKeys.Default,
     Quota.Default,
-    AuditLog.Default,
     FleetRepo.Default,
-    ActivityRepo.Default,
-    ControlRepo.Default
+    Activity.Default
   ]
 }) {}

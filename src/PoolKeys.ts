@@ -8,6 +8,18 @@ import { verifyToken } from "./Domain/Verify.ts"
 import { Pools } from "./Pools.ts"
 import { type KeyLimits, PoolKeysRepo } from "./PoolKeys/PoolKeysRepo.ts"
 
+// The largest limits a key may carry, set from the CLI or the MCP tools alike.
+export const limitCeilings = {
+  requestsPerMinute: 1_000_000,
+  tokensPerDay: 1_000_000_000_000,
+  maxConcurrent: 10_000
+} as const
+
+// An omitted (undefined) limit stays as it is; null removes it.
+export type LimitChanges = { readonly [K in keyof KeyLimits]?: KeyLimits[K] | undefined }
+
+const keep = <A>(change: A | undefined, current: A): A => change === undefined ? current : change
+
 export class PoolKeys extends Effect.Service<PoolKeys>()("Gateway/PoolKeys", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -51,13 +63,33 @@ export class PoolKeys extends Effect.Service<PoolKeys>()("Gateway/PoolKeys", {
       }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
     )
 
+    const setLimits = Effect.fn("PoolKeys.setLimits")((id: string, changes: LimitChanges) =>
+      Effect.gen(function*() {
+        const current = yield* repo.findById(id).pipe(orNotFound("key", id))
+        const next = {
+          requestsPerMinute: keep(changes.requestsPerMinute, current.requestsPerMinute),
+          tokensPerDay: keep(changes.tokensPerDay, current.tokensPerDay),
+          maxConcurrent: keep(changes.maxConcurrent, current.maxConcurrent),
+          allowedModels: keep(changes.allowedModels, current.allowedModels)
+        }
+        yield* repo.setLimits({ id, ...next })
+        yield* audit.record({
+          action: "key.set_limits",
+          targetKind: "key",
+          targetId: id,
+          details: { ...next, allowedModels: next.allowedModels === null ? null : next.allowedModels.join(",") }
+        })
+        return yield* repo.findById(id).pipe(orNotFound("key", id))
+      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+    )
+
     const verify = Effect.fn("PoolKeys.verify")(function*(token: string) {
       const key = yield* verifyToken("cpk", token, repo.findById)
       if (key.poolStatus !== "active") return yield* new CredentialRejected({ kind: "cpk", reason: "pool_disabled" })
       return key
     })
 
-    return { create, revoke, verify, touch: repo.touch, list: repo.list } as const
+    return { create, revoke, setLimits, verify, touch: repo.touch, list: repo.list } as const
   }),
   dependencies: [PoolKeysRepo.Default, Pools.Default, AuditLog.Default]
 }) {}

@@ -12,6 +12,9 @@ const isUniqueViolation = (error: unknown) =>
   error instanceof SqlError.SqlError && typeof error.cause === "object" && error.cause !== null &&
   "code" in error.cause && error.cause.code === "23505"
 
+const found = <A>(slug: string, pool: Option.Option<A>) =>
+  Option.match(pool, { onNone: () => Effect.fail(new PoolNotFound({ slug })), onSome: Effect.succeed })
+
 export class Pools extends Effect.Service<Pools>()("Gateway/Pools", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -40,13 +43,23 @@ export class Pools extends Effect.Service<Pools>()("Gateway/Pools", {
     })
 
     const findBySlug = Effect.fn("Pools.findBySlug")(function*(slug: string) {
-      return yield* Option.match(yield* repo.findBySlug(slug), {
-        onNone: () => new PoolNotFound({ slug }),
-        onSome: Effect.succeed
-      })
+      return yield* found(slug, yield* repo.findBySlug(slug))
     })
 
-    return { create, findBySlug, list: repo.list } as const
+    const setStrategy = Effect.fn("Pools.setStrategy")((ref: string, strategy: Strategy) =>
+      Effect.gen(function*() {
+        const { previous, ...pool } = yield* found(ref, yield* repo.setStrategy(ref, strategy))
+        yield* audit.record({
+          action: "pool.set_strategy",
+          targetKind: "pool",
+          targetId: pool.id,
+          details: { from: previous, to: strategy }
+        })
+        return pool
+      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+    )
+
+    return { create, findBySlug, setStrategy, list: repo.list } as const
   }),
   dependencies: [PoolsRepo.Default, AuditLog.Default]
 }) {}

@@ -116,7 +116,11 @@ describe.each(backends)("operator CLI on %s", (backend) => {
         [yield* run("key", "create", "--pool", "ghost"), /^codex-pooler: no pool with slug "ghost"$/],
         [yield* run("key", "create", "--pool", "solo", "--expires", "soon"), /^codex-pooler: "soon" is not a duration/],
         [yield* run("key", "revoke", "0000000000000000"), /^codex-pooler: no key with id "0000000000000000"$/],
-        [yield* run("key", "create", "--pool", "solo", "--rpm", "0"), /^codex-pooler: --rpm must be a positive number$/],
+        [yield* run("key", "create", "--pool", "solo", "--rpm", "0"), /^codex-pooler: --rpm must be a whole number from 1 to 1000000$/],
+        [
+          yield* run("key", "create", "--pool", "solo", "--max-concurrent", "99999999999"),
+          /^codex-pooler: --max-concurrent must be a whole number from 1 to 10000$/
+        ],
         [yield* run("operator-token", "revoke", "nope"), /^codex-pooler: no operator token with id "nope"$/]
       ] as const
       for (const [result, line] of failures) {

@@ -61,6 +61,16 @@ export class HealthRepo extends Effect.Service<HealthRepo>()("Gateway/HealthRepo
           WHERE account_id = ${accountId} AND (consecutive_failures > 0 OR circuit_state <> 'closed')`
     })
 
+    // An operator's word: the account rests no longer and its circuit closes. True when it had a health row.
+    const clear = SqlSchema.findAll({
+      Request: Schema.String,
+      Result: Schema.Struct({ accountId: Schema.String }),
+      execute: (accountId) =>
+        sql`UPDATE account_health SET cooldown_until = NULL, cooldown_reason = NULL, circuit_state = 'closed',
+            circuit_opened_at = NULL, consecutive_failures = 0, updated_at = now()
+          WHERE account_id = ${accountId} RETURNING account_id`
+    })
+
     // Claims the accounts whose usage is due for a poll, so that of several instances only one asks. Due: an account
     // resting at its usage limit every `coolingSeconds`; any other active one every `everySeconds`, unless responses
     // have reported its quota within that time. The claim is the conditional update of `usage_polled_at`, which
@@ -105,6 +115,7 @@ export class HealthRepo extends Effect.Service<HealthRepo>()("Gateway/HealthRepo
       failure: (accountId: string, errorCode: string, threshold: number) =>
         failure({ accountId, errorCode, threshold }).pipe(Effect.orDie),
       success: (accountId: string) => success(accountId).pipe(Effect.orDie),
+      clear: (accountId: string) => clear(accountId).pipe(Effect.map((rows) => rows.length > 0), Effect.orDie),
       cooldown: (row: typeof Cooldown.Type) => cooldown(row).pipe(Effect.orDie),
       earliestReset: (poolId: string) => earliestReset(poolId).pipe(Effect.orDie)
     } as const

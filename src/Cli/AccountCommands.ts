@@ -4,6 +4,7 @@ import { Effect } from "effect"
 import { Accounts } from "../Accounts.ts"
 import { InvalidInput } from "../Domain/Errors.ts"
 import type { Account } from "../Domain/Models.ts"
+import { makeAccountViews } from "../Mcp/AccountView.ts"
 import { emit, emitList, json } from "./Output.ts"
 
 const describe = (account: Account) =>
@@ -48,6 +49,16 @@ const statusCommand = (name: "pause" | "resume", description: string) =>
       yield* emit(input.json, account, () => `${name === "pause" ? "paused" : "resumed"} account ${describe(account)}`)
     })).pipe(Command.withDescription(description))
 
+// Printed as the MCP tools show an account: e-mail masked, with its cooldown and circuit.
+const clearCooldown = Command.make("clear-cooldown", { id, json }, (input) =>
+  Effect.gen(function*() {
+    const views = yield* makeAccountViews
+    const account = yield* views.one(yield* (yield* Accounts).clearCooldown(input.id))
+    const email = account.email ?? "(no email)"
+    yield* emit(input.json, account, () =>
+      `cleared the cooldown of account ${account.id} ${email}: circuit ${account.circuit.state}, ${account.status}`)
+  })).pipe(Command.withDescription("end an account's cooldown and close its circuit so it is selected again"))
+
 const remove = Command.make("remove", { id, json }, (input) =>
   Effect.gen(function*() {
     yield* (yield* Accounts).remove(input.id)
@@ -61,6 +72,7 @@ export const accountCommand = Command.make("account").pipe(
     list,
     statusCommand("pause", "stop routing requests to an account"),
     statusCommand("resume", "route requests to a paused account again"),
+    clearCooldown,
     remove
   ])
 )

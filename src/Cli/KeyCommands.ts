@@ -2,8 +2,19 @@ import { Args, Command, Options } from "@effect/cli"
 import { Effect, Either, Option, Struct } from "effect"
 import { InvalidInput } from "../Domain/Errors.ts"
 import { parseLifetime } from "../Domain/Duration.ts"
-import { PoolKeys } from "../PoolKeys.ts"
+import type { KeyLimits } from "../PoolKeys/PoolKeysRepo.ts"
+import { limitCeilings, PoolKeys } from "../PoolKeys.ts"
 import { emit, emitList, emitSecret, json } from "./Output.ts"
+
+const modelList = (text: string) => text.split(",").map((model) => model.trim()).filter((model) => model !== "")
+
+const describeLimits = (key: KeyLimits) =>
+  [
+    key.requestsPerMinute === null ? [] : [`${key.requestsPerMinute} requests/min`],
+    key.tokensPerDay === null ? [] : [`${key.tokensPerDay} tokens/day`],
+    key.maxConcurrent === null ? [] : [`${key.maxConcurrent} concurrent`],
+    key.allowedModels === null ? [] : [`models ${key.allowedModels.join(",")}`]
+  ].flat()
 
 const create = Command.make("create", {
   pool: Options.text("pool").pipe(Options.withDescription("slug of the pool the key opens")),
@@ -20,20 +31,19 @@ const create = Command.make("create", {
       onNone: () => Either.right(undefined),
       onSome: parseLifetime
     })
-    const positive = (name: string, value: Option.Option<number>) =>
+    const positive = (name: string, value: Option.Option<number>, max: number) =>
       Option.match(value, {
         onNone: () => Either.right(null),
         onSome: (number) =>
-          number > 0 ? Either.right(number) : Either.left(new InvalidInput({ message: `--${name} must be a positive number` }))
+          number > 0 && number <= max
+            ? Either.right(number)
+            : Either.left(new InvalidInput({ message: `--${name} must be a whole number from 1 to ${max}` }))
       })
     const limits = {
-      requestsPerMinute: yield* positive("rpm", input.rpm),
-      tokensPerDay: yield* positive("tokens-per-day", input.tokensPerDay),
-      maxConcurrent: yield* positive("max-concurrent", input.maxConcurrent),
-      allowedModels: Option.match(input.models, {
-        onNone: () => null,
-        onSome: (models) => models.split(",").map((model) => model.trim()).filter((model) => model !== "")
-      })
+      requestsPerMinute: yield* positive("rpm", input.rpm, limitCeilings.requestsPerMinute),
+      tokensPerDay: yield* positive("tokens-per-day", input.tokensPerDay, limitCeilings.tokensPerDay),
+      maxConcurrent: yield* positive("max-concurrent", input.maxConcurrent, limitCeilings.maxConcurrent),
+      allowedModels: Option.match(input.models, { onNone: () => null, onSome: modelList })
     }
     const created = yield* (yield* PoolKeys).create({
       limits,
@@ -42,12 +52,7 @@ const create = Command.make("create", {
       ...(lifetimeMs === undefined ? {} : { lifetimeMs })
     })
     const key = Struct.omit(created.key, "secretHash", "poolStatus")
-    const limited = [
-      key.requestsPerMinute === null ? [] : [`${key.requestsPerMinute} requests/min`],
-      key.tokensPerDay === null ? [] : [`${key.tokensPerDay} tokens/day`],
-      key.maxConcurrent === null ? [] : [`${key.maxConcurrent} concurrent`],
-      key.allowedModels === null ? [] : [`models ${key.allowedModels.join(",")}`]
-    ].flat()
+    const limited = describeLimits(key)
     yield* emitSecret(
       input.json,
       { key, token: created.token },
@@ -77,7 +82,55 @@ const revoke = Command.make("revoke", { id: Args.text({ name: "id" }), json }, (
     yield* emit(input.json, { revoked: input.id }, () => `revoked key ${input.id}`)
   })).pipe(Command.withDescription("revoke a Pool API key"))
 
+const limitOption = (name: string, pseudoName: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName(`${pseudoName}|none`),
+    Options.withDescription(`${description}, or none to remove the limit`),
+    Options.optional
+  )
+
+// An option left out keeps the key's current limit, as in the MCP set_key_limits tool.
+const change = <A>(value: Option.Option<string>, parse: (text: string) => Either.Either<A, InvalidInput>) =>
+  Option.match(value, {
+    onNone: () => Either.right(undefined),
+    onSome: (text) => text.trim() === "none" ? Either.right(null) : parse(text)
+  })
+
+const bounded = (name: string, max: number) => (text: string) =>
+  /^\d+$/.test(text.trim()) && Number(text) >= 1 && Number(text) <= max
+    ? Either.right(Number(text))
+    : Either.left(new InvalidInput({ message: `--${name} must be a whole number from 1 to ${max}, or none` }))
+
+const models = (text: string) =>
+  modelList(text).length > 0
+    ? Either.right(modelList(text))
+    : Either.left(new InvalidInput({ message: "--models must name at least one model, or none" }))
+
+const setLimits = Command.make("set-limits", {
+  id: Args.text({ name: "id" }),
+  rpm: limitOption("rpm", "n", "requests per minute"),
+  tokensPerDay: limitOption("tokens-per-day", "n", "tokens per UTC day"),
+  maxConcurrent: limitOption("max-concurrent", "n", "open streams at once"),
+  models: limitOption("models", "a,b", "comma-separated model allow-list"),
+  json
+}, (input) =>
+  Effect.gen(function*() {
+    const changes = {
+      requestsPerMinute: yield* change(input.rpm, bounded("rpm", limitCeilings.requestsPerMinute)),
+      tokensPerDay: yield* change(input.tokensPerDay, bounded("tokens-per-day", limitCeilings.tokensPerDay)),
+      maxConcurrent: yield* change(input.maxConcurrent, bounded("max-concurrent", limitCeilings.maxConcurrent)),
+      allowedModels: yield* change(input.models, models)
+    }
+    if (Object.values(changes).every((value) => value === undefined)) {
+      const message = "give at least one of --rpm, --tokens-per-day, --max-concurrent, --models"
+      return yield* new InvalidInput({ message })
+    }
+    const key = Struct.omit(yield* (yield* PoolKeys).setLimits(input.id, changes), "secretHash", "poolStatus")
+    yield* emit(input.json, key, () =>
+      `key ${key.id} "${key.name}" of pool ${key.poolSlug} now has limits: ${describeLimits(key).join(", ") || "none"}`)
+  })).pipe(Command.withDescription("change a Pool API key's limits; options left out keep their value"))
+
 export const keyCommand = Command.make("key").pipe(
   Command.withDescription("manage Pool API keys"),
-  Command.withSubcommands([create, list, revoke])
+  Command.withSubcommands([create, list, revoke, setLimits])
 )

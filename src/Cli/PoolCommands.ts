@@ -34,7 +34,17 @@ const list = Command.make("list", { json }, (input) =>
     ], "no pools yet: codex-pooler pool create <slug>")
   })).pipe(Command.withDescription("list pools"))
 
+const setStrategy = Command.make("set-strategy", {
+  slug: Args.text({ name: "slug" }),
+  strategy: Args.choice(Strategy.literals.map((strategy) => [strategy, strategy]), { name: "strategy" }),
+  json
+}, (input) =>
+  Effect.gen(function*() {
+    const pool = yield* (yield* Pools).setStrategy(input.slug, input.strategy)
+    yield* emit(input.json, pool, () => `pool ${pool.slug} now uses strategy ${pool.strategy}`)
+  })).pipe(Command.withDescription(`set how a pool picks an account: ${Strategy.literals.join(", ")}`))
+
 export const poolCommand = Command.make("pool").pipe(
   Command.withDescription("manage pools"),
-  Command.withSubcommands([create, list])
+  Command.withSubcommands([create, list, setStrategy])
 )

@@ -1,33 +1,18 @@
-import { SqlClient } from "@effect/sql"
 import { Effect, Schema } from "effect"
 import { Accounts } from "../Accounts.ts"
-import { AuditLog } from "../AuditLog.ts"
+import type { NotFound } from "../Domain/Errors.ts"
+import type { Account } from "../Domain/Models.ts"
 import { AccountView, makeAccountViews } from "./AccountView.ts"
-import { ControlRepo } from "./ControlRepo.ts"
 import { defineTool } from "./Tool.ts"
 
 const AccountId = Schema.Struct({ accountId: Schema.String.annotations({ description: "an account id (acct_…)" }) })
 const Result = Schema.Struct({ account: AccountView })
 
 export const accountAdminTools = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
   const accounts = yield* Accounts
-  const control = yield* ControlRepo
-  const audit = yield* AuditLog
   const views = yield* makeAccountViews
-
-  const clearCooldown = (accountId: string) =>
-    Effect.gen(function*() {
-      yield* accounts.get(accountId)
-      const cleared = yield* control.clearCooldown(accountId)
-      yield* audit.record({
-        action: "account.clear_cooldown",
-        targetKind: "account",
-        targetId: accountId,
-        details: { hadHealthRow: cleared.length > 0 }
-      })
-      return yield* accounts.get(accountId)
-    }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+  const view = <R>(account: Effect.Effect<Account, NotFound, R>) =>
+    account.pipe(Effect.flatMap(views.one), Effect.map((one) => ({ account: one })))
 
   return [
     defineTool({
@@ -36,7 +21,7 @@ export const accountAdminTools = Effect.gen(function*() {
       scope: "admin",
       input: AccountId,
       output: Result,
-      run: ({ accountId }) => accounts.pause(accountId).pipe(Effect.flatMap(views.one), Effect.map((account) => ({ account })))
+      run: ({ accountId }) => view(accounts.pause(accountId))
     }),
     defineTool({
       name: "resume_account",
@@ -44,7 +29,7 @@ export const accountAdminTools = Effect.gen(function*() {
       scope: "admin",
       input: AccountId,
       output: Result,
-      run: ({ accountId }) => accounts.resume(accountId).pipe(Effect.flatMap(views.one), Effect.map((account) => ({ account })))
+      run: ({ accountId }) => view(accounts.resume(accountId))
     }),
     defineTool({
       name: "clear_account_cooldown",
@@ -52,7 +37,7 @@ export const accountAdminTools = Effect.gen(function*() {
       scope: "admin",
       input: AccountId,
       output: Result,
-      run: ({ accountId }) => clearCooldown(accountId).pipe(Effect.flatMap(views.one), Effect.map((account) => ({ account })))
+      run: ({ accountId }) => view(accounts.clearCooldown(accountId))
     })
   ]
 })

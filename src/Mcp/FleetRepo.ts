@@ -27,19 +27,7 @@ export const KeyDetail = Schema.Struct({
 })
 export type KeyDetail = typeof KeyDetail.Type
 
-export const Counts = Schema.Struct({
-  pools: Schema.Number,
-  accountsActive: Schema.Number,
-  accountsPaused: Schema.Number,
-  accountsReauthRequired: Schema.Number,
-  accountsCoolingDown: Schema.Number,
-  keysActive: Schema.Number,
-  requestsInProgress: Schema.Number,
-  requestsLastHour: Schema.Number,
-  activeSessions: Schema.Number
-})
-
-// Read-only views for the operator MCP tools: account health, keys with limits and usage, fleet counts.
+// Read-only views for the operator tools: account health, keys with limits and usage.
 export class FleetRepo extends Effect.Service<FleetRepo>()("Gateway/Mcp/FleetRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -72,27 +60,10 @@ export class FleetRepo extends Effect.Service<FleetRepo>()("Gateway/Mcp/FleetRep
           ORDER BY p.slug, k.created_at, k.id`
     })
 
-    const counts = SqlSchema.single({
-      Request: Schema.Void,
-      Result: Counts,
-      execute: () =>
-        sql`SELECT
-          (SELECT count(*) FROM pools)::float8 AS pools,
-          (SELECT count(*) FROM accounts WHERE status = 'active')::float8 AS accounts_active,
-          (SELECT count(*) FROM accounts WHERE status = 'paused')::float8 AS accounts_paused,
-          (SELECT count(*) FROM accounts WHERE status = 'reauth_required')::float8 AS accounts_reauth_required,
-          (SELECT count(*) FROM account_health WHERE cooldown_until > now())::float8 AS accounts_cooling_down,
-          (SELECT count(*) FROM pool_keys WHERE status = 'active')::float8 AS keys_active,
-          (SELECT count(*) FROM requests WHERE status = 'in_progress')::float8 AS requests_in_progress,
-          (SELECT count(*) FROM requests WHERE started_at > now() - interval '1 hour')::float8 AS requests_last_hour,
-          (SELECT count(*) FROM sessions WHERE expires_at > now())::float8 AS active_sessions`
-    })
-
     return {
       health: health(undefined).pipe(Effect.orDie),
       keys: keys(null).pipe(Effect.orDie),
-      key: (id: string) => keys(id).pipe(Effect.map((rows) => rows[0]), Effect.orDie),
-      counts: counts(undefined).pipe(Effect.orDie)
+      key: (id: string) => keys(id).pipe(Effect.map((rows) => rows[0]), Effect.orDie)
     } as const
   })
 }) {}

@@ -1,10 +1,7 @@
-import { SqlClient } from "@effect/sql"
 import { Effect, Either, Schema } from "effect"
-import { AuditLog } from "../AuditLog.ts"
 import { parseLifetime } from "../Domain/Duration.ts"
 import { InvalidInput } from "../Domain/Errors.ts"
-import { PoolKeys } from "../PoolKeys.ts"
-import { ControlRepo } from "./ControlRepo.ts"
+import { limitCeilings, PoolKeys } from "../PoolKeys.ts"
 import { FleetRepo } from "./FleetRepo.ts"
 import { findKey, KeyId, KeyView } from "./KeyTools.ts"
 import { defineTool } from "./Tool.ts"
@@ -14,50 +11,27 @@ const limit = (max: number, description: string) =>
 
 const Limits = Schema.Struct({
   keyId: KeyId,
-  requestsPerMinute: limit(1_000_000, "requests per minute, 1 to 1000000; null removes the limit"),
-  tokensPerDay: limit(1_000_000_000_000, "tokens per day, 1 to 10^12; null removes the limit"),
-  maxConcurrent: limit(10_000, "concurrent requests, 1 to 10000; null removes the limit"),
+  requestsPerMinute: limit(limitCeilings.requestsPerMinute, "requests per minute, 1 to 1000000; null removes the limit"),
+  tokensPerDay: limit(limitCeilings.tokensPerDay, "tokens per day, 1 to 10^12; null removes the limit"),
+  maxConcurrent: limit(limitCeilings.maxConcurrent, "concurrent requests, 1 to 10000; null removes the limit"),
   allowedModels: Schema.optional(
     Schema.NullOr(Schema.Array(Schema.NonEmptyTrimmedString).pipe(Schema.minItems(1), Schema.maxItems(100)))
       .annotations({ description: "model slugs this key may use; null allows every model" })
   )
 })
 
-const keep = <A>(change: A | undefined, current: A): A => change === undefined ? current : change
-
 export const keyAdminTools = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
   const keys = yield* PoolKeys
   const fleet = yield* FleetRepo
-  const control = yield* ControlRepo
-  const audit = yield* AuditLog
 
   const setLimits = ({ keyId, ...changes }: typeof Limits.Type) =>
     Effect.gen(function*() {
       if (Object.keys(changes).length === 0) {
         return yield* new InvalidInput({ message: "give at least one of requestsPerMinute, tokensPerDay, maxConcurrent, allowedModels" })
       }
-      const { limits } = yield* findKey(fleet, keyId)
-      const next = {
-        requestsPerMinute: keep(changes.requestsPerMinute, limits.requestsPerMinute),
-        tokensPerDay: keep(changes.tokensPerDay, limits.tokensPerDay),
-        maxConcurrent: keep(changes.maxConcurrent, limits.maxConcurrent),
-        allowedModels: keep(changes.allowedModels, limits.allowedModels)
-      }
-      yield* control.setKeyLimits(keyId, next)
-      yield* audit.record({
-        action: "key.set_limits",
-        targetKind: "key",
-        targetId: keyId,
-        details: {
-          requestsPerMinute: next.requestsPerMinute,
-          tokensPerDay: next.tokensPerDay,
-          maxConcurrent: next.maxConcurrent,
-          allowedModels: next.allowedModels === null ? null : next.allowedModels.join(",")
-        }
-      })
+      yield* keys.setLimits(keyId, changes)
       return yield* findKey(fleet, keyId)
-    }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+    })
 
   return [
     defineTool({

@@ -1,12 +1,9 @@
-import { SqlClient } from "@effect/sql"
 import { Effect, Option, Schema } from "effect"
 import { Accounts } from "../Accounts.ts"
-import { AuditLog } from "../AuditLog.ts"
 import { PoolNotFound } from "../Domain/Errors.ts"
 import { Strategy } from "../Domain/Models.ts"
 import { Pools } from "../Pools.ts"
 import { AccountView, makeAccountViews } from "./AccountView.ts"
-import { ControlRepo } from "./ControlRepo.ts"
 import { defineTool } from "./Tool.ts"
 
 const PoolView = Schema.Struct({
@@ -22,11 +19,8 @@ const PoolView = Schema.Struct({
 const PoolRef = Schema.String.annotations({ description: "a Pool slug or id" })
 
 export const poolTools = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
   const pools = yield* Pools
   const accounts = yield* Accounts
-  const control = yield* ControlRepo
-  const audit = yield* AuditLog
   const views = yield* makeAccountViews
 
   const list = Effect.map(pools.list, (all) => all.map(({ keys, ...pool }) => ({ ...pool, activeKeys: keys })))
@@ -36,19 +30,6 @@ export const poolTools = Effect.gen(function*() {
         onNone: () => Effect.fail(new PoolNotFound({ slug: ref })),
         onSome: Effect.succeed
       }))
-
-  const setStrategy = (ref: string, strategy: Strategy) =>
-    Effect.gen(function*() {
-      const before = yield* find(ref)
-      yield* control.setStrategy(before.id, strategy)
-      yield* audit.record({
-        action: "pool.set_strategy",
-        targetKind: "pool",
-        targetId: before.id,
-        details: { from: before.strategy, to: strategy }
-      })
-      return yield* find(before.id)
-    }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
 
   return [
     defineTool({
@@ -79,7 +60,11 @@ export const poolTools = Effect.gen(function*() {
       scope: "admin",
       input: Schema.Struct({ pool: PoolRef, strategy: Strategy }),
       output: Schema.Struct({ pool: PoolView }),
-      run: ({ pool, strategy }) => Effect.map(setStrategy(pool, strategy), (updated) => ({ pool: updated }))
+      run: ({ pool, strategy }) =>
+        pools.setStrategy(pool, strategy).pipe(
+          Effect.flatMap((updated) => find(updated.id)),
+          Effect.map((updated) => ({ pool: updated }))
+        )
     })
   ]
 })

@@ -1,19 +1,13 @@
-import { Clock, Effect, Schema } from "effect"
-import { InvalidInput } from "../Domain/Errors.ts"
-import { ActivityRepo, RequestRow, UsageGroup, UsageRow } from "./ActivityRepo.ts"
+import { Effect, Schema } from "effect"
+import { Activity, requestPageMax } from "../Activity.ts"
+import { RequestRow, UsageGroup, UsageRow } from "../Activity/ActivityRepo.ts"
 import { defineTool, Timestamp } from "./Tool.ts"
 
 const RequestView = Schema.Struct({ ...RequestRow.fields, startedAt: Schema.Date, endedAt: Timestamp })
 const Instant = Schema.Date.annotations({ description: "an ISO 8601 time, e.g. 2025-01-31T12:00:00Z" })
-const dayMs = 86_400_000
-
-const inRange = (since: Date, until: Date) =>
-  since.getTime() < until.getTime()
-    ? Effect.void
-    : Effect.fail(new InvalidInput({ message: "since must be before until" }))
 
 export const requestTools = Effect.gen(function*() {
-  const activity = yield* ActivityRepo
+  const activity = yield* Activity
   return [
     defineTool({
       name: "list_requests",
@@ -28,28 +22,11 @@ export const requestTools = Effect.gen(function*() {
         status: Schema.optional(Schema.Literal("in_progress", "succeeded", "failed", "cancelled")),
         since: Schema.optional(Instant),
         until: Schema.optional(Instant),
-        limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 200))).annotations({ description: "1 to 200, default 50" }),
+        limit: Schema.optional(Schema.Int.pipe(Schema.between(1, requestPageMax))).annotations({ description: "1 to 200, default 50" }),
         offset: Schema.optional(Schema.Int.pipe(Schema.between(0, 1_000_000)))
       }),
       output: Schema.Struct({ requests: Schema.Array(RequestView), nextOffset: Schema.NullOr(Schema.Number) }),
-      run: (input) =>
-        Effect.gen(function*() {
-          if (input.since && input.until) yield* inRange(input.since, input.until)
-          const limit = input.limit ?? 50
-          const offset = input.offset ?? 0
-          const rows = yield* activity.requests({
-            pool: input.pool ?? null,
-            keyId: input.keyId ?? null,
-            accountId: input.accountId ?? null,
-            model: input.model ?? null,
-            status: input.status ?? null,
-            since: input.since ?? null,
-            until: input.until ?? null,
-            limit: limit + 1,
-            offset
-          })
-          return { requests: rows.slice(0, limit), nextOffset: rows.length > limit ? offset + limit : null }
-        })
+      run: activity.requests
     }),
     defineTool({
       name: "usage_summary",
@@ -66,15 +43,7 @@ export const requestTools = Effect.gen(function*() {
         until: Schema.Date,
         groups: Schema.Array(UsageRow)
       }),
-      run: (input) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const until = input.until ?? new Date(now)
-          const since = input.since ?? new Date(until.getTime() - dayMs)
-          yield* inRange(since, until)
-          const by = input.by ?? "pool"
-          return { by, since, until, groups: yield* activity.usage({ by, since, until }) }
-        })
+      run: activity.usage
     })
   ]
 })

@@ -1,11 +1,10 @@
 import { Clock, Effect, Schema } from "effect"
-import { ActivityRepo, SessionCount } from "./ActivityRepo.ts"
-import { Counts, FleetRepo } from "./FleetRepo.ts"
+import { Activity } from "../Activity.ts"
+import { Counts, SessionCount } from "../Activity/ActivityRepo.ts"
 import { defineTool } from "./Tool.ts"
 
 export const statusTools = Effect.gen(function*() {
-  const fleet = yield* FleetRepo
-  const activity = yield* ActivityRepo
+  const activity = yield* Activity
   const startedAt = yield* Clock.currentTimeMillis
   return [
     defineTool({
@@ -22,17 +21,10 @@ export const statusTools = Effect.gen(function*() {
         counts: Counts
       }),
       run: () =>
-        Effect.gen(function*() {
-          const counts = yield* fleet.counts
-          const now = yield* Clock.currentTimeMillis
-          return {
-            status: "ok",
-            now: new Date(now),
-            uptimeSeconds: Math.round((now - startedAt) / 1000),
-            database: "ok",
-            counts
-          } as const
-        })
+        Effect.map(activity.status, (status) => ({
+          ...status,
+          uptimeSeconds: Math.round((status.now.getTime() - startedAt) / 1000)
+        }))
     }),
     defineTool({
       name: "session_counts",

@@ -14,6 +14,8 @@ const NewKey = Schema.Struct({
   allowedModels: Schema.NullOr(Schema.Array(Schema.String))
 })
 
+const NewLimits = NewKey.pipe(Schema.pick("id", "requestsPerMinute", "tokensPerDay", "maxConcurrent", "allowedModels"))
+
 export const KeyLimits = Schema.Struct({
   requestsPerMinute: Schema.NullOr(Schema.Number),
   tokensPerDay: Schema.NullOr(Schema.NumberFromString),
@@ -56,6 +58,16 @@ export class PoolKeysRepo extends Effect.Service<PoolKeysRepo>()("Gateway/PoolKe
         sql`UPDATE pool_keys SET status = 'revoked', revoked_at = coalesce(revoked_at, now())
           WHERE id = ${id} RETURNING id`
     })
+    // Models go in as JSON so one statement works on PostgreSQL and PGlite alike.
+    const setLimits = SqlSchema.void({
+      Request: NewLimits,
+      execute: (key) =>
+        sql`UPDATE pool_keys SET requests_per_minute = ${key.requestsPerMinute}, tokens_per_day = ${key.tokensPerDay},
+            max_concurrent = ${key.maxConcurrent},
+            allowed_models = CASE WHEN ${key.allowedModels === null}::boolean THEN NULL
+              ELSE array(SELECT jsonb_array_elements_text(${JSON.stringify(key.allowedModels ?? [])}::jsonb)) END
+          WHERE id = ${key.id}`
+    })
     const touch = SqlSchema.void({
       Request: Schema.String,
       execute: (id) => sql`UPDATE pool_keys SET last_used_at = now() WHERE id = ${id}`
@@ -66,6 +78,7 @@ export class PoolKeysRepo extends Effect.Service<PoolKeysRepo>()("Gateway/PoolKe
       findById: (id: string) => findById(id).pipe(Effect.orDie),
       list: list(undefined).pipe(Effect.orDie),
       revoke: (id: string) => revoke(id).pipe(Effect.orDie),
+      setLimits: (key: typeof NewLimits.Type) => setLimits(key).pipe(Effect.orDie),
       touch: (id: string) => touch(id).pipe(Effect.orDie)
     } as const
   })

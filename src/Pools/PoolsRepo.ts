@@ -27,6 +27,16 @@ export class PoolsRepo extends Effect.Service<PoolsRepo>()("Gateway/PoolsRepo", 
       execute: (slug) => sql`SELECT * FROM pools WHERE slug = ${slug}`
     })
 
+    // One statement reads the strategy it replaces (for the audit) and writes the new one; a Pool by slug or id.
+    const setStrategy = SqlSchema.findOne({
+      Request: Schema.Struct({ ref: Schema.String, strategy: Strategy }),
+      Result: Schema.Struct({ ...Pool.fields, previous: Strategy }),
+      execute: ({ ref, strategy }) =>
+        sql`UPDATE pools p SET strategy = ${strategy}, updated_at = now()
+          FROM (SELECT id, strategy FROM pools WHERE slug = ${ref} OR id = ${ref} FOR UPDATE) before
+          WHERE p.id = before.id RETURNING p.*, before.strategy AS previous`
+    })
+
     const list = SqlSchema.findAll({
       Request: Schema.Void,
       Result: PoolSummary,
@@ -41,6 +51,7 @@ export class PoolsRepo extends Effect.Service<PoolsRepo>()("Gateway/PoolsRepo", 
     return {
       insert: (pool: typeof NewPool.Type) => insert(pool),
       findBySlug: (slug: string) => findBySlug(slug).pipe(Effect.orDie),
+      setStrategy: (ref: string, strategy: Strategy) => setStrategy({ ref, strategy }).pipe(Effect.orDie),
       list: list(undefined).pipe(Effect.orDie)
     } as const
   })

@@ -55,8 +55,20 @@ export const SessionCount = Schema.Struct({
   total: Schema.Number
 })
 
-// The request log, usage totals and live session counts the operator MCP tools report.
-export class ActivityRepo extends Effect.Service<ActivityRepo>()("Gateway/Mcp/ActivityRepo", {
+export const Counts = Schema.Struct({
+  pools: Schema.Number,
+  accountsActive: Schema.Number,
+  accountsPaused: Schema.Number,
+  accountsReauthRequired: Schema.Number,
+  accountsCoolingDown: Schema.Number,
+  keysActive: Schema.Number,
+  requestsInProgress: Schema.Number,
+  requestsLastHour: Schema.Number,
+  activeSessions: Schema.Number
+})
+
+// The request log, usage totals, live session counts and fleet counts operators ask for.
+export class ActivityRepo extends Effect.Service<ActivityRepo>()("Gateway/ActivityRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
@@ -109,7 +121,25 @@ export class ActivityRepo extends Effect.Service<ActivityRepo>()("Gateway/Mcp/Ac
           GROUP BY s.account_id, p.slug ORDER BY total DESC, s.account_id`
     })
 
+    // bigint counts come back as strings from both drivers; float8 keeps them numbers.
+    const counts = SqlSchema.single({
+      Request: Schema.Void,
+      Result: Counts,
+      execute: () =>
+        sql`SELECT
+          (SELECT count(*) FROM pools)::float8 AS pools,
+          (SELECT count(*) FROM accounts WHERE status = 'active')::float8 AS accounts_active,
+          (SELECT count(*) FROM accounts WHERE status = 'paused')::float8 AS accounts_paused,
+          (SELECT count(*) FROM accounts WHERE status = 'reauth_required')::float8 AS accounts_reauth_required,
+          (SELECT count(*) FROM account_health WHERE cooldown_until > now())::float8 AS accounts_cooling_down,
+          (SELECT count(*) FROM pool_keys WHERE status = 'active')::float8 AS keys_active,
+          (SELECT count(*) FROM requests WHERE status = 'in_progress')::float8 AS requests_in_progress,
+          (SELECT count(*) FROM requests WHERE started_at > now() - interval '1 hour')::float8 AS requests_last_hour,
+          (SELECT count(*) FROM sessions WHERE expires_at > now())::float8 AS active_sessions`
+    })
+
     return {
+      counts: counts(undefined).pipe(Effect.orDie),
       requests: (filter: typeof RequestFilter.Type) => requests(filter).pipe(Effect.orDie),
       usage: (request: { by: typeof UsageGroup.Type; since: Date; until: Date }) => usage(request).pipe(Effect.orDie),
       sessions: (pool: string | null) => sessions(pool).pipe(Effect.orDie)
