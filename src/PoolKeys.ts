@@ -65,6 +65,7 @@ export class PoolKeys extends Effect.Service<PoolKeys>()("Gateway/PoolKeys", {
 
     const setLimits = Effect.fn("PoolKeys.setLimits")((id: string, changes: LimitChanges) =>
       Effect.gen(function*() {
+        yield* repo.lock(id)
         const current = yield* repo.findById(id).pipe(orNotFound("key", id))
         const next = {
           requestsPerMinute: keep(changes.requestsPerMinute, current.requestsPerMinute),

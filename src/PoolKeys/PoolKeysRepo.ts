@@ -68,6 +68,11 @@ export class PoolKeysRepo extends Effect.Service<PoolKeysRepo>()("Gateway/PoolKe
               ELSE array(SELECT jsonb_array_elements_text(${JSON.stringify(key.allowedModels ?? [])}::jsonb)) END
           WHERE id = ${key.id}`
     })
+    // Held to the end of the transaction: two limit changes to one key apply one after the other.
+    const lock = SqlSchema.void({
+      Request: Schema.String,
+      execute: (id) => sql`SELECT id FROM pool_keys WHERE id = ${id} FOR UPDATE`
+    })
     const touch = SqlSchema.void({
       Request: Schema.String,
       execute: (id) => sql`UPDATE pool_keys SET last_used_at = now() WHERE id = ${id}`
@@ -79,6 +84,7 @@ export class PoolKeysRepo extends Effect.Service<PoolKeysRepo>()("Gateway/PoolKe
       list: list(undefined).pipe(Effect.orDie),
       revoke: (id: string) => revoke(id).pipe(Effect.orDie),
       setLimits: (key: typeof NewLimits.Type) => setLimits(key).pipe(Effect.orDie),
+      lock: (id: string) => lock(id).pipe(Effect.orDie),
       touch: (id: string) => touch(id).pipe(Effect.orDie)
     } as const
   })
