@@ -12,7 +12,7 @@ import { fromUsagePayload } from "./Quota/Evidence.ts"
 import { UpstreamClient } from "./UpstreamClient.ts"
 
 // Accounts asked per round, and at once.
-const perRound = 16
+const perRound = 32
 const concurrency = 4
 const askTimeout = Duration.seconds(10)
 // A resting account is asked at least this often, so an early reset puts it back to work within a minute.
