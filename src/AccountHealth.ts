@@ -17,19 +17,28 @@ export const circuitThreshold = 3
 
 // Without a reset time in the answer, an exhausted account rests this long before it is tried again.
 const defaultCooldownMs = 5 * 60 * 1000
+// An account whose plan does not include Codex rests this long.
+const planCooldownMs = 6 * 60 * 60 * 1000
 
 // When an account was told it hit its usage limit, it sits out until the reset the answer names.
 export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/AccountHealth", {
   effect: Effect.gen(function*() {
     const repo = yield* HealthRepo
 
-    // `body` is an upstream error body or websocket error frame; anything but a usage limit is ignored here.
+    // `body` is an upstream error body or websocket error frame; anything but a usage limit, or a plan without
+    // Codex, is ignored here.
     const observeError = Effect.fn("AccountHealth.observeError")(function*(accountId: string, body: unknown) {
       const parsed = decodeUsageLimit(body)
       if (Option.isNone(parsed)) return
       const error = parsed.value.error
-      if (error.type !== "usage_limit_reached" && error.code !== "usage_limit_reached") return
       const now = yield* Clock.currentTimeMillis
+      if (error.type === "usage_not_included" || error.code === "usage_not_included") {
+        // The account's plan does not include Codex: that does not pass by itself, so it sits out for long, and
+        // is asked again only then (or when an operator clears it after changing the plan).
+        const until = new Date(now + planCooldownMs)
+        return yield* repo.cooldown({ accountId, until, reason: "usage_not_included", errorCode: "usage_not_included" })
+      }
+      if (error.type !== "usage_limit_reached" && error.code !== "usage_limit_reached") return
       const until = error.resets_at !== undefined
         ? error.resets_at * 1000
         : now + (error.resets_in_seconds !== undefined ? error.resets_in_seconds * 1000 : defaultCooldownMs)

@@ -69,6 +69,35 @@ describe.each(backends)("routing on %s", (backend) => {
         expect(fake.requests.map((request) => request.accountId)).toEqual([a.fake.accountId])
       }))
 
+    it.effect("an account whose plan lacks Codex fails over and sits out; it is not asked again", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const sql = yield* SqlClient.SqlClient
+        const pool = yield* setupPool(2)
+        const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
+        yield* firstInLine(pool)
+        fake.reset()
+        fake.fault(a.fake.accountId, { kind: "usage_not_included" })
+        expect((yield* postResponses(pool.key, "thread-plan")).status).toBe(200)
+        expect(fake.requests.map((request) => [request.accountId, request.status ?? 200])).toEqual([
+          [a.fake.accountId, 429],
+          [b.fake.accountId, 200]
+        ])
+        const [rest] = yield* sql`SELECT cooldown_until, cooldown_reason FROM account_health WHERE account_id = ${a.id}`
+        expect(rest?.["cooldownReason"]).toEqual("usage_not_included")
+        expect((rest?.["cooldownUntil"] as Date).getTime()).toBeGreaterThan(Date.now() + 5 * 3600 * 1000)
+
+        yield* firstInLine(pool)
+        fake.reset()
+        expect((yield* postResponses(pool.key, "thread-plan-2")).status).toBe(200)
+        expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
+
+        // With B paused too, nothing can serve: 503 with a clear code, not a usage-limit 429 (no reset to wait for).
+        yield* (yield* Accounts).pause(b.id)
+        const none = yield* postResponses(pool.key, "thread-plan-3")
+        expect([none.status, JSON.parse(none.text).error.code]).toEqual([503, "no_account_available"])
+      }))
+
     it.effect("server errors and overload before the first byte fail over; each attempt is recorded", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
