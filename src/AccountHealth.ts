@@ -25,20 +25,26 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
   effect: Effect.gen(function*() {
     const repo = yield* HealthRepo
 
-    // `body` is an upstream error body or websocket error frame; anything but a usage limit, or a plan without
-    // Codex, is ignored here.
-    const observeError = Effect.fn("AccountHealth.observeError")(function*(accountId: string, body: unknown) {
-      const parsed = decodeUsageLimit(body)
-      if (Option.isNone(parsed)) return
-      const error = parsed.value.error
+    // `body` is an upstream error body or websocket error frame, `retryAfter` its Retry-After. A usage limit rests
+    // the account until the reset it names; a plan without Codex for long; a short-term rate limit (a Retry-After on
+    // anything else) for that many seconds, at most 5 minutes. Anything else is ignored here.
+    const observeError = Effect.fn("AccountHealth.observeError")(function*(accountId: string, body: unknown, retryAfter?: string) {
       const now = yield* Clock.currentTimeMillis
-      if (error.type === "usage_not_included" || error.code === "usage_not_included") {
-        // The account's plan does not include Codex: that does not pass by itself, so it sits out for long, and
-        // is asked again only then (or when an operator clears it after changing the plan).
+      const error: typeof UsageLimit.Type["error"] = Option.match(decodeUsageLimit(body), {
+        onNone: () => ({}),
+        onSome: (parsed) => parsed.error
+      })
+      const kind = [error.type, error.code].find((name) => name === "usage_limit_reached" || name === "usage_not_included")
+      if (kind === "usage_not_included") {
+        // That does not pass by itself: asked again only after a long rest, or when an operator clears it.
         const until = new Date(now + planCooldownMs)
         return yield* repo.cooldown({ accountId, until, reason: "usage_not_included", errorCode: "usage_not_included" })
       }
-      if (error.type !== "usage_limit_reached" && error.code !== "usage_limit_reached") return
+      if (kind === undefined) {
+        const seconds = retryAfter !== undefined && /^\d+$/.test(retryAfter.trim()) ? Math.min(Number(retryAfter), 300) : 0
+        if (seconds === 0) return
+        return yield* repo.cooldown({ accountId, until: new Date(now + seconds * 1000), reason: "rate_limited", errorCode: "rate_limited" })
+      }
       const until = error.resets_at !== undefined
         ? error.resets_at * 1000
         : now + (error.resets_in_seconds !== undefined ? error.resets_in_seconds * 1000 : defaultCooldownMs)

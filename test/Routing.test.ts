@@ -98,6 +98,35 @@ describe.each(backends)("routing on %s", (backend) => {
         expect([none.status, JSON.parse(none.text).error.code]).toEqual([503, "no_account_available"])
       }))
 
+    it.effect("a short-term rate limit with Retry-After fails over and rests the account that long", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const sql = yield* SqlClient.SqlClient
+        const pool = yield* setupPool(2)
+        const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
+        yield* firstInLine(pool)
+        fake.reset()
+        fake.fault(a.fake.accountId, { kind: "retryable_429", retryAfterSeconds: 2 })
+        expect((yield* postResponses(pool.key, "thread-slow-down")).status).toBe(200)
+        expect(fake.requests.map((request) => [request.accountId, request.status ?? 200])).toEqual([
+          [a.fake.accountId, 429],
+          [b.fake.accountId, 200]
+        ])
+        const [rest] = yield* sql`SELECT cooldown_until, cooldown_reason FROM account_health WHERE account_id = ${a.id}`
+        expect(rest?.["cooldownReason"]).toEqual("rate_limited")
+        expect(Math.abs((rest?.["cooldownUntil"] as Date).getTime() - (Date.now() + 2000))).toBeLessThan(1500)
+
+        yield* firstInLine(pool)
+        fake.reset()
+        expect((yield* postResponses(pool.key, "thread-slow-down-2")).status).toBe(200)
+        expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
+        yield* Effect.sleep("2500 millis")
+        yield* firstInLine(pool)
+        fake.reset()
+        expect((yield* postResponses(pool.key, "thread-slow-down-3")).status).toBe(200)
+        expect(fake.requests.map((request) => request.accountId)).toEqual([a.fake.accountId])
+      }))
+
     it.effect("server errors and overload before the first byte fail over; each attempt is recorded", () =>
       Effect.gen(function*() {
         const fake = yield* Fake

@@ -101,7 +101,7 @@ export const makeForward = Effect.gen(function*() {
           return { accountId, owner, attempt, response } satisfies Attempted
         }
         const refused = yield* buffered(response)
-        yield* health.observeError(accountId, refused.json)
+        yield* health.observeError(accountId, refused.json, response.status === 429 ? response.headers["retry-after"] : undefined)
         if (response.status >= 500) yield* health.recordFailure(accountId, errorCodeOf(refused.json))
         last = { accountId, owner, attempt, response: refused.response }
         if (plan.pinned) return last

@@ -99,7 +99,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
           if (Either.isRight(opened)) return { selected: next.right, upstream: opened.right }
           if (opened.left._tag !== "UpgradeRefused" || opened.left.status !== 429) return yield* opened.left
           refusal = opened.left
-          yield* health.observeError(next.right.accountId, parseJson(refusal.body))
+          yield* health.observeError(next.right.accountId, parseJson(refusal.body), refusal.headers["retry-after"])
           exclude.push(next.right.accountId)
         }
         return yield* (refusal ?? new NoAccountAvailable({ reason: "none_eligible" }))
