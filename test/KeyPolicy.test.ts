@@ -158,7 +158,7 @@ describe.each(backends)("key policy on %s", (backend) => {
         const pool = yield* setupPool(1)
         const key = yield* keyWith(pool.slug, { maxConcurrent: 2 })
         const accountId = pool.accounts[0]!.fake.accountId
-        fake.fault(accountId, { kind: "stall", ms: 2_000 }, 6)
+        fake.fault(accountId, { kind: "stall", ms: 4_000 }, 6)
         const answers = yield* burst(key, 6)
         fake.clearFaults(accountId)
         expect(outcomes(answers)).toEqual([
