@@ -51,18 +51,27 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
       yield* repo.cooldown({ accountId, until: new Date(Math.max(until, now)), reason: "usage_limit", errorCode: "usage_limit_reached" })
     })
 
-    // A usage report asked of upstream at `askedAt`. At the limit: the account rests until the full window resets
-    // (the latest reset when upstream names none full). Below it: fresh evidence of a reset ends a usage-limit rest.
-    const observeUsage = Effect.fn("AccountHealth.observeUsage")(function*(accountId: string, report: UsageReport, askedAt: Date) {
-      if (!report.limitReached) return (yield* repo.endUsageCooldown(accountId, askedAt)) ? "back" as const : "unchanged" as const
+    // At the limit: the account rests until the full window resets (the latest reset when upstream names none full).
+    const rest = Effect.fn("AccountHealth.rest")(function*(accountId: string, report: UsageReport) {
       const now = yield* Clock.currentTimeMillis
       const resets = (windows: UsageReport["windows"]) => windows.flatMap((window) => window.resetsAt === null ? [] : [window.resetsAt.getTime()])
       const full = resets(report.windows.filter((window) => window.usedPercent >= 100))
       const candidates = full.length > 0 ? full : resets(report.windows)
       const until = candidates.length > 0 ? Math.max(...candidates) : now + defaultCooldownMs
       yield* repo.cooldown({ accountId, until: new Date(Math.max(until, now)), reason: "usage_limit", errorCode: "usage_limit_reached" })
+    })
+
+    // A usage report asked of upstream at `askedAt`. At the limit: the account rests. Below it: fresh evidence of a
+    // reset ends a usage-limit rest.
+    const observeUsage = Effect.fn("AccountHealth.observeUsage")(function*(accountId: string, report: UsageReport, askedAt: Date) {
+      if (!report.limitReached) return (yield* repo.endUsageCooldown(accountId, askedAt)) ? "back" as const : "unchanged" as const
+      yield* rest(accountId, report)
       return "resting" as const
     })
+
+    // What a response reported in passing: at the limit, the account rests now rather than after its next 429. Not
+    // at the limit says nothing about a rest, since responses end out of order.
+    const observeLimit = (accountId: string, report: UsageReport) => report.limitReached ? rest(accountId, report) : Effect.void
 
     // Accounts with failures this instance has seen; a success on one of them closes its circuit.
     const troubled = new Set<string>()
@@ -78,6 +87,7 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
     return {
       observeError,
       observeUsage,
+      observeLimit,
       recordFailure,
       recordSuccess,
       clear: repo.clear,

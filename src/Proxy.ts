@@ -1,5 +1,5 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Effect, Fiber, Option } from "effect"
+import { Cause, Clock, Effect, Fiber, Option } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
 import { AccountHealth } from "./AccountHealth.ts"
 import { Accounting } from "./Accounting.ts"
@@ -14,7 +14,7 @@ import { relay, type RelayEnd } from "./Proxy/Relay.ts"
 import { requestFacts, turnStateKeyOf } from "./Proxy/RequestFacts.ts"
 import { Quota } from "./Quota.ts"
 import { RateLimiter } from "./RateLimiter.ts"
-import { fromHeaders, fromRateLimitsEvent } from "./Quota/Evidence.ts"
+import { fromHeaders, fromRateLimitsEvent, usageFromHeaders } from "./Quota/Evidence.ts"
 import { SessionStore } from "./SessionStore.ts"
 
 export interface ProxyRoute {
@@ -54,6 +54,7 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
     const accounting = yield* Accounting
     const forward = yield* makeForward
     const quota = yield* Quota
+    const health = yield* AccountHealth
     const limit = yield* MaxBodyBytes
 
     const handle = (route: ProxyRoute) =>
@@ -115,6 +116,12 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
               ? null
               : turnStateKeyOf(turnState)
           })
+        }
+        // Headers that show the account's Codex limit reached (a full window, no credits) rest it at once: the next
+        // request goes elsewhere instead of meeting a 429 first.
+        if (response.status < 400) {
+          const usage = usageFromHeaders(response.headers, new Date(yield* Clock.currentTimeMillis))
+          if (usage.limitReached) yield* accounting.background(health.observeLimit(accountId, usage))
         }
         const eventStream = (response.headers["content-type"] ?? "").startsWith("text/event-stream")
         const account = (end: RelayEnd) => {

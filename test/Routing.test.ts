@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import { createHash } from "node:crypto"
 import { Accounts } from "../src/Accounts.ts"
 import { PoolKeys } from "../src/PoolKeys.ts"
@@ -128,6 +128,39 @@ describe.each(backends)("routing on %s", (backend) => {
         fake.reset()
         expect((yield* postResponses(pool.key, "thread-slow-down-3")).status).toBe(200)
         expect(fake.requests.map((request) => request.accountId)).toEqual([a.fake.accountId])
+      }))
+
+    it.effect("a response whose headers show a full window rests its account at once, unless credits carry it on", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const sql = yield* SqlClient.SqlClient
+        const pool = yield* setupPool(2)
+        const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
+        const rest = (id: string) => sql`SELECT cooldown_until, cooldown_reason FROM account_health WHERE account_id = ${id}`
+
+        // A has credits: its full window does not stop it.
+        fake.setRateLimits(a.fake.accountId, { primaryUsedPercent: 100, primaryResetAfterSeconds: 3600, hasCredits: true })
+        yield* firstInLine(pool)
+        fake.reset()
+        expect((yield* postResponses(pool.key, "thread-credits")).status).toBe(200)
+        expect(fake.requests.map((request) => request.accountId)).toEqual([a.fake.accountId])
+        expect((yield* rest(a.id))[0]?.["cooldownUntil"] ?? null).toBeNull()
+
+        // Without credits the same answer rests A until that window resets; the next request goes to B directly.
+        fake.setRateLimits(a.fake.accountId, { hasCredits: false })
+        yield* firstInLine(pool)
+        expect((yield* postResponses(pool.key, "thread-full")).status).toBe(200)
+        const [resting] = yield* rest(a.id).pipe(
+          Effect.filterOrFail((rows) => rows[0]?.["cooldownUntil"] instanceof Date),
+          Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("5 seconds"))),
+          Effect.orDie
+        )
+        expect(resting?.["cooldownReason"]).toEqual("usage_limit")
+        expect(Math.abs((resting?.["cooldownUntil"] as Date).getTime() - (Date.now() + 3_600_000))).toBeLessThan(60_000)
+        yield* firstInLine(pool)
+        fake.reset()
+        expect((yield* postResponses(pool.key, "thread-after-full")).status).toBe(200)
+        expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
       }))
 
     it.effect("server errors and overload before the first byte fail over; each attempt is recorded", () =>

@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
 import WebSocket from "ws"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { Accounts } from "../src/Accounts.ts"
@@ -213,6 +213,28 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         if (!("socket" in client)) return expect.fail("upgrade refused")
         yield* (yield* PoolKeys).revoke(pool.key.slice(4, 20))
         expect(yield* Effect.promise(() => client.closed)).toMatchObject({ code: 1008 })
+      }))
+
+    it.effect("a codex.rate_limits frame saying the limit is reached rests the account", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const sql = yield* SqlClient.SqlClient
+        const pool = yield* setupPool(1)
+        const account = pool.accounts[0]!
+        fake.setRateLimits(account.fake.accountId, { primaryUsedPercent: 100, primaryResetAfterSeconds: 3600 })
+        const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+        if (!("socket" in client)) return expect.fail("upgrade refused")
+        client.socket.send(create())
+        yield* Effect.promise(() => client.next("response.completed"))
+        // The frame reached Codex untouched.
+        expect(client.frames.find((frame) => frame.type === "codex.rate_limits")).toMatchObject({ rate_limits: { limit_reached: true } })
+        const resting = sql`SELECT cooldown_reason FROM account_health WHERE account_id = ${account.id} AND cooldown_until > now() + interval '50 minutes'`
+        expect(yield* resting.pipe(
+          Effect.filterOrFail((rows) => rows.length > 0),
+          Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("5 seconds"))),
+          Effect.orDie
+        )).toEqual([{ cooldownReason: "usage_limit" }])
+        client.socket.close()
       }))
 
     it.effect("a paused account closes its open socket with 1008", () =>

@@ -51,6 +51,7 @@ const RateLimitsEvent = Schema.Struct({
   metered_limit_name: Schema.optional(Schema.String),
   limit_name: Schema.optional(Schema.String),
   rate_limits: Schema.Struct({
+    limit_reached: Schema.optional(Schema.Boolean),
     primary: Schema.optional(Schema.NullOr(EventWindow)),
     secondary: Schema.optional(Schema.NullOr(EventWindow))
   })
@@ -116,3 +117,23 @@ export const fromUsagePayload = (payload: unknown, now: Date): Option.Option<Usa
     })
     return { windows, limitReached: rate_limit?.limit_reached === true || rate_limit?.allowed === false }
   })
+
+const truthy = (text: string | undefined) => text !== undefined && ["true", "1"].includes(text.trim().toLowerCase())
+
+// What a successful response's headers say of the account's Codex limit: reached when a window is full (and not yet
+// reset) and no credits carry the account past it (codex-protocol.md §9).
+export const usageFromHeaders = (headers: Readonly<Record<string, string | undefined>>, now: Date): UsageReport => {
+  const windows = fromHeaders(headers).filter((window) => window.limitName === "codex")
+  const credited = truthy(headers["x-codex-credits-has-credits"]) || truthy(headers["x-codex-credits-unlimited"])
+  const full = windows.some((window) => window.usedPercent >= 100 && window.resetsAt !== null && window.resetsAt > now)
+  return { windows, limitReached: full && !credited }
+}
+
+// The same from a `codex.rate_limits` frame, which carries upstream's own verdict.
+export const usageFromRateLimitsEvent = (event: unknown, now: Date): UsageReport => ({
+  windows: fromRateLimitsEvent(event, now),
+  limitReached: Option.match(decodeRateLimits(event), {
+    onNone: () => false,
+    onSome: (frame) => frame.rate_limits.limit_reached === true
+  })
+})

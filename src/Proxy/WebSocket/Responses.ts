@@ -3,7 +3,7 @@ import type { Accounting } from "../../Accounting.ts"
 import { newId } from "../../Domain/Ids.ts"
 import type { AccountHealth } from "../../AccountHealth.ts"
 import type { Quota } from "../../Quota.ts"
-import { fromRateLimitsEvent } from "../../Quota/Evidence.ts"
+import { usageFromRateLimitsEvent } from "../../Quota/Evidence.ts"
 import { emptyFacts, observeEvent, type StreamFacts } from "../SseTap.ts"
 
 interface InFlight {
@@ -70,9 +70,12 @@ export const makeResponseLedger = (options: {
     const facts = flight?.facts ?? emptyFacts()
     observeEvent(facts, frame)
     if (facts.rateLimitEvents.length > 0) {
-      const windows = facts.rateLimitEvents.flatMap((event) => fromRateLimitsEvent(event, new Date()))
+      const reports = facts.rateLimitEvents.map((event) => usageFromRateLimitsEvent(event, new Date()))
       facts.rateLimitEvents = []
-      options.run(options.quota.record(options.accountId, windows.map((window) => ({ ...window, source: "event" as const }))))
+      const windows = reports.flatMap((report) => report.windows.map((window) => ({ ...window, source: "event" as const })))
+      options.run(options.quota.record(options.accountId, windows))
+      // Upstream says the limit is reached: the account rests now, so the session's next reconnect lands elsewhere.
+      for (const report of reports) if (report.limitReached) options.run(options.health.observeLimit(options.accountId, report))
     }
     if (flight === undefined) return
     flight.firstByteAt ??= new Date()
