@@ -1,4 +1,5 @@
 import { Headers } from "@effect/platform"
+import { Redacted } from "effect"
 import { accountHeaders, forwardRequestHeaders } from "../src/Proxy/Headers.ts"
 import { codexHeaders, responsesBody } from "../test/support/Requests.ts"
 import { ensureBuild, type FakeInfo, startGateway, stopGateway } from "./gateway.ts"
@@ -52,7 +53,7 @@ const main = async () => {
     if (name === "direct") {
       const asGateway = (thread: string) => ({
         ...forwardRequestHeaders(Headers.fromInput(codexHeaders("unused", thread))),
-        ...accountHeaders({ accessToken: account.access_token, chatgptAccountId: account.account_id, fedramp: false })
+        ...accountHeaders({ accessToken: Redacted.make(account.access_token), chatgptAccountId: account.account_id, fedramp: false })
       })
       await run({ name, origin: upstreamOrigin, pid: fakeServer.pid, calls: calls(asGateway) })
     } else if (name === "pipe") {

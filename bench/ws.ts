@@ -1,4 +1,5 @@
 import { Headers } from "@effect/platform"
+import { Redacted } from "effect"
 import { execFileSync } from "node:child_process"
 import { performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
@@ -103,7 +104,7 @@ export const webSocketBench = async (fake: FakeInfo, fakePid: number, targets: R
       const url = `${fake.url.replace(/^http/, "ws")}/responses`
       const headers = (id: string) => ({
         ...forwardRequestHeaders(Headers.fromInput({ ...codexHeaders("unused", id), ...beta })),
-        ...accountHeaders({ accessToken: account.access_token, chatgptAccountId: account.account_id, fedramp: false })
+        ...accountHeaders({ accessToken: Redacted.make(account.access_token), chatgptAccountId: account.account_id, fedramp: false })
       })
       process.stderr.write(`direct websocket: ${url} (pid ${fakePid})\n`)
       results.push(await run({ name, url, pid: fakePid, headers }, fakePid, quick ? 0.1 : 1))

@@ -150,7 +150,9 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
           for (const [kind, count] of Object.entries(end.tokens)) if (count) tokens.inc({ kind }, count)
         }),
       attemptEnded: (outcome: string) => sync(() => attempts.inc({ outcome })),
-      gatewayError: (status: number, code: string) => sync(() => gatewayErrors.inc({ status: String(status), code })),
+      // One of the gateway's own error answers (src/Proxy/ErrorResponse.ts `errorAnswer`).
+      gatewayError: (answer: { readonly status: number; readonly body: { readonly error: { readonly code: string } } }) =>
+        sync(() => gatewayErrors.inc({ status: String(answer.status), code: answer.body.error.code })),
       refreshed: (reason: string, result: string) => sync(() => refreshes.inc({ reason, result })),
       usagePolled: (result: "ok" | "refused" | "failed") => sync(() => usagePolls.inc({ result })),
       websocketOpened: sync(() => websockets.inc()),

@@ -119,15 +119,16 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
         }
         // Headers that show the account's Codex limit reached (a full window, no credits) rest it at once: the next
         // request goes elsewhere instead of meeting a 429 first.
+        const headerWindows = fromHeaders(response.headers)
         if (response.status < 400) {
-          const usage = usageFromHeaders(response.headers, new Date(yield* Clock.currentTimeMillis))
+          const usage = usageFromHeaders(headerWindows, response.headers, new Date(yield* Clock.currentTimeMillis))
           if (usage.limitReached) yield* accounting.background(health.observeLimit(accountId, usage))
         }
         const eventStream = (response.headers["content-type"] ?? "").startsWith("text/event-stream")
         const account = (end: RelayEnd) => {
           const outcome = outcomeOf(response.status, end, eventStream)
           const evidence = [
-            ...fromHeaders(response.headers).map((window) => ({
+            ...headerWindows.map((window) => ({
               ...window,
               source: response.status >= 400 ? "error" as const : "headers" as const
             })),

@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { Clock, Duration, Effect, Layer, Option, Schedule } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
 import { AccountHealth } from "./AccountHealth.ts"
 import { AuditLog } from "./AuditLog.ts"
@@ -43,7 +43,7 @@ export const make = Effect.gen(function*() {
             method: "GET",
             base: "backend",
             path: "/wham/usage",
-            headers: { accept: "application/json", ...accountHeaders({ ...credential, accessToken: Redacted.value(credential.accessToken) }) }
+            headers: { accept: "application/json", ...accountHeaders(credential) }
           }),
         (sent) => sent._tag === "Right" && sent.right.status === 401
       )

@@ -1,4 +1,4 @@
-import { Clock, Effect, Either, Fiber, Redacted, Stream } from "effect"
+import { Clock, Effect, Either, Fiber, Stream } from "effect"
 import type { Accounting } from "../Accounting.ts"
 import { AccountCredentials } from "../AccountCredentials.ts"
 import { AccountHealth } from "../AccountHealth.ts"
@@ -78,10 +78,9 @@ export const makeForward = Effect.gen(function*() {
         attempt++
         // The attempt row is written while the request travels; it is in place before anything depends on it.
         const recorded = yield* Effect.fork(plan.accounting.attempt(plan.requestId, attempt, accountId))
-        const token = Redacted.value(credential.right.accessToken)
         const sent = yield* Effect.either(upstream.send({
           ...plan.request,
-          headers: { ...plan.request.headers, ...accountHeaders({ ...credential.right, accessToken: token }) }
+          headers: { ...plan.request.headers, ...accountHeaders(credential.right) }
         }).pipe(Effect.ensuring(Fiber.join(recorded))))
         if (Either.isLeft(sent)) {
           yield* health.recordFailure(accountId, `upstream_${sent.left.reason}`)

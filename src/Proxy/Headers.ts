@@ -1,4 +1,5 @@
 import type { Headers } from "@effect/platform"
+import { Redacted } from "effect"
 
 // Codex request headers passed through unchanged (codex-protocol.md §2, §13). Everything else — the client's
 // Authorization, cookies, hop-by-hop headers, and any account headers a client might try to set — is dropped.
@@ -30,13 +31,14 @@ export const forwardRequestHeaders = (headers: Headers.Headers): Record<string, 
 }
 
 export interface AccountHeaders {
-  readonly accessToken: string
+  readonly accessToken: Redacted.Redacted<string>
   readonly chatgptAccountId: string
   readonly fedramp: boolean
 }
 
+// The account's own credentials for an upstream request; the token leaves its Redacted wrapper only here.
 export const accountHeaders = (account: AccountHeaders): Record<string, string> => ({
-  authorization: `Bearer ${account.accessToken}`,
+  authorization: `Bearer ${Redacted.value(account.accessToken)}`,
   "chatgpt-account-id": account.chatgptAccountId,
   ...(account.fedramp ? { "x-openai-fedramp": "true" } : {})
 })

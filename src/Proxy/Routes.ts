@@ -14,7 +14,7 @@ type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, ProxyError, 
 // gone, or a bug), which would otherwise be an empty 500.
 const answered = (metrics: Metrics) => (error: ProxyError) => {
   const answer = errorAnswer(error)
-  return Effect.as(metrics.gatewayError(answer.status, answer.body.error.code), errorResponse(answer))
+  return Effect.as(metrics.gatewayError(answer), errorResponse(answer))
 }
 
 const answering = (metrics: Metrics) => <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, ProxyError, R>) =>

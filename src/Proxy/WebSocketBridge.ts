@@ -1,5 +1,5 @@
 import { Headers } from "@effect/platform"
-import { Cause, Effect, Either, FiberSet, Option, Redacted } from "effect"
+import { Cause, Effect, Either, FiberSet, Option } from "effect"
 import { type IncomingMessage, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
@@ -81,8 +81,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
     const openUpstream = (accountId: string, headers: Record<string, string>) =>
       credentials.withCredential(
         accountId,
-        (credential) =>
-          connectUpstream(upstreamUrl, { ...headers, ...accountHeaders({ ...credential, accessToken: Redacted.value(credential.accessToken) }) }),
+        (credential) => connectUpstream(upstreamUrl, { ...headers, ...accountHeaders(credential) }),
         (opened) => Either.isLeft(opened) && opened.left._tag === "UpgradeRefused" && opened.left.status === 401
       )
 
@@ -143,7 +142,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
             Effect.catchAll((error) => {
               const answer = errorAnswer(error)
               return Effect.as(
-                metrics.gatewayError(answer.status, answer.body.error.code),
+                metrics.gatewayError(answer),
                 Buffer.from(JSON.stringify({ type: "error", status: answer.status, ...answer.body, headers: answer.headers }))
               )
             })
@@ -186,7 +185,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
             if (upgraded.has(request)) return socket.destroy()
             if (!socket.writable) return
             const answer = error._tag === "UpgradeRefused" ? relayRefusal(socket, error) : refuse(socket, error)
-            if (answer !== null) yield* metrics.gatewayError(answer.status, answer.body.error.code)
+            if (answer !== null) yield* metrics.gatewayError(answer)
           })
         )
       )

@@ -59,23 +59,24 @@ const RateLimitsEvent = Schema.Struct({
 
 const decodeRateLimits = Schema.decodeUnknownOption(RateLimitsEvent)
 
+type RateLimitsFrame = typeof RateLimitsEvent.Type
+
+const frameWindows = (frame: RateLimitsFrame, now: Date): ReadonlyArray<QuotaWindow> =>
+  windowKinds.flatMap((windowKind) => {
+    const window = frame.rate_limits[windowKind]
+    if (!window) return []
+    return [{
+      limitName: frame.metered_limit_name ?? frame.limit_name ?? "codex",
+      windowKind,
+      usedPercent: window.used_percent,
+      windowMinutes: window.window_minutes ?? null,
+      resetsAt: resetOf(window, now)
+    }]
+  })
+
 // `codex.rate_limits` frames (websocket, codex-protocol.md §5) carry the same windows as the headers.
 export const fromRateLimitsEvent = (event: unknown, now: Date): ReadonlyArray<QuotaWindow> =>
-  Option.match(decodeRateLimits(event), {
-    onNone: () => [],
-    onSome: (frame) =>
-      windowKinds.flatMap((windowKind) => {
-        const window = frame.rate_limits[windowKind]
-        if (!window) return []
-        return [{
-          limitName: frame.metered_limit_name ?? frame.limit_name ?? "codex",
-          windowKind,
-          usedPercent: window.used_percent,
-          windowMinutes: window.window_minutes ?? null,
-          resetsAt: resetOf(window, now)
-        }]
-      })
-  })
+  Option.match(decodeRateLimits(event), { onNone: () => [], onSome: (frame) => frameWindows(frame, now) })
 
 const UsageWindow = Schema.Struct({
   used_percent: Schema.Number,
@@ -120,20 +121,22 @@ export const fromUsagePayload = (payload: unknown, now: Date): Option.Option<Usa
 
 const truthy = (text: string | undefined) => text !== undefined && ["true", "1"].includes(text.trim().toLowerCase())
 
-// What a successful response's headers say of the account's Codex limit: reached when a window is full (and not yet
-// reset) and no credits carry the account past it (codex-protocol.md §9).
-export const usageFromHeaders = (headers: Readonly<Record<string, string | undefined>>, now: Date): UsageReport => {
-  const windows = fromHeaders(headers).filter((window) => window.limitName === "codex")
+// What a successful response's headers (their windows, read once by `fromHeaders`) say of the account's Codex limit:
+// reached when a window is full (and not yet reset) and no credits carry the account past it (codex-protocol.md §9).
+export const usageFromHeaders = (
+  windows: ReadonlyArray<QuotaWindow>,
+  headers: Readonly<Record<string, string | undefined>>,
+  now: Date
+): UsageReport => {
+  const codex = windows.filter((window) => window.limitName === "codex")
   const credited = truthy(headers["x-codex-credits-has-credits"]) || truthy(headers["x-codex-credits-unlimited"])
-  const full = windows.some((window) => window.usedPercent >= 100 && window.resetsAt !== null && window.resetsAt > now)
-  return { windows, limitReached: full && !credited }
+  const full = codex.some((window) => window.usedPercent >= 100 && window.resetsAt !== null && window.resetsAt > now)
+  return { windows: codex, limitReached: full && !credited }
 }
 
 // The same from a `codex.rate_limits` frame, which carries upstream's own verdict.
-export const usageFromRateLimitsEvent = (event: unknown, now: Date): UsageReport => ({
-  windows: fromRateLimitsEvent(event, now),
-  limitReached: Option.match(decodeRateLimits(event), {
-    onNone: () => false,
-    onSome: (frame) => frame.rate_limits.limit_reached === true
+export const usageFromRateLimitsEvent = (event: unknown, now: Date): UsageReport =>
+  Option.match(decodeRateLimits(event), {
+    onNone: () => ({ windows: [], limitReached: false }),
+    onSome: (frame) => ({ windows: frameWindows(frame, now), limitReached: frame.rate_limits.limit_reached === true })
   })
-})
