@@ -7,16 +7,15 @@ import { PoolKeys } from "../src/PoolKeys.ts"
 import { Pools } from "../src/Pools.ts"
 import { codexExec } from "./support/Codex.ts"
 import { backends } from "./support/Databases.ts"
-import { Fake, firstInLine, sharedPostgres, gatewayLayer, gatewayUrl, postResponses, setupPool, type TestPool } from "./support/Gateway.ts"
+import { Fake, firstInLine, gatewayLayer, gatewayUrl, postResponses, setupPool, sharedPostgres, turnInLine, type TestPool } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody, send, sseEvents } from "./support/Requests.ts"
-import { attemptRows, settledRow } from "./support/Rows.ts"
+import { attemptRows, healthRow, settledRow } from "./support/Rows.ts"
 
 describe.each(backends)("routing on %s", (backend) => {
   layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 120_000 })((it) => {
     it.effect("a usage-limit 429 moves the request to the next account and rests the first until its reset", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
-        const sql = yield* SqlClient.SqlClient
         const pool = yield* setupPool(2)
         const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
         yield* firstInLine(pool)
@@ -35,16 +34,13 @@ describe.each(backends)("routing on %s", (backend) => {
           { attempt: 1, accountId: a.id, httpStatus: 429, errorCode: "usage_limit_reached", outcome: "retried" },
           { attempt: 2, accountId: b.id, httpStatus: 200, outcome: "succeeded" }
         ])
-        const [cooldown] = yield* sql`SELECT cooldown_until, cooldown_reason FROM account_health WHERE account_id = ${a.id}`
+        const cooldown = yield* healthRow(a.id)
         const until = cooldown?.["cooldownUntil"]
         expect(until instanceof Date ? Math.abs(until.getTime() - (Date.now() + 1_800_000)) : Infinity).toBeLessThan(60_000)
         expect(cooldown?.["cooldownReason"]).toEqual("usage_limit")
 
         // A is now least recently used again but resting: a new thread still lands on B.
-        yield* firstInLine(pool)
-        fake.reset()
-        expect((yield* postResponses(pool.key, "thread-other")).status).toBe(200)
-        expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
+        expect(yield* turnInLine(pool, "thread-other")).toEqual({ status: 200, accounts: [b.fake.accountId] })
       }))
 
     it.effect("a rest ends by itself at the reset its usage limit named", () =>
@@ -63,16 +59,12 @@ describe.each(backends)("routing on %s", (backend) => {
 
         // resets_at is whole seconds, so the rest is over within 3 s.
         yield* Effect.sleep("3 seconds")
-        yield* firstInLine(pool)
-        fake.reset()
-        expect((yield* postResponses(pool.key, "thread-rested")).status).toBe(200)
-        expect(fake.requests.map((request) => request.accountId)).toEqual([a.fake.accountId])
+        expect(yield* turnInLine(pool, "thread-rested")).toEqual({ status: 200, accounts: [a.fake.accountId] })
       }))
 
     it.effect("an account whose plan lacks Codex fails over and sits out; it is not asked again", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
-        const sql = yield* SqlClient.SqlClient
         const pool = yield* setupPool(2)
         const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
         yield* firstInLine(pool)
@@ -83,14 +75,11 @@ describe.each(backends)("routing on %s", (backend) => {
           [a.fake.accountId, 429],
           [b.fake.accountId, 200]
         ])
-        const [rest] = yield* sql`SELECT cooldown_until, cooldown_reason FROM account_health WHERE account_id = ${a.id}`
+        const rest = yield* healthRow(a.id)
         expect(rest?.["cooldownReason"]).toEqual("usage_not_included")
         expect((rest?.["cooldownUntil"] as Date).getTime()).toBeGreaterThan(Date.now() + 5 * 3600 * 1000)
 
-        yield* firstInLine(pool)
-        fake.reset()
-        expect((yield* postResponses(pool.key, "thread-plan-2")).status).toBe(200)
-        expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
+        expect(yield* turnInLine(pool, "thread-plan-2")).toEqual({ status: 200, accounts: [b.fake.accountId] })
 
         // With B paused too, nothing can serve: 503 with a clear code, not a usage-limit 429 (no reset to wait for).
         yield* (yield* Accounts).pause(b.id)
@@ -101,7 +90,6 @@ describe.each(backends)("routing on %s", (backend) => {
     it.effect("a short-term rate limit with Retry-After fails over and rests the account that long", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
-        const sql = yield* SqlClient.SqlClient
         const pool = yield* setupPool(2)
         const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
         yield* firstInLine(pool)
@@ -113,54 +101,40 @@ describe.each(backends)("routing on %s", (backend) => {
           [a.fake.accountId, 429],
           [b.fake.accountId, 200]
         ])
-        const [rest] = yield* sql`SELECT cooldown_until, cooldown_reason FROM account_health WHERE account_id = ${a.id}`
+        const rest = yield* healthRow(a.id)
         expect(rest?.["cooldownReason"]).toEqual("rate_limited")
         const until = (rest?.["cooldownUntil"] as Date).getTime()
         expect(until).toBeGreaterThanOrEqual(before + 2000 - 50)
         expect(until).toBeLessThanOrEqual(Date.now() + 2000 + 50)
 
-        yield* firstInLine(pool)
-        fake.reset()
-        expect((yield* postResponses(pool.key, "thread-slow-down-2")).status).toBe(200)
-        expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
+        expect(yield* turnInLine(pool, "thread-slow-down-2")).toEqual({ status: 200, accounts: [b.fake.accountId] })
         yield* Effect.sleep("2500 millis")
-        yield* firstInLine(pool)
-        fake.reset()
-        expect((yield* postResponses(pool.key, "thread-slow-down-3")).status).toBe(200)
-        expect(fake.requests.map((request) => request.accountId)).toEqual([a.fake.accountId])
+        expect(yield* turnInLine(pool, "thread-slow-down-3")).toEqual({ status: 200, accounts: [a.fake.accountId] })
       }))
 
     it.effect("a response whose headers show a full window rests its account at once, unless credits carry it on", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
-        const sql = yield* SqlClient.SqlClient
         const pool = yield* setupPool(2)
         const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
-        const rest = (id: string) => sql`SELECT cooldown_until, cooldown_reason FROM account_health WHERE account_id = ${id}`
 
         // A has credits: its full window does not stop it.
         fake.setRateLimits(a.fake.accountId, { primaryUsedPercent: 100, primaryResetAfterSeconds: 3600, hasCredits: true })
-        yield* firstInLine(pool)
-        fake.reset()
-        expect((yield* postResponses(pool.key, "thread-credits")).status).toBe(200)
-        expect(fake.requests.map((request) => request.accountId)).toEqual([a.fake.accountId])
-        expect((yield* rest(a.id))[0]?.["cooldownUntil"] ?? null).toBeNull()
+        expect(yield* turnInLine(pool, "thread-credits")).toEqual({ status: 200, accounts: [a.fake.accountId] })
+        expect((yield* healthRow(a.id))?.["cooldownUntil"] ?? null).toBeNull()
 
         // Without credits the same answer rests A until that window resets; the next request goes to B directly.
         fake.setRateLimits(a.fake.accountId, { hasCredits: false })
         yield* firstInLine(pool)
         expect((yield* postResponses(pool.key, "thread-full")).status).toBe(200)
-        const [resting] = yield* rest(a.id).pipe(
-          Effect.filterOrFail((rows) => rows[0]?.["cooldownUntil"] instanceof Date),
+        const resting = yield* healthRow(a.id).pipe(
+          Effect.filterOrFail((row) => row?.["cooldownUntil"] instanceof Date),
           Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("5 seconds"))),
           Effect.orDie
         )
         expect(resting?.["cooldownReason"]).toEqual("usage_limit")
         expect(Math.abs((resting?.["cooldownUntil"] as Date).getTime() - (Date.now() + 3_600_000))).toBeLessThan(60_000)
-        yield* firstInLine(pool)
-        fake.reset()
-        expect((yield* postResponses(pool.key, "thread-after-full")).status).toBe(200)
-        expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
+        expect(yield* turnInLine(pool, "thread-after-full")).toEqual({ status: 200, accounts: [b.fake.accountId] })
       }))
 
     it.effect("server errors and overload before the first byte fail over; each attempt is recorded", () =>
@@ -291,17 +265,11 @@ describe.each(backends)("circuit breaker on %s", (backend) => {
         expect(opened).toEqual({ circuitState: "open", consecutiveFailures: 3 })
 
         // Open: A is passed over even though it is first in line.
-        yield* firstInLine(pool)
-        fake.reset()
-        expect((yield* postResponses(pool.key, "circuit-open")).status).toBe(200)
-        expect(fake.requests.map((request) => request.accountId)).toEqual([b.fake.accountId])
+        expect(yield* turnInLine(pool, "circuit-open")).toEqual({ status: 200, accounts: [b.fake.accountId] })
 
         // Time up: the next request probes A, which now answers, and the circuit closes.
         yield* Effect.sleep("600 millis")
-        yield* firstInLine(pool)
-        fake.reset()
-        expect((yield* postResponses(pool.key, "circuit-probe")).status).toBe(200)
-        expect(fake.requests.map((request) => request.accountId)).toEqual([a.fake.accountId])
+        expect(yield* turnInLine(pool, "circuit-probe")).toEqual({ status: 200, accounts: [a.fake.accountId] })
         const [closed] = yield* sql`SELECT circuit_state, consecutive_failures FROM account_health WHERE account_id = ${a.id}`
         expect(closed).toEqual({ circuitState: "closed", consecutiveFailures: 0 })
       }))

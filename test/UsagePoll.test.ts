@@ -4,13 +4,8 @@ import { Effect, Schedule } from "effect"
 import { Accounts } from "../src/Accounts.ts"
 import { Pools } from "../src/Pools.ts"
 import { backends } from "./support/Databases.ts"
-import { Fake, firstInLine, sharedPostgres, gatewayLayer, postResponses, setupPool } from "./support/Gateway.ts"
-
-const health = (accountId: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT cooldown_until, cooldown_reason, usage_polled_at FROM account_health WHERE account_id = ${accountId}`).pipe(
-      Effect.map((rows) => rows[0])
-    )
+import { Fake, firstInLine, gatewayLayer, postResponses, setupPool, sharedPostgres } from "./support/Gateway.ts"
+import { healthRow } from "./support/Rows.ts"
 
 // Polls run in the background; wait (bounded) until what they wrote is there.
 const eventually = <A>(read: Effect.Effect<A, unknown, SqlClient.SqlClient>, until: (value: A) => boolean) =>
@@ -43,17 +38,17 @@ describe.each(backends)("usage poll on %s", (backend) => {
         fake.clearFaults(a.fake.accountId)
 
         // Still at its limit: the poll keeps it resting (until the full window's reset, the longer evidence).
-        const polledAt = (yield* health(a.id))?.["usagePolledAt"]
-        yield* eventually(health(a.id), (row) => row?.["usagePolledAt"] instanceof Date && row["usagePolledAt"] !== polledAt)
+        const polledAt = (yield* healthRow(a.id))?.["usagePolledAt"]
+        yield* eventually(healthRow(a.id), (row) => row?.["usagePolledAt"] instanceof Date && row["usagePolledAt"] !== polledAt)
         yield* Effect.sleep("1500 millis")
-        const resting = yield* health(a.id)
+        const resting = yield* healthRow(a.id)
         expect(resting?.["cooldownReason"]).toEqual("usage_limit")
         expect((resting?.["cooldownUntil"] as Date).getTime()).toBeGreaterThan(Date.now() + 1_700_000)
         expect(usagePolls(fake, a.fake.accountId).length).toBeGreaterThan(0)
 
         // The limit is reset early upstream: the next poll puts A back to work, and says so in the audit log.
         fake.setRateLimits(a.fake.accountId, { primaryUsedPercent: 2 })
-        yield* eventually(health(a.id), (row) => row?.["cooldownUntil"] === null)
+        yield* eventually(healthRow(a.id), (row) => row?.["cooldownUntil"] === null)
         const audited = yield* sql`SELECT actor_kind, actor_id, action, target_id, details FROM audit_log
           WHERE action = 'account.cooldown_ended' AND target_id = ${a.id}`
         expect(audited).toEqual([{ actorKind: "system", actorId: "usage_poll", action: "account.cooldown_ended", targetId: a.id, details: { evidence: "usage_poll" } }])
@@ -75,12 +70,12 @@ describe.each(backends)("usage poll on %s", (backend) => {
         const [a, b, c] = [pool.accounts[0]!, pool.accounts[1]!, pool.accounts[2]!]
         fake.setRateLimits(a.fake.accountId, { secondaryUsedPercent: 100, secondaryResetAfterSeconds: 7200 })
         fake.setRateLimits(c.fake.accountId, { primaryUsedPercent: 100, hasCredits: true, balance: "12.5" })
-        const rested = yield* eventually(health(a.id), (row) => row?.["cooldownReason"] === "usage_limit")
+        const rested = yield* eventually(healthRow(a.id), (row) => row?.["cooldownReason"] === "usage_limit")
         // It rests until the full (secondary) window resets.
         expect(Math.abs((rested?.["cooldownUntil"] as Date).getTime() - (Date.now() + 7_200_000))).toBeLessThan(60_000)
-        yield* eventually(health(c.id), (row) => row?.["usagePolledAt"] instanceof Date)
+        yield* eventually(healthRow(c.id), (row) => row?.["usagePolledAt"] instanceof Date)
         yield* Effect.sleep("1500 millis")
-        expect((yield* health(c.id))?.["cooldownUntil"] ?? null).toBeNull()
+        expect((yield* healthRow(c.id))?.["cooldownUntil"] ?? null).toBeNull()
 
         // A is never tried: every request lands on B or C.
         fake.reset()

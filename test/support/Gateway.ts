@@ -116,3 +116,13 @@ export const firstInLine = (pool: TestPool) =>
       sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${pool.accounts[0]!.id}`,
       sql`UPDATE accounts SET last_used_at = now() WHERE id = ${pool.accounts[1]!.id}`
     ]))
+
+// A new turn with the Pool's first account first in line: its status, and the accounts upstream saw, in order.
+export const turnInLine = (pool: TestPool, thread: string) =>
+  Effect.gen(function*() {
+    const fake = yield* Fake
+    yield* firstInLine(pool)
+    fake.reset()
+    const answer = yield* postResponses(pool.key, thread)
+    return { status: answer.status, accounts: fake.requests.map((request) => request.accountId) }
+  })

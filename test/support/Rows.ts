@@ -11,6 +11,12 @@ export const attemptRows = (requestId: string) =>
     sql`SELECT attempt, account_id, http_status, error_code, outcome FROM request_attempts
       WHERE request_id = ${requestId} ORDER BY attempt`)
 
+// An account's health row (rest, circuit, usage poll), or undefined before it has one.
+export const healthRow = (accountId: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT * FROM account_health WHERE account_id = ${accountId}`).pipe(
+    Effect.map((rows) => rows[0])
+  )
+
 // The final write of a request happens as its stream ends, just after the client saw the last byte.
 export const settledRow = (requestId: string) =>
   requestRow(requestId).pipe(
