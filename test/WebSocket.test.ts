@@ -267,7 +267,8 @@ describe("websocket drain", () => {
   it.live("stopping the gateway moves an idle socket at once and a busy one right after its response (1012)", () =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(gatewayLayer("pglite", { CODEX_POOLER_SHUTDOWN_GRACE_MS: "20000" }), scope)
+      // A grace period far past the test's own timeout: stopping can only finish by the sockets having moved.
+      const context = yield* Layer.buildWithScope(gatewayLayer("pglite", { CODEX_POOLER_SHUTDOWN_GRACE_MS: "3600000" }), scope)
       const fake = Context.get(context, Fake)
       const pool = yield* Effect.provide(setupPool(1), context)
       const url = yield* Effect.provide(gatewayUrl, context)
@@ -280,7 +281,6 @@ describe("websocket drain", () => {
       fake.setEventDelay(150)
       busy.socket.send(create())
       yield* Effect.promise(() => busy.next("response.created"))
-      const started = Date.now()
       const stopping = yield* Effect.fork(Scope.close(scope, Exit.void))
 
       const idleClosed = yield* Effect.promise(() => idle.closed)
@@ -289,9 +289,8 @@ describe("websocket drain", () => {
       expect(yield* Effect.promise(() => busy.closed)).toEqual({ code: 1012, reason: "gateway restarting" })
       // The busy socket's response reached Codex whole before the socket was closed.
       expect(busy.frames.at(-1)?.type).toEqual("response.completed")
+      // Stopping finishes once both sockets have gone, not when the grace period runs out.
       yield* Fiber.join(stopping)
-      // Well inside the 20 s grace period: it waited for the response, not for the clock.
-      expect(Date.now() - started).toBeLessThan(10_000)
       fake.setEventDelay(0)
     }), 60_000)
 })
