@@ -1,5 +1,5 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Clock, Effect, Fiber, Option } from "effect"
+import { Clock, Effect, Exit, Fiber } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
 import { AccountHealth } from "./AccountHealth.ts"
 import { Accounting } from "./Accounting.ts"
@@ -9,6 +9,7 @@ import { newId } from "./Domain/Ids.ts"
 import { PoolAuth } from "./PoolAuth.ts"
 import { readRequestBody } from "./Proxy/Body.ts"
 import { makeForward } from "./Proxy/Forward.ts"
+import { makeOpenRow, type OpenRow } from "./Proxy/OpenRow.ts"
 import { forwardRequestHeaders, relayResponseHeaders } from "./Proxy/Headers.ts"
 import { relay, type RelayEnd } from "./Proxy/Relay.ts"
 import { requestFacts, turnStateKeyOf } from "./Proxy/RequestFacts.ts"
@@ -20,7 +21,8 @@ import { SessionStore } from "./SessionStore.ts"
 export interface ProxyRoute {
   readonly name: "responses" | "compact" | "realtime"
   readonly upstreamPath: string
-  readonly body: "json" | "raw"
+  // A realtime call is a JSON SDP offer, {sdp, session} (codex-protocol.md §8).
+  readonly body: "json" | "realtime-call"
   // Compact belongs to the account that holds the session (codex-protocol.md §6.2): never another one.
   readonly pinned: boolean
 }
@@ -34,16 +36,6 @@ const outcomeOf = (status: number, end: RelayEnd, eventStream: boolean) => {
   if (eventStream && !end.facts.completed) return { status: "failed", errorCode: "stream_incomplete" } as const
   return { status: "succeeded", errorCode: null } as const
 }
-
-const snakeCase = (tag: string) => tag.replace(/[A-Z]/g, (letter, index) => `${index === 0 ? "" : "_"}${letter.toLowerCase()}`)
-
-const failureOf = (cause: Cause.Cause<{ readonly _tag: string }>) =>
-  Cause.isInterruptedOnly(cause)
-    ? { status: "cancelled", errorCode: "client_closed" } as const
-    : {
-      status: "failed",
-      errorCode: Option.match(Cause.failureOption(cause), { onNone: () => "defect", onSome: (error) => snakeCase(error._tag) })
-    } as const
 
 // The request path as named phases, in order: authenticate → admit → select → prepare → forward → relay → account.
 export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
@@ -59,24 +51,38 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
 
     const handle = (route: ProxyRoute) =>
       Effect.gen(function*() {
+        const requestId = newId("req")
+        const row = makeOpenRow(accounting, requestId)
+        // The request's scope ends once the response was sent or the client left: a row the relay never took, and an
+        // upstream body it never read, are closed there; a failure closes them at once.
+        yield* Effect.addFinalizer(row.close)
+        return yield* phases(route, requestId, row).pipe(
+          Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : row.close(exit))
+        )
+      })
+
+    const phases = (route: ProxyRoute, requestId: string, row: OpenRow) =>
+      Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const key = yield* auth.authenticate(request.headers)
+        // Before the body is read or decoded: a key already at its limits costs no decoding.
+        yield* limiter.precheck(key.keyId, key.limits)
         const body = yield* readRequestBody(request, route.body, limit)
         const facts = requestFacts(request.headers, body.json)
-        const requestId = newId("req")
         const transport = route.name === "responses" ? "sse" : "http"
-        const start = accounting.start({
+        const start = row.start(accounting.start({
           id: requestId,
           poolId: key.poolId,
           keyId: key.keyId,
           route: route.name,
           transport,
           model: facts.model
-        })
+        }))
         // A key with a counted limit has its row written by admission; any other key's is written beside selection.
         const admitted = yield* limiter.admit(key.keyId, key.limits, route.name === "realtime" ? null : facts.model, start)
         const recorded = admitted ? Effect.void : Fiber.join(yield* Effect.fork(start))
-        const { accountId, attempt, owner, response } = yield* forward({
+        row.recorded(recorded)
+        const forwarded = yield* forward({
           requestId,
           recorded,
           poolId: key.poolId,
@@ -90,21 +96,9 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
             headers: forwardRequestHeaders(request.headers),
             body: body.raw
           }
-        }).pipe(
-          Effect.onError((cause) =>
-            Effect.zipRight(
-              recorded,
-              accounting.finish(requestId, {
-                ...failureOf(cause),
-                accountId: null,
-                httpStatus: null,
-                firstByteAt: null,
-                usage: null,
-                upstreamRequestId: null
-              })
-            )
-          )
-        )
+        })
+        row.forwarded(forwarded)
+        const { accountId, attempt, owner, response } = forwarded
 
         const turnState = response.headers["x-codex-turn-state"]
         if (response.status < 400) {
@@ -126,6 +120,7 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
         }
         const eventStream = (response.headers["content-type"] ?? "").startsWith("text/event-stream")
         const account = (end: RelayEnd) => {
+          if (!row.claim()) return Effect.void
           const outcome = outcomeOf(response.status, end, eventStream)
           const evidence = [
             ...headerWindows.map((window) => ({
@@ -150,7 +145,7 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
 
         const { "content-type": contentType, ...headers } = relayResponseHeaders(response.headers)
         return HttpServerResponse.stream(
-          relay({ requestId, body: response.body, eventStream, isError: response.status >= 400, onEnd: account }),
+          relay({ requestId, body: row.body(response), eventStream, isError: response.status >= 400, onEnd: account }),
           {
             status: response.status,
             headers: { ...headers, "x-codex-pooler-request-id": requestId },

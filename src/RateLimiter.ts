@@ -14,6 +14,9 @@ export declare namespace RateLimiter {
       model: string | null,
       record: Effect.Effect<void, E>
     ) => Effect.Effect<boolean, KeyLimitExceeded | ModelNotAllowed | E>
+    // A cheap look before the body is read or decoded: refuses a key already at its rpm, concurrency or token limit.
+    // It writes nothing and takes no lock, so `admit` still decides.
+    readonly precheck: (keyId: string, limits: KeyLimits) => Effect.Effect<void, KeyLimitExceeded>
   }
 }
 
@@ -52,7 +55,12 @@ export const make = Effect.gen(function*() {
       return true
     })
 
-  return { admit } satisfies RateLimiter.Service
+  const precheck: RateLimiter.Service["precheck"] = (keyId, limits) =>
+    limits.requestsPerMinute === null && limits.tokensPerDay === null && limits.maxConcurrent === null
+      ? Effect.void
+      : Effect.flatMap(repo.usage(keyId), (usage) => check(limits, usage))
+
+  return { admit, precheck } satisfies RateLimiter.Service
 })
 
 export const layer = Layer.effect(RateLimiter, make).pipe(Layer.provide(UsageRepo.Default))

@@ -1,7 +1,6 @@
 import type { HttpServerRequest } from "@effect/platform"
 import { Chunk, Effect, Stream } from "effect"
-import { Decompress } from "fzstd"
-import { gunzipSync } from "node:zlib"
+import { decodeBody } from "./Decode.ts"
 import { BodyTooLarge, InvalidBody, UnsupportedEncoding } from "./Errors.ts"
 
 export interface RequestBody {
@@ -24,28 +23,6 @@ const readLimited = (request: HttpServerRequest.HttpServerRequest, limit: number
     Effect.map(({ chunks }) => Buffer.concat(Chunk.toReadonlyArray(chunks)))
   )
 
-const unzstd = (raw: Uint8Array, limit: number): Uint8Array => {
-  const parts: Array<Uint8Array> = []
-  let size = 0
-  const decoder = new Decompress((data) => {
-    size += data.length
-    if (size > limit) throw new BodyTooLarge({ limit })
-    parts.push(data)
-  })
-  decoder.push(raw, true)
-  return Buffer.concat(parts)
-}
-
-// Compressed bodies are decoded only to be read; the original bytes are what goes upstream.
-const decode = (raw: Uint8Array, encoding: string, limit: number) =>
-  Effect.try({
-    try: () => encoding === "gzip" ? gunzipSync(raw, { maxOutputLength: limit }) : encoding === "zstd" ? unzstd(raw, limit) : raw,
-    catch: (error) =>
-      error instanceof BodyTooLarge || (error instanceof RangeError && encoding === "gzip")
-        ? new BodyTooLarge({ limit })
-        : new InvalidBody({ message: `request body is not valid ${encoding}` })
-  })
-
 const parseObject = (bytes: Uint8Array) =>
   Effect.try({
     try: (): unknown => JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")),
@@ -57,7 +34,21 @@ const parseObject = (bytes: Uint8Array) =>
     )
   )
 
-export const readRequestBody = (request: HttpServerRequest.HttpServerRequest, kind: "json" | "raw", limit: number) =>
+const isObject = (value: unknown) => typeof value === "object" && value !== null && !Array.isArray(value)
+
+// POST /realtime/calls on the backend base carries JSON {sdp, session} (codex-protocol.md §8); nothing else is sent.
+const checkRealtimeCall = (body: Readonly<Record<string, unknown>>) =>
+  typeof body["sdp"] === "string" && body["sdp"] !== "" && isObject(body["session"])
+    ? Effect.succeed(body)
+    : Effect.fail(
+      new InvalidBody({ message: "a realtime call is a JSON object with an \"sdp\" offer and a \"session\" object" })
+    )
+
+export const readRequestBody = (
+  request: HttpServerRequest.HttpServerRequest,
+  kind: "json" | "realtime-call",
+  limit: number
+) =>
   Effect.gen(function*() {
     const encoding = encodingOf(request)
     if (encoding !== "identity" && encoding !== "gzip" && encoding !== "zstd") {
@@ -66,7 +57,7 @@ export const readRequestBody = (request: HttpServerRequest.HttpServerRequest, ki
     if (Number(request.headers["content-length"] ?? 0) > limit) return yield* new BodyTooLarge({ limit })
     const raw = yield* readLimited(request, limit)
     if (raw.length === 0) return yield* new InvalidBody({ message: "request body is empty" })
-    if (kind === "raw") return { raw, json: {} } satisfies RequestBody
-    const json = yield* parseObject(yield* decode(raw, encoding, limit))
+    const object = yield* parseObject(yield* decodeBody(raw, encoding, limit))
+    const json = kind === "realtime-call" ? yield* checkRealtimeCall(object) : object
     return { raw, json } satisfies RequestBody
   })

@@ -7,6 +7,7 @@ import {
   DatabaseUnavailable,
   InternalError,
   type InvalidBody,
+  type InvalidQuery,
   type MethodNotAllowed,
   type NoAccountAvailable,
   type UnsupportedEncoding,
@@ -15,7 +16,11 @@ import {
   type ModelNotAllowed,
   type PoolExhausted,
   type UpgradeRequired,
-  type UpstreamUnavailable
+  type UpstreamUnavailable,
+  type OpenWebSocketsExceeded,
+  type WebSocketFrameInvalid,
+  type WebSocketHandshakeInvalid,
+  type WebSocketNotSupported
 } from "./Errors.ts"
 
 export type ProxyError =
@@ -25,6 +30,7 @@ export type ProxyError =
   | BodyTooLarge
   | UnsupportedEncoding
   | InvalidBody
+  | InvalidQuery
   | UpgradeRequired
   | NoAccountAvailable
   | AccountUnavailable
@@ -34,6 +40,10 @@ export type ProxyError =
   | ModelNotAllowed
   | DatabaseUnavailable
   | InternalError
+  | WebSocketHandshakeInvalid
+  | WebSocketNotSupported
+  | OpenWebSocketsExceeded
+  | WebSocketFrameInvalid
 
 export interface ErrorAnswer {
   readonly status: number
@@ -73,6 +83,8 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
       return body(415, "invalid_request_error", "unsupported_content_encoding", error.message)
     case "InvalidBody":
       return body(400, "invalid_request_error", "invalid_json", error.message)
+    case "InvalidQuery":
+      return body(400, "invalid_request_error", "invalid_query", error.message)
     case "UpgradeRequired":
       return body(426, "invalid_request_error", "upgrade_required", error.message)
     case "NoAccountAvailable":
@@ -97,6 +109,15 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
         body: { error: { type: "rate_limit_exceeded", code: `key_${error.limit}`, message: error.message, retryable } }
       }
     }
+    case "WebSocketHandshakeInvalid":
+      return body(400, "invalid_request_error", "invalid_websocket_handshake", error.message,
+        error.reason === "version" ? { "sec-websocket-version": "13" } : {})
+    case "WebSocketNotSupported":
+      return body(400, "invalid_request_error", "websocket_not_supported", error.message)
+    case "OpenWebSocketsExceeded":
+      return body(429, "rate_limit_exceeded", "key_open_websockets", error.message, { "retry-after": "5" })
+    case "WebSocketFrameInvalid":
+      return body(400, "invalid_request_error", "invalid_frame", error.message)
     case "PoolExhausted": {
       // Codex's usage-limit shape (codex-protocol.md §9): it shows its user the reset time and does not retry.
       const resetsAt = Math.ceil(error.resetsAt.getTime() / 1000)

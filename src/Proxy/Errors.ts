@@ -98,3 +98,40 @@ export class InternalError extends Schema.TaggedError<InternalError>()("Internal
     return "the gateway failed unexpectedly; the failure has been logged"
   }
 }
+
+export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQuery", { message: Schema.String }) {}
+
+// A websocket upgrade the gateway refuses before anything reaches upstream (what ws itself would refuse).
+export class WebSocketHandshakeInvalid extends Schema.TaggedError<WebSocketHandshakeInvalid>()("WebSocketHandshakeInvalid", {
+  reason: Schema.Literal("upgrade", "key", "version", "gone")
+}) {
+  override get message() {
+    return {
+      upgrade: "a websocket upgrade needs Upgrade: websocket",
+      key: "a websocket upgrade needs a Sec-WebSocket-Key of 16 bytes in base64",
+      version: "a websocket upgrade needs Sec-WebSocket-Version: 13",
+      gone: "the websocket handshake could not be completed"
+    }[this.reason]
+  }
+}
+
+export class WebSocketNotSupported extends Schema.TaggedError<WebSocketNotSupported>()("WebSocketNotSupported", {
+  path: Schema.String
+}) {
+  override get message() {
+    return `${this.path} does not accept websocket upgrades; only GET /backend-api/codex/responses does`
+  }
+}
+
+export class OpenWebSocketsExceeded extends Schema.TaggedError<OpenWebSocketsExceeded>()("OpenWebSocketsExceeded", {
+  limit: Schema.Number
+}) {
+  override get message() {
+    return `This Pool API key already has ${this.limit} open websockets; close one or use HTTP`
+  }
+}
+
+// A client frame the bridge does not forward (not a JSON object, binary, or a response.create without a model).
+export class WebSocketFrameInvalid extends Schema.TaggedError<WebSocketFrameInvalid>()("WebSocketFrameInvalid", {
+  message: Schema.String
+}) {}

@@ -1,8 +1,10 @@
 import type { Headers } from "@effect/platform"
 import { Redacted } from "effect"
 
-// Codex request headers passed through unchanged (codex-protocol.md §2, §13). Everything else — the client's
-// Authorization, cookies, hop-by-hop headers, and any account headers a client might try to set — is dropped.
+// Codex request headers passed through unchanged: the names Codex sends (codex-protocol.md §2, §13, and the names its
+// binary holds), each by name. Everything else is dropped: the client's Authorization and cookies, hop-by-hop headers,
+// account-owned headers (X-OpenAI-Fedramp, X-OpenAI-Account-Routing-Override, the x-openai-internal-* residency and
+// feature switches), and any other x-openai-*, x-codex-* or x-oai-* name a client invents.
 const forwardedNames = new Set([
   "accept",
   "content-type",
@@ -16,16 +18,27 @@ const forwardedNames = new Set([
   "x-client-request-id",
   "x-session-id",
   "openai-beta",
-  "version"
+  "version",
+  "x-codex-beta-features",
+  "x-codex-window-id",
+  "x-codex-turn-metadata",
+  "x-codex-turn-state",
+  "x-codex-routing-hint",
+  "x-codex-parent-thread-id",
+  "x-codex-installation-id",
+  "x-codex-root-turn-id",
+  "x-codex-inference-call-id",
+  "x-codex-cyber-access-program",
+  "x-openai-subagent",
+  "x-openai-memgen-request",
+  "x-oai-attestation",
+  "x-responsesapi-include-timing-metrics"
 ])
-const forwardedPrefixes = ["x-codex-", "x-openai-", "x-oai-", "x-responsesapi-"]
-const accountOwned = new Set(["x-openai-fedramp", "x-openai-account-routing-override"])
 
 export const forwardRequestHeaders = (headers: Headers.Headers): Record<string, string> => {
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(headers)) {
-    if (accountOwned.has(name)) continue
-    if (forwardedNames.has(name) || forwardedPrefixes.some((prefix) => name.startsWith(prefix))) out[name] = value
+    if (forwardedNames.has(name)) out[name] = value
   }
   return out
 }

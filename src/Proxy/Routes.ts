@@ -1,5 +1,5 @@
 import { HttpLayerRouter, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
-import { Cause, Effect, Layer } from "effect"
+import { Cause, Effect, Layer, type Scope } from "effect"
 import { Catalog } from "../Catalog.ts"
 import { Proxy, type ProxyRoute } from "../Proxy.ts"
 import { Metrics } from "../Metrics.ts"
@@ -8,7 +8,11 @@ import { MethodNotAllowed, UnsupportedEndpoint, UpgradeRequired } from "./Errors
 
 const prefix = "/backend-api/codex"
 
-type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, ProxyError, HttpServerRequest.HttpServerRequest>
+type Handler = Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  ProxyError,
+  HttpServerRequest.HttpServerRequest | Scope.Scope
+>
 
 // Every failure of these routes is answered here, in Codex's error shape, and counted; so is a defect (the database
 // gone, or a bug), which would otherwise be an empty 500.
@@ -23,17 +27,28 @@ const answering = (metrics: Metrics) => <R>(handler: Effect.Effect<HttpServerRes
     Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.flatMap(fromDefect(cause), answered(metrics)))
   )
 
+const unsupported = (metrics: Metrics) =>
+  answering(metrics)(HttpServerRequest.HttpServerRequest.pipe(
+    Effect.flatMap((request) =>
+      new UnsupportedEndpoint({
+        method: request.method,
+        path: URL.canParse(request.url, "http://x") ? new URL(request.url, "http://x").pathname : rawPath(request.url)
+      })
+    )
+  ))
+
+// The path as the client sent it, before the query: not decoded, not normalised.
+const rawPath = (url: string) => url.split("?", 1)[0] ?? url
+
+// The router matches loosely (case-insensitive, trailing and doubled slashes ignored, percent-escapes decoded, a ';'
+// taken for the start of the query): only the exact path is the route; any other spelling is the 404 it names.
 const byMethod = (metrics: Metrics, path: string, handlers: Partial<Record<"GET" | "POST", Handler>>) =>
   HttpLayerRouter.route("*", `${prefix}${path}`, (request) => {
+    if (rawPath(request.url) !== `${prefix}${path}`) return unsupported(metrics)
     const handler = request.method === "GET" || request.method === "POST" ? handlers[request.method] : undefined
     const allow = Object.keys(handlers)
     return answering(metrics)(handler ?? Effect.fail(new MethodNotAllowed({ method: request.method, path: `${prefix}${path}`, allow })))
   })
-
-const unsupported = (metrics: Metrics) =>
-  answering(metrics)(HttpServerRequest.HttpServerRequest.pipe(
-    Effect.flatMap((request) => new UnsupportedEndpoint({ method: request.method, path: new URL(request.url, "http://x").pathname }))
-  ))
 
 const route = (name: ProxyRoute["name"], upstreamPath: string, body: ProxyRoute["body"], pinned = false): ProxyRoute => ({
   name,
@@ -55,7 +70,7 @@ export const CodexRoutes = HttpLayerRouter.use((router) =>
       byMethod(metrics, "/responses", { POST: proxy.handle(route("responses", "/responses", "json")), GET: websocket }),
       byMethod(metrics, "/responses/compact", { POST: proxy.handle(route("compact", "/responses/compact", "json", true)) }),
       byMethod(metrics, "/models", { GET: catalog.models }),
-      byMethod(metrics, "/realtime/calls", { POST: proxy.handle(route("realtime", "/realtime/calls", "raw")) }),
+      byMethod(metrics, "/realtime/calls", { POST: proxy.handle(route("realtime", "/realtime/calls", "realtime-call")) }),
       HttpLayerRouter.route("*", `${prefix}/*`, unsupported(metrics)),
       HttpLayerRouter.route("*", prefix, unsupported(metrics))
     ]

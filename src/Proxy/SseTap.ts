@@ -1,4 +1,5 @@
 import { type Usage, usageOf } from "../Accounting/Usage.ts"
+import { errorBodyLimit } from "./Json.ts"
 
 // What the relay learns from a Responses stream while passing its bytes through untouched.
 export interface StreamFacts {
@@ -51,21 +52,47 @@ export const errorCodeOf = (body: unknown): string => {
   return String(error["code"] ?? error["type"] ?? "error")
 }
 
-export const makeSseTap = (facts: StreamFacts) => {
+// A line longer than this is skipped to its end, not parsed. The largest event worth reading, response.completed,
+// carries the whole output (a turn's text, tool calls and encrypted reasoning: hundreds of KiB at most); deltas are
+// small. 8 MiB keeps every real event and bounds what one stream can make the relay hold.
+export const sseLineLimit = Math.max(errorBodyLimit, 8 * 1024 * 1024)
+
+const observeLine = (facts: StreamFacts, line: string) => {
+  if (!line.startsWith("data:")) return
+  const end = line.endsWith("\r") ? line.length - 1 : line.length
+  observeEvent(facts, line.slice(line.charAt(5) === " " ? 6 : 5, end))
+}
+
+// Each chunk is searched for newlines once; the unfinished line is kept in parts, joined only when it ends.
+export const makeSseTap = (facts: StreamFacts, lineLimit = sseLineLimit) => {
   const decoder = new TextDecoder()
-  let pending = ""
-  return (chunk: Uint8Array) => {
-    pending += decoder.decode(chunk, { stream: true })
-    let start = 0
-    let newline = pending.indexOf("\n")
-    while (newline !== -1) {
-      if (pending.startsWith("data:", start)) {
-        const from = start + (pending.charAt(start + 5) === " " ? 6 : 5)
-        observeEvent(facts, pending.slice(from, pending.charAt(newline - 1) === "\r" ? newline - 1 : newline))
+  let parts: Array<string> = []
+  let pending = 0
+  let skipping = false
+  const tap = (chunk: Uint8Array) => {
+    const text = decoder.decode(chunk, { stream: true })
+    let from = 0
+    for (let newline = text.indexOf("\n"); newline !== -1; newline = text.indexOf("\n", from)) {
+      const piece = text.slice(from, newline)
+      if (!skipping && pending + piece.length <= lineLimit) {
+        observeLine(facts, parts.length === 0 ? piece : parts.join("") + piece)
       }
-      start = newline + 1
-      newline = pending.indexOf("\n", start)
+      parts = []
+      pending = 0
+      skipping = false
+      from = newline + 1
     }
-    pending = pending.slice(start)
+    if (skipping || from === text.length) return
+    const rest = from === 0 ? text : text.slice(from)
+    if (pending + rest.length > lineLimit) {
+      parts = []
+      pending = 0
+      skipping = true
+      return
+    }
+    parts.push(rest)
+    pending += rest.length
   }
+  // How much of an unfinished line is held, for tests of the bound.
+  return Object.assign(tap, { pending: () => pending })
 }
