@@ -16,6 +16,8 @@ export interface RequestOutcome {
 
 const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
 
+const staleAfterMs = 24 * 60 * 60 * 1000
+
 // What happened to each request: metadata, timings and token counts only — never a body, a prompt or an output.
 export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting", {
   scoped: Effect.gen(function*() {
@@ -29,11 +31,26 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
     yield* Effect.addFinalizer(() => FiberSet.awaitEmpty(pending))
     const background = <A, E>(effect: Effect.Effect<A, E>) => FiberSet.run(pending, effect).pipe(Effect.asVoid)
 
+    // An entry whose request never finished (a bug on some path) is dropped after the time UsageRepo stops counting
+    // its row as in flight, so the map and the in-flight gauge stay bounded whatever happens. Entries are in start
+    // order: the scan stops at the first fresh one.
+    const dropStale = (nowMs: number) => {
+      const stale = []
+      for (const [id, started] of open) {
+        if (nowMs - started.startedAt < staleAfterMs) break
+        open.delete(id)
+        stale.push(started)
+      }
+      return Effect.forEach(stale, (entry) => metrics.requestAbandoned(entry.route, entry.transport), { discard: true })
+    }
+
+    // The row first: a start that fails leaves nothing behind here.
     const start = Effect.fn("Accounting.start")(function*(request: Omit<Started, "startedAt" | "instanceId">) {
       const startedAt = yield* now
+      yield* repo.start({ ...request, startedAt, instanceId: instance.id })
+      yield* dropStale(startedAt.getTime())
       open.set(request.id, { route: request.route, transport: request.transport, startedAt: startedAt.getTime() })
       yield* metrics.requestStarted(request.route, request.transport)
-      yield* repo.start({ ...request, startedAt, instanceId: instance.id })
     })
 
     const ended = (requestId: string, outcome: RequestOutcome, endedAt: Date) => {
@@ -60,8 +77,7 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
     })
 
     const endAttempt = Effect.fn("Accounting.endAttempt")(function*(end: Omit<AttemptEnd, "endedAt">) {
-      yield* metrics.attemptEnded(end.outcome)
-      yield* repo.endAttempt({ ...end, endedAt: yield* now })
+      yield* repo.endAttempt({ ...end, endedAt: yield* now }).pipe(Effect.ensuring(metrics.attemptEnded(end.outcome)))
     })
 
     const finished = (requestId: string, outcome: RequestOutcome) =>
@@ -81,18 +97,17 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
         upstreamRequestId: outcome.upstreamRequestId
       }))
 
+    // The row is written first and the metrics follow whatever the write did: neither can keep the other from
+    // happening, so a request never stays open here or in the in-flight gauge.
     const finish = Effect.fn("Accounting.finish")(function*(requestId: string, outcome: RequestOutcome) {
       const row = yield* finished(requestId, outcome)
-      yield* ended(requestId, outcome, row.endedAt)
-      yield* repo.finish(row)
+      yield* repo.finish(row).pipe(Effect.ensuring(ended(requestId, outcome, row.endedAt)))
     })
 
     // The request's last attempt and its outcome, written together.
     const complete = Effect.fn("Accounting.complete")(
       function*(requestId: string, attempt: number, outcome: RequestOutcome) {
         const row = yield* finished(requestId, outcome)
-        yield* ended(requestId, outcome, row.endedAt)
-        yield* metrics.attemptEnded(outcome.status)
         yield* repo.complete(row, {
           requestId,
           attempt,
@@ -100,7 +115,9 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
           httpStatus: outcome.httpStatus,
           errorCode: outcome.errorCode,
           outcome: outcome.status
-        })
+        }).pipe(
+          Effect.ensuring(Effect.zipRight(ended(requestId, outcome, row.endedAt), metrics.attemptEnded(outcome.status)))
+        )
       }
     )
 

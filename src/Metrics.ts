@@ -4,6 +4,8 @@ import * as Prom from "prom-client"
 
 const prefix = "codex_pooler_"
 
+const seconds = (value: number) => Number.isFinite(value) ? Math.max(0, value) : 0
+
 // Seconds, from a fast answer to a long Codex turn.
 const durationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]
 
@@ -107,7 +109,17 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
       registers
     })
 
-    const sync = (effect: () => void) => Effect.sync(effect)
+    // A metric never fails its caller (accounting runs beside it): prom-client throws on a value it cannot take, and
+    // such an update is dropped, logged at debug. Each update stands alone, so one bad value loses only itself.
+    const sync = (...updates: ReadonlyArray<() => void>) =>
+      Effect.forEach(updates, (update) => {
+        try {
+          update()
+          return Effect.void
+        } catch (error) {
+          return Effect.logDebug("metric not updated", error instanceof Error ? error.message : String(error))
+        }
+      }, { discard: true })
 
     // Read at scrape time from the shared database, so every instance reports the same Pool state.
     const readPools = Effect.gen(function*() {
@@ -141,14 +153,21 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
       contentType: registry.contentType,
       render,
       requestStarted: (route: string, transport: string) => sync(() => inFlight.inc({ route, transport })),
+      // A request whose end was never reported: out of the gauge, counted nowhere else.
+      requestAbandoned: (route: string, transport: string) => sync(() => inFlight.dec({ route, transport })),
       requestEnded: (end: RequestEnd) =>
-        sync(() => {
-          inFlight.dec({ route: end.route, transport: end.transport })
-          requests.inc({ route: end.route, transport: end.transport, outcome: end.outcome })
-          duration.observe({ route: end.route, transport: end.transport }, end.seconds)
-          if (end.firstByteSeconds !== null) firstByte.observe({ route: end.route, transport: end.transport }, end.firstByteSeconds)
-          for (const [kind, count] of Object.entries(end.tokens)) if (count) tokens.inc({ kind }, count)
-        }),
+        sync(
+          () => inFlight.dec({ route: end.route, transport: end.transport }),
+          () => requests.inc({ route: end.route, transport: end.transport, outcome: end.outcome }),
+          () => duration.observe({ route: end.route, transport: end.transport }, seconds(end.seconds)),
+          () => {
+            if (end.firstByteSeconds === null) return
+            firstByte.observe({ route: end.route, transport: end.transport }, seconds(end.firstByteSeconds))
+          },
+          ...Object.entries(end.tokens).map(([kind, count]) => () => {
+            if (count !== null && Number.isFinite(count) && count > 0) tokens.inc({ kind }, count)
+          })
+        ),
       attemptEnded: (outcome: string) => sync(() => attempts.inc({ outcome })),
       // One of the gateway's own error answers (src/Proxy/ErrorResponse.ts `errorAnswer`).
       gatewayError: (answer: { readonly status: number; readonly body: { readonly error: { readonly code: string } } }) =>

@@ -1,6 +1,6 @@
 import { Option, Schema } from "effect"
 
-const Count = Schema.optional(Schema.NullOr(Schema.Number))
+const Count = Schema.optional(Schema.Unknown)
 
 const ResponseUsage = Schema.Struct({
   input_tokens: Count,
@@ -28,15 +28,20 @@ export const noUsage: Usage = {
 
 const decodeUsage = Schema.decodeUnknownOption(ResponseUsage)
 
+// A count is a whole number of tokens the `bigint` columns hold; anything else upstream sends (negative, fractional,
+// huge, not a number) is no count rather than a failed write or a budget that goes down.
+const count = (value: unknown): number | null =>
+  typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : null
+
 // Token counts as `response.completed` reports them (codex-protocol.md §4).
 export const usageOf = (usage: unknown): Usage =>
   Option.match(decodeUsage(usage), {
     onNone: () => noUsage,
     onSome: (counts) => ({
-      inputTokens: counts.input_tokens ?? null,
-      cachedInputTokens: counts.input_tokens_details?.cached_tokens ?? null,
-      outputTokens: counts.output_tokens ?? null,
-      reasoningTokens: counts.output_tokens_details?.reasoning_tokens ?? null,
-      totalTokens: counts.total_tokens ?? null
+      inputTokens: count(counts.input_tokens),
+      cachedInputTokens: count(counts.input_tokens_details?.cached_tokens),
+      outputTokens: count(counts.output_tokens),
+      reasoningTokens: count(counts.output_tokens_details?.reasoning_tokens),
+      totalTokens: count(counts.total_tokens)
     })
   })

@@ -1,7 +1,9 @@
 import { Chunk, Effect, Exit, Stream } from "effect"
 import type { UpstreamUnavailable } from "./Errors.ts"
+import { usageOf } from "../Accounting/Usage.ts"
 import { errorBodyLimit, parseJson } from "./Json.ts"
 import { emptyFacts, errorCodeOf, makeSseTap, type StreamFacts } from "./SseTap.ts"
+import { makeTopLevelValue } from "./TopLevelValue.ts"
 
 export interface RelayEnd {
   readonly facts: StreamFacts
@@ -10,17 +12,25 @@ export interface RelayEnd {
   readonly upstreamFailed: boolean
 }
 
-// Non-stream bodies (compact, realtime, upstream errors) are only looked at for an error code, within a bound.
-const makeJsonTap = (facts: StreamFacts) => {
+// Non-stream bodies: an upstream error is read for its error code, within a bound; any other answer (compact) is
+// scanned as it passes for its top-level `usage`, which counts toward the key's tokens per day like a stream's.
+const makeJsonTap = (facts: StreamFacts, isError: boolean) => {
   const parts: Array<Uint8Array> = []
   let size = 0
+  const usage = makeTopLevelValue("usage", errorBodyLimit)
   return {
     observe: (chunk: Uint8Array) => {
+      if (!isError) return usage.observe(chunk)
       if (size + chunk.length <= errorBodyLimit) parts.push(chunk)
       size += chunk.length
     },
     finish: () => {
-      if (size <= errorBodyLimit) facts.errorCode = errorCodeOf(parseJson(Buffer.concat(parts)))
+      if (isError) {
+        if (size <= errorBodyLimit) facts.errorCode = errorCodeOf(parseJson(Buffer.concat(parts)))
+        return
+      }
+      const value = usage.value()
+      if (value !== null) facts.usage = usageOf(parseJson(value))
     }
   }
 }
@@ -52,13 +62,13 @@ export const relay = (options: {
 }): Stream.Stream<Uint8Array> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const facts = emptyFacts()
-    const json = makeJsonTap(facts)
+    const json = makeJsonTap(facts, options.isError)
     const observe = options.eventStream ? makeSseTap(facts) : json.observe
     let firstByteAt: Date | null = null
     let upstreamFailed = false
     yield* Effect.addFinalizer((exit) =>
       Effect.suspend(() => {
-        if (!options.eventStream && options.isError) json.finish()
+        if (!options.eventStream) json.finish()
         return options.onEnd({ facts, firstByteAt, interrupted: Exit.isInterrupted(exit), upstreamFailed })
       })
     )

@@ -21,7 +21,7 @@ export interface Plan {
   readonly output: ReadonlyArray<JsonObject>
 }
 
-const usageJson = (usage: Usage) => ({
+export const usageJson = (usage: Usage) => ({
   input_tokens: usage.inputTokens,
   input_tokens_details: { cached_tokens: usage.cachedTokens },
   output_tokens: usage.outputTokens,

@@ -1,13 +1,14 @@
 import { readFileSync } from "node:fs"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { AccountState } from "./Accounts.ts"
-import type { Ctx } from "./Context.ts"
+import { type Ctx, usageFor } from "./Context.ts"
 import { invalidRequest, statusFaultAnswer } from "./ErrorBodies.ts"
 import { isStatusFault } from "./Faults.ts"
 import { sendJson } from "./HttpUtil.ts"
 import { usagePayload } from "./RateLimits.ts"
 import { compactionEvents, retainedUserMessages } from "./Items.ts"
 import { arrayField } from "./Json.ts"
+import { usageJson } from "./Responses.ts"
 import type { MutableRecord } from "./Recorder.ts"
 
 const modelsCatalog: unknown = JSON.parse(readFileSync(new URL("./models.json", import.meta.url), "utf8"))
@@ -39,7 +40,8 @@ export const handleCompact = (
     return sendJson(res, answer.status, answer.body, { ...answer.headers, "x-request-id": `req_fake_${n}` })
   }
   const { item } = compactionEvents(n, account.accountId)
-  sendJson(res, 200, { output: [...retainedUserMessages(input), item] }, { "x-request-id": `req_fake_${n}` })
+  const usage = usageJson(usageFor(ctx, account))
+  sendJson(res, 200, { output: [...retainedUserMessages(input), item], usage }, { "x-request-id": `req_fake_${n}` })
 }
 
 const sdpAnswer = [
