@@ -109,6 +109,12 @@ export const WsIdleTimeoutMs = count("CODEX_POOLER_WS_IDLE_TIMEOUT_MS", 30 * 60 
 // How often each account's usage is asked of upstream when nothing else has told us (0: never). Accounts resting at
 // their usage limit are asked every minute at most, so an early reset puts them back to work.
 export const UsagePollSeconds = count("CODEX_POOLER_USAGE_POLL_SECONDS", 300, 0, "seconds")
+// Open operator MCP sessions per operator token, and in all; past either, the least recently seen one is closed.
+export const McpSessionsPerToken = count("CODEX_POOLER_MCP_SESSIONS_PER_TOKEN", 16, 1, "sessions")
+export const McpSessionsMax = count("CODEX_POOLER_MCP_SESSIONS_MAX", 256, 1, "sessions")
+
+// Client websockets one Pool key may hold open on one instance (a key's max-concurrent limit bounds them too).
+export const MaxWebsocketsPerKey = count("CODEX_POOLER_MAX_WEBSOCKETS_PER_KEY", 64, 1, "sockets")
 
 export const PreviousSecretKeys = nonEmpty("CODEX_POOLER_PREVIOUS_SECRET_KEYS").pipe(
   Config.mapOrFail((value) => {
@@ -119,6 +125,17 @@ export const PreviousSecretKeys = nonEmpty("CODEX_POOLER_PREVIOUS_SECRET_KEYS").
       : Either.left(
         ConfigError.InvalidData(["CODEX_POOLER_PREVIOUS_SECRET_KEYS"], "must be comma-separated 32-byte keys encoded as base64")
       )
+  })
+)
+
+// The dashboard cookie's Secure flag. Off by default, as the default listener is plain http on loopback; turn it on
+// behind TLS. Never inferred from a request header, which any client can send.
+export const CookieSecure = nonEmpty("CODEX_POOLER_COOKIE_SECURE").pipe(
+  Config.mapOrFail((value) => {
+    const raw = Option.getOrElse(value, () => "false").toLowerCase()
+    return raw === "true" || raw === "false"
+      ? Either.right(raw === "true")
+      : Either.left(ConfigError.InvalidData(["CODEX_POOLER_COOKIE_SECURE"], `must be true or false, got "${raw}"`))
   })
 )
 
@@ -150,7 +167,11 @@ export const AllSettings = Config.all({
   circuitOpenMs: CircuitOpenMs,
   failoverBudgetMs: FailoverBudgetMs,
   usagePollSeconds: UsagePollSeconds,
-  previousSecretKeys: PreviousSecretKeys
+  previousSecretKeys: PreviousSecretKeys,
+  maxWebsocketsPerKey: MaxWebsocketsPerKey,
+  mcpSessionsPerToken: McpSessionsPerToken,
+  mcpSessionsMax: McpSessionsMax,
+  cookieSecure: CookieSecure
 }).pipe(
   Config.mapOrFail((settings) =>
     Option.isSome(settings.databaseUrl) && Option.isNone(settings.secretKey)

@@ -10,7 +10,7 @@ import * as Instances from "./Instances.ts"
 import * as RateLimiter from "./RateLimiter.ts"
 import * as UpstreamClient from "./UpstreamClient.ts"
 import * as UsagePoller from "./UsagePoller.ts"
-import { WebSocketBridge, websocketPath } from "./Proxy/WebSocketBridge.ts"
+import { WebSocketBridge } from "./Proxy/WebSocketBridge.ts"
 
 // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the grace period, then close the rest.
 // Websockets are asked to move (1012) as soon as they are idle. Built after the HTTP server and the services, so it
@@ -43,15 +43,16 @@ const drain = (server: Server) =>
     )
   }))
 
-// Codex websocket upgrades go to the bridge, which must answer the handshake itself (with upstream's upgrade headers);
-// every other upgrade keeps going to the router, which answers it as a plain request.
+// Websocket upgrades go to the bridge, which must answer the handshake itself (with upstream's upgrade headers) and
+// refuses one on any route but Codex's websocket route. An upgrade to another protocol (h2c) keeps going to the
+// router, which answers it as the plain request it also is.
 const websockets = (server: Server) =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const bridge = yield* WebSocketBridge
     const routed = server.listeners("upgrade")
     server.removeAllListeners("upgrade")
     server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (new URL(request.url ?? "/", "http://gateway").pathname === websocketPath) return bridge.handle(request, socket, head)
+      if (request.headers.upgrade?.toLowerCase() === "websocket") return bridge.handle(request, socket, head)
       for (const listener of routed) Reflect.apply(listener, server, [request, socket, head])
     })
   })).pipe(Layer.provideMerge(WebSocketBridge.Default), Layer.provide(RateLimiter.layer))

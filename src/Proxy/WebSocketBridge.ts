@@ -3,31 +3,33 @@ import { Cause, Effect, Either, FiberSet, Option } from "effect"
 import { type IncomingMessage, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
-import type WebSocket from "ws"
 import { AccountCredentials } from "../AccountCredentials.ts"
 import { AccountHealth } from "../AccountHealth.ts"
 import { Accounting } from "../Accounting.ts"
 import { AccountSelector } from "../AccountSelector.ts"
-import { UpstreamUrl, WsIdleTimeoutMs } from "../Config.ts"
+import { MaxBodyBytes, MaxWebsocketsPerKey, UpstreamUrl, WsIdleTimeoutMs } from "../Config.ts"
 import { PoolAuth } from "../PoolAuth.ts"
 import { Quota } from "../Quota.ts"
 import { Metrics } from "../Metrics.ts"
 import { RateLimiter } from "../RateLimiter.ts"
 import { SessionStore } from "../SessionStore.ts"
 import { errorAnswer, fromDefect, type ProxyError } from "./ErrorResponse.ts"
-import { NoAccountAvailable, UpgradeRequired } from "./Errors.ts"
+import { NoAccountAvailable, UpgradeRequired, WebSocketNotSupported } from "./Errors.ts"
 import { parseJson } from "./Json.ts"
 import { accountHeaders, forwardRequestHeaders, relayResponseHeaders } from "./Headers.ts"
 import { type RequestFacts, requestFacts, turnStateKeyOf } from "./RequestFacts.ts"
+import { closeWithin } from "./WebSocket/Closing.ts"
 import { bridgeFrames, type BufferStats } from "./WebSocket/Frames.ts"
-import { isResponseCreate, makeResponseLedger, modelOf } from "./WebSocket/Responses.ts"
+import { makeGate } from "./WebSocket/Gate.ts"
+import { checkHandshake, completeHandshake } from "./WebSocket/Handshake.ts"
+import { makeKeySockets } from "./WebSocket/KeySockets.ts"
+import { makeResponseLedger } from "./WebSocket/Responses.ts"
 import { makeWatch } from "./WebSocket/Watch.ts"
 import { connectUpstream, type UpgradeRefused } from "./WebSocket/Upstream.ts"
 
 export const websocketPath = "/backend-api/codex/responses"
 
 const maxAccounts = 3
-
 
 const writeAnswer = (socket: Duplex, status: number, headers: Readonly<Record<string, string>>, body: Buffer) => {
   const lines = [
@@ -46,7 +48,8 @@ const refuse = (socket: Duplex, error: ProxyError) => {
 }
 
 // Codex over websocket: one upstream socket, on one account, for the life of each client socket (codex-protocol.md
-// §5). Upstream is connected first; the client's upgrade completes only then, carrying upstream's upgrade headers.
+// §5). The client's handshake is checked first, upstream connected next; the client's upgrade completes only then,
+// carrying upstream's upgrade headers. Both sockets are closed when the bridge ends, however it ends.
 export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/WebSocketBridge", {
   scoped: Effect.gen(function*() {
     const auth = yield* PoolAuth
@@ -62,8 +65,11 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
     const run = yield* FiberSet.makeRuntime<never>()
     const stats: BufferStats = { maxBuffered: 0, maxQueued: 0, pauses: 0 }
     const idleTimeoutMs = yield* WsIdleTimeoutMs
+    // A frame is a request body: held to the same limit both ways (ws closes with 1009 past it).
+    const maxPayload = yield* MaxBodyBytes
+    const keySockets = makeKeySockets(yield* MaxWebsocketsPerKey)
     const wss = yield* Effect.acquireRelease(
-      Effect.sync(() => new WebSocketServer({ noServer: true, perMessageDeflate: false })),
+      Effect.sync(() => new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload })),
       (wss) => Effect.sync(() => wss.close())
     )
     const watcher = yield* makeWatch({
@@ -81,7 +87,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
     const openUpstream = (accountId: string, headers: Record<string, string>) =>
       credentials.withCredential(
         accountId,
-        (credential) => connectUpstream(upstreamUrl, { ...headers, ...accountHeaders(credential) }),
+        (credential) => connectUpstream(upstreamUrl, { ...headers, ...accountHeaders(credential) }, maxPayload),
         (opened) => Either.isLeft(opened) && opened.left._tag === "UpgradeRefused" && opened.left.status === 401
       )
 
@@ -106,8 +112,10 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
 
     const connect = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
       Effect.gen(function*() {
+        yield* checkHandshake(request, websocketPath)
         const headers = Headers.fromInput(request.headers)
         const key = yield* auth.authenticate(headers)
+        yield* keySockets.reserve(key.keyId, key.limits.maxConcurrent)
         const facts = requestFacts(headers, {})
         const { selected, upstream } = yield* choose(key.poolId, facts, forwardRequestHeaders(headers))
         const turnState = upstream.headers["x-codex-turn-state"]
@@ -117,37 +125,37 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         })
         const relayed = Object.entries(relayResponseHeaders(upstream.headers)).map(([name, value]) => `${name}: ${value}`)
         upgradeHeaders.set(request, relayed)
-        const client = yield* Effect.async<WebSocket>((resume) =>
-          wss.handleUpgrade(request, socket, head, (ws) => {
-            upgraded.add(request)
-            resume(Effect.succeed(ws))
-          })
+        const onClientError = (error: Error) =>
+          run(Effect.logDebug("client websocket closed on a protocol error", error.message))
+        const client = yield* Effect.uninterruptibleMask((restore) =>
+          restore(completeHandshake(wss, request, socket, head, onClientError)).pipe(
+            Effect.tap((client) =>
+              Effect.addFinalizer(() => Effect.sync(() => closeWithin(client, 1001, "gateway going away")))
+            )
+          )
         )
+        upgraded.add(request)
         yield* Effect.acquireRelease(metrics.websocketOpened, () => metrics.websocketClosed)
         const ledger = makeResponseLedger({ accounting, quota, health, poolId: key.poolId, keyId: key.keyId, accountId: selected.accountId, run })
-        // A key revoked or an account paused while the socket is open closes it within seconds.
+        // A key revoked or an account paused while the socket is open closes it within seconds: from then on no
+        // client frame goes upstream, upstream is closed at once, and a client that does not answer the close is cut.
+        let stopped = false
         yield* watcher.watch({
           authorization: headers["authorization"] ?? "",
           accountId: selected.accountId,
-          close: () => client.close(1008, "credentials revoked or account paused")
+          close: () => {
+            stopped = true
+            closeWithin(upstream.socket, 1000, "credentials revoked or account paused")
+            closeWithin(client, 1008, "credentials revoked or account paused")
+          }
         })
-        // The key's policy holds for every response.create, answered in Codex's websocket error frame shape; the
-        // ledger opens its row as it is admitted.
-        const gate = (data: Buffer, isBinary: boolean) => {
-          const frame = isBinary ? "" : data.toString("utf8", 0, 4096)
-          if (!isResponseCreate.test(frame)) return Effect.succeed(null)
-          const model = modelOf(frame)
-          return ledger.open(model, (record) => limiter.admit(key.keyId, key.limits, model, record)).pipe(
-            Effect.as(null),
-            Effect.catchAll((error) => {
-              const answer = errorAnswer(error)
-              return Effect.as(
-                metrics.gatewayError(answer),
-                Buffer.from(JSON.stringify({ type: "error", status: answer.status, ...answer.body, headers: answer.headers }))
-              )
-            })
-          )
-        }
+        const gate = makeGate({
+          metrics,
+          authenticate: auth.authenticate(headers),
+          admit: (current, model) =>
+            ledger.open(model, (record) => limiter.admit(current.keyId, current.limits, model, record)),
+          stopped: () => stopped
+        })
         // Session rescue: when this account hits its usage limit mid-session and another account can serve, the
         // limit frame is kept from Codex and its socket is closed (1012): Codex reconnects, which lands on a healthy
         // account, and resends the full history there (codex-protocol.md §5). With no account left, Codex gets the
@@ -174,7 +182,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
           stats,
           idleTimeoutMs
         })
-        ledger.close(closed.by)
+        ledger.close(stopped ? "gateway" : closed.by)
       }).pipe(
         Effect.scoped,
         Effect.catchAllCause((cause) =>
@@ -199,9 +207,12 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
       return null
     }
 
+    // Only the Codex websocket route takes an upgrade, matched exactly (no case folding, no path parameters).
     const handle = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on("error", () => socket.destroy())
-      run(connect(request, socket, head))
+      const path = (request.url ?? "").split("?")[0] ?? ""
+      if (path === websocketPath) return void run(connect(request, socket, head))
+      run(metrics.gatewayError(refuse(socket, new WebSocketNotSupported({ path: path.slice(0, 200) }))))
     }
 
     const drain = Effect.sync(() => {

@@ -37,9 +37,14 @@ export const queueLimit = 1024 * 1024
 const frameBuffer = 32
 const pingEveryMs = 30_000
 
-// 1005 (no status) and 1006 (abnormal) are reported, never sent; they become codes a peer may receive.
+// 1005 (no status) and 1006 (abnormal) are reported, never sent; they, and any other code RFC 6455 does not let an
+// endpoint send (ws throws on those), become codes a peer may receive.
 export const sendableCode = (code: number) =>
-  code === 1005 ? 1000 : code === 1006 || code === 1015 || code === 1004 ? 1011 : code < 1000 || code >= 5000 ? 1011 : code
+  code === 1005
+    ? 1000
+    : (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1006) || (code >= 3000 && code <= 4999)
+    ? code
+    : 1011
 
 const toBuffer = (data: WebSocket.RawData): Buffer =>
   Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
@@ -65,11 +70,18 @@ const incoming = (socket: WebSocket, by: Closed["by"], stats: BufferStats) =>
           })
         }
         const onClose = (code: number) => void emit.fail({ by, code })
+        // A frame that breaks RFC 6455: ws has already sent its close code (1002, 1007, 1009) and will drop the
+        // connection; the bridge ends now rather than when the peer answers.
+        const onError = () => void emit.fail({ by, code: 1006 })
         socket.on("message", onMessage)
         socket.once("close", onClose)
+        socket.once("error", onError)
+        // Closed or closing before the stream began (an error, or a close, while the bridge was being set up).
+        if (socket.readyState === WebSocket.CLOSING || socket.readyState === WebSocket.CLOSED) onError()
         return () => {
           socket.off("message", onMessage)
           socket.off("close", onClose)
+          socket.off("error", onError)
         }
       }),
       (detach) => Effect.sync(detach)

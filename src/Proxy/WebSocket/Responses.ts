@@ -4,6 +4,7 @@ import { newId } from "../../Domain/Ids.ts"
 import type { AccountHealth } from "../../AccountHealth.ts"
 import type { Quota } from "../../Quota.ts"
 import { usageFromRateLimitsEvent } from "../../Quota/Evidence.ts"
+import { parseJson } from "../Json.ts"
 import { emptyFacts, observeEvent, type StreamFacts } from "../SseTap.ts"
 
 interface InFlight {
@@ -14,8 +15,6 @@ interface InFlight {
   firstByteAt: Date | null
 }
 
-export const isResponseCreate = /^\{\s*"type"\s*:\s*"response\.create"/
-export const modelOf = (frame: string) => /"model"\s*:\s*"([^"]{1,200})"/.exec(frame.slice(0, 4096))?.[1] ?? null
 const statusOf = (frame: string) => Number(/"status(?:_code)?"\s*:\s*(\d{3})/.exec(frame)?.[1] ?? 0) || null
 
 // One accounting row per admitted `response.create` on a socket: opened as it is admitted, closed by the upstream
@@ -82,7 +81,7 @@ export const makeResponseLedger = (options: {
     if (facts.completed) finish(queue.shift() ?? flight, "succeeded", null, 200)
     else if (facts.errorCode !== null) {
       // A usage-limit error frame rests the account like the HTTP answer does (codex-protocol.md §5).
-      if (facts.errorCode === "usage_limit_reached") options.run(options.health.observeError(options.accountId, JSON.parse(frame)))
+      if (facts.errorCode === "usage_limit_reached") options.run(options.health.observeError(options.accountId, parseJson(data)))
       finish(queue.shift() ?? flight, "failed", facts.errorCode, statusOf(frame) ?? 200)
     }
   }

@@ -3,6 +3,7 @@ import WebSocket from "ws"
 import { flattenHeaders } from "../../UpstreamClient.ts"
 import { UpstreamUnavailable } from "../Errors.ts"
 import { errorBodyLimit } from "../Json.ts"
+import { closeWithin } from "./Closing.ts"
 
 export interface UpstreamSocket {
   readonly socket: WebSocket
@@ -16,13 +17,23 @@ export class UpgradeRefused extends Data.TaggedError("UpgradeRefused")<{
   readonly body: Buffer
 }> {}
 
-// The upstream half of a bridge: resolves once upstream has switched protocols, with its upgrade response headers.
-export const connectUpstream = (url: string, headers: Readonly<Record<string, string>>) =>
+// Codex's own websocket connect timeout (codex-protocol.md §5): it has given up on the client side by then. It bounds
+// the whole upgrade, a refusal's body included.
+const openTimeoutMs = 15_000
+
+const open = (url: string, headers: Readonly<Record<string, string>>, maxPayload: number) =>
   Effect.async<UpstreamSocket, UpgradeRefused | UpstreamUnavailable>((resume) => {
-    const socket = new WebSocket(url, { headers, handshakeTimeout: 15_000, perMessageDeflate: false })
+    const options = { headers, handshakeTimeout: openTimeoutMs, perMessageDeflate: false, maxPayload }
+    const socket = new WebSocket(url, options)
+    let settled = false
+    const settle = (outcome: Effect.Effect<UpstreamSocket, UpgradeRefused | UpstreamUnavailable>) => {
+      if (settled) return
+      settled = true
+      resume(outcome)
+    }
     let upgradeHeaders: Record<string, string> = {}
     socket.once("upgrade", (response) => (upgradeHeaders = flattenHeaders(response.headers)))
-    socket.once("open", () => resume(Effect.succeed({ socket, headers: upgradeHeaders })))
+    socket.once("open", () => settle(Effect.succeed({ socket, headers: upgradeHeaders })))
     socket.once("unexpected-response", (request, response) => {
       const chunks: Array<Buffer> = []
       let size = 0
@@ -31,18 +42,36 @@ export const connectUpstream = (url: string, headers: Readonly<Record<string, st
         if (size <= errorBodyLimit) chunks.push(chunk)
       })
       response.once("end", () => {
-        resume(Effect.fail(new UpgradeRefused({
+        settle(Effect.fail(new UpgradeRefused({
           status: response.statusCode ?? 502,
           headers: flattenHeaders(response.headers),
           body: Buffer.concat(chunks)
         })))
         request.destroy()
       })
-      response.once("error", () => resume(Effect.fail(new UpstreamUnavailable({ reason: "upgrade_response_broken" }))))
+      response.on("error", () => settle(Effect.fail(new UpstreamUnavailable({ reason: "upgrade_response_broken" }))))
     })
-    socket.once("error", (error) => {
+    // Kept for the socket's whole life: an error after the upgrade (a frame upstream got wrong) closes the socket,
+    // which the bridge sees as its close; without a listener it would take the process down.
+    socket.on("error", (error) => {
       const reason = "code" in error && typeof error.code === "string" ? error.code : error.message
-      resume(Effect.fail(new UpstreamUnavailable({ reason })))
+      settle(Effect.fail(new UpstreamUnavailable({ reason })))
     })
     return Effect.sync(() => socket.terminate())
-  })
+  }).pipe(
+    Effect.timeoutFail({
+      duration: openTimeoutMs,
+      onTimeout: () => new UpstreamUnavailable({ reason: "upgrade_timeout" })
+    })
+  )
+
+// The upstream half of a bridge, once upstream has switched protocols, with its upgrade response headers. It is
+// closed (and, if upstream does not answer the close, cut) when the scope ends, however the bridge ended.
+export const connectUpstream = (url: string, headers: Readonly<Record<string, string>>, maxPayload: number) =>
+  Effect.uninterruptibleMask((restore) =>
+    restore(open(url, headers, maxPayload)).pipe(
+      Effect.tap((upstream) =>
+        Effect.addFinalizer(() => Effect.sync(() => closeWithin(upstream.socket, 1001, "bridge closed")))
+      )
+    )
+  )

@@ -1,4 +1,5 @@
-import { Effect, Schedule } from "effect"
+import { type Duration, Effect, Schedule } from "effect"
+import { forkLoop } from "../../Background.ts"
 
 export interface Watched {
   // the socket's credentials: its Pool key's Authorization header and its account
@@ -7,6 +8,8 @@ export interface Watched {
   readonly close: () => void
 }
 
+// A check that fails means "no longer valid"; one that dies (the database gone) fails the whole round, which is
+// logged and tried again on the next tick, closing nothing meanwhile.
 const failing = <K, E>(keys: ReadonlyArray<K>, check: (key: K) => Effect.Effect<unknown, E>) =>
   Effect.forEach(
     [...new Set(keys)],
@@ -19,6 +22,7 @@ const failing = <K, E>(keys: ReadonlyArray<K>, check: (key: K) => Effect.Effect<
 export const makeWatch = <E1, E2>(options: {
   readonly keyValid: (authorization: string) => Effect.Effect<unknown, E1>
   readonly accountUsable: (accountId: string) => Effect.Effect<unknown, E2>
+  readonly interval?: Duration.DurationInput
 }) =>
   Effect.gen(function*() {
     const sockets = new Set<Watched>()
@@ -34,7 +38,7 @@ export const makeWatch = <E1, E2>(options: {
       }
     })
 
-    yield* Effect.forkScoped(Effect.repeat(sweep, Schedule.spaced("2 seconds")))
+    yield* forkLoop("websocket watch", sweep, Schedule.spaced(options.interval ?? "2 seconds"))
 
     const watch = (socket: Watched) =>
       Effect.acquireRelease(Effect.sync(() => sockets.add(socket)), () => Effect.sync(() => sockets.delete(socket)))
