@@ -1,5 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Duration, Effect, Layer, Schedule } from "effect"
+import { forkLoop } from "./Background.ts"
 import { newId } from "./Domain/Ids.ts"
 
 // An instance beats this often; one silent for `lostAfter` is gone, and its unfinished rows are closed.
@@ -41,21 +42,18 @@ export class Instances extends Effect.Service<Instances>()("Gateway/Instances", 
   })
 }) {}
 
-// Served instances beat, sweep up after lost ones (once at start, then periodically) and leave when they stop.
+// The first beat is retried through a blip: a start whose database stays away fails, as its migrations just would have.
+const firstBeatRetry = Schedule.exponential("200 millis").pipe(Schedule.intersect(Schedule.recurs(5)))
+
+// Served instances beat, sweep up after lost ones (at start, then periodically) and leave when they stop.
 export const layer = Layer.scopedDiscard(Effect.gen(function*() {
   const instances = yield* Instances
-  yield* Effect.acquireRelease(instances.beat.pipe(Effect.orDie), () => Effect.ignore(instances.leave))
+  yield* Effect.acquireRelease(
+    instances.beat.pipe(Effect.retry(firstBeatRetry), Effect.orDie),
+    () => Effect.ignore(instances.leave)
+  )
   const report = (closed: number) =>
     closed === 0 ? Effect.void : Effect.logWarning("closed requests left in progress by a stopped instance").pipe(Effect.annotateLogs({ closed }))
-  const sweep = instances.sweep.pipe(
-    Effect.flatMap(report),
-    Effect.catchAllCause((cause) => Effect.logWarning("sweep of lost instances failed", cause))
-  )
-  yield* sweep
-  yield* instances.beat.pipe(
-    Effect.catchAllCause((cause) => Effect.logWarning("instance heartbeat failed", cause)),
-    Effect.repeat(Schedule.spaced(beatEvery)),
-    Effect.forkScoped
-  )
-  yield* sweep.pipe(Effect.repeat(Schedule.spaced(sweepEvery)), Effect.forkScoped)
+  yield* forkLoop("instance heartbeat", instances.beat, Schedule.spaced(beatEvery))
+  yield* forkLoop("sweep of lost instances", Effect.flatMap(instances.sweep, report), Schedule.spaced(sweepEvery))
 }))

@@ -4,20 +4,17 @@ import { randomUUID } from "node:crypto"
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Accounts } from "./Accounts.ts"
 import { Activity } from "./Activity.ts"
+import { forkLoop } from "./Background.ts"
+import { McpSessionsMax, McpSessionsPerToken } from "./Config.ts"
 import { bearerToken, jsonRpcError, missingCredential, rejectCredential } from "./Mcp/Auth.ts"
 import { FleetRepo } from "./Mcp/FleetRepo.ts"
 import { makeSessionServer, type Principal } from "./Mcp/Session.ts"
+import { makeSessions, type OpenSession } from "./Mcp/Sessions.ts"
 import { allTools } from "./Mcp/Tools.ts"
 import { OperatorTokens } from "./OperatorTokens.ts"
 import { PoolKeys } from "./PoolKeys.ts"
 import { Pools } from "./Pools.ts"
 import { Quota } from "./Quota.ts"
-
-interface Session {
-  readonly transport: StreamableHTTPServerTransport
-  readonly principal: Principal
-  lastSeen: number
-}
 
 // Sessions a client never ended (no DELETE) are closed after this long without a request.
 const idleLimit = Duration.hours(1)
@@ -30,25 +27,36 @@ export class Mcp extends Effect.Service<Mcp>()("Gateway/Mcp", {
     const tools = yield* allTools
     const fork = yield* FiberSet.makeRuntime()
     const run = yield* FiberSet.makeRuntimePromise()
-    const sessions = new Map<string, Session>()
+    const limits = { perToken: yield* McpSessionsPerToken, total: yield* McpSessionsMax }
 
-    const closeAll = Effect.promise(() => Promise.all([...sessions.values()].map((session) => session.transport.close())))
+    const close = (session: OpenSession<StreamableHTTPServerTransport>) =>
+      Effect.tryPromise(() => session.transport.close())
+    const evicted = (session: OpenSession<StreamableHTTPServerTransport>) =>
+      close(session).pipe(Effect.catchAll((error) => Effect.logWarning("closing an evicted mcp session failed", error)))
+    const sessions = makeSessions<StreamableHTTPServerTransport>(limits, (session) => void fork(evicted(session)))
+
+    // Every session is closed, even where another one's close fails.
+    const closeEach = (taken: ReadonlyArray<OpenSession<StreamableHTTPServerTransport>>) =>
+      Effect.validateAll(taken, close, { discard: true })
+    const closeAll = Effect.suspend(() => closeEach(sessions.takeAll())).pipe(
+      Effect.catchAll((errors) => Effect.logWarning("closing mcp sessions failed", errors))
+    )
     yield* Effect.addFinalizer(() => closeAll)
-    yield* Effect.gen(function*() {
+    const evictIdle = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const idle = [...sessions.values()].filter((session) => now - session.lastSeen > Duration.toMillis(idleLimit))
-      yield* Effect.promise(() => Promise.all(idle.map((session) => session.transport.close())))
-    }).pipe(Effect.repeat(Schedule.spaced("1 minute")), Effect.forkScoped)
+      yield* closeEach(sessions.takeIdle(now - Duration.toMillis(idleLimit)))
+    })
+    yield* forkLoop("mcp idle sessions", evictIdle, Schedule.spaced("1 minute"))
 
     const open = (principal: Principal, now: number) => {
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         enableJsonResponse: true,
-        onsessioninitialized: (id) => void sessions.set(id, { transport, principal, lastSeen: now }),
-        onsessionclosed: (id) => void sessions.delete(id)
+        onsessioninitialized: (id) => sessions.add(id, { transport, principal, lastSeen: now }),
+        onsessionclosed: (id) => sessions.remove(id)
       })
       transport.onclose = () => {
-        if (transport.sessionId !== undefined) sessions.delete(transport.sessionId)
+        if (transport.sessionId !== undefined) sessions.remove(transport.sessionId)
       }
       return transport
     }
@@ -68,7 +76,7 @@ export class Mcp extends Effect.Service<Mcp>()("Gateway/Mcp", {
           if (session === undefined || session.principal.tokenId !== principal.tokenId) {
             return jsonRpcError(response, 404, -32001, "Session not found")
           }
-          session.lastSeen = now
+          sessions.seen(sessionId, now)
           return yield* Effect.promise(() => session.transport.handleRequest(request, response))
         }
         if (request.method !== "POST") return jsonRpcError(response, 400, -32000, "Mcp-Session-Id header is required")

@@ -1,5 +1,5 @@
 import { SqlClient } from "@effect/sql"
-import { Effect } from "effect"
+import { Clock, Effect, FiberSet } from "effect"
 import { AuditLog } from "./AuditLog.ts"
 import { orNotFound } from "./Domain/Found.ts"
 import type { OperatorScope } from "./Domain/Models.ts"
@@ -7,11 +7,32 @@ import { issueSecret } from "./Domain/Secret.ts"
 import { verifyToken } from "./Domain/Verify.ts"
 import { OperatorTokensRepo } from "./OperatorTokens/OperatorTokensRepo.ts"
 
+// A token's last use is written at most this often, off the request's path; the map of when is bounded.
+const touchEveryMs = 60_000
+const touchedMax = 10_000
+
 export class OperatorTokens extends Effect.Service<OperatorTokens>()("Gateway/OperatorTokens", {
-  effect: Effect.gen(function*() {
+  scoped: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const repo = yield* OperatorTokensRepo
     const audit = yield* AuditLog
+    const background = yield* FiberSet.makeRuntime()
+    const touched = new Map<string, number>()
+
+    const noteUse = (id: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const last = touched.get(id)
+        if (last !== undefined && now - last < touchEveryMs) return
+        if (touched.size >= touchedMax) touched.clear()
+        touched.set(id, now)
+        background(repo.touch(id).pipe(
+          Effect.catchAllCause((cause) => {
+            touched.delete(id)
+            return Effect.logWarning("recording an operator token's last use failed", cause)
+          })
+        ))
+      })
 
     const create = Effect.fn("OperatorTokens.create")(function*(input: { name?: string; scope: OperatorScope }) {
       const issued = issueSecret("cpo")
@@ -41,7 +62,11 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("Gateway/Op
       }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
     )
 
-    const verify = (token: string) => verifyToken("cpo", token, repo.findById).pipe(Effect.withSpan("OperatorTokens.verify"))
+    const verify = (token: string) =>
+      verifyToken("cpo", token, repo.findById).pipe(
+        Effect.tap((verified) => noteUse(verified.id)),
+        Effect.withSpan("OperatorTokens.verify")
+      )
 
     return { create, revoke, verify, list: repo.list } as const
   }),

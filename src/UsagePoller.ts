@@ -2,6 +2,7 @@ import { Clock, Duration, Effect, Layer, Option, Schedule } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
 import { AccountHealth } from "./AccountHealth.ts"
 import { AuditLog } from "./AuditLog.ts"
+import { forkLoop } from "./Background.ts"
 import { UsagePollSeconds } from "./Config.ts"
 import { Actor } from "./Domain/Actor.ts"
 import { accountHeaders } from "./Proxy/Headers.ts"
@@ -71,10 +72,10 @@ export const make = Effect.gen(function*() {
 
   const round = health.claimUsagePolls({ everySeconds, coolingSeconds, limit: perRound }).pipe(
     Effect.flatMap((due) => Effect.forEach(due, ask, { concurrency, discard: true })),
-    Effect.catchAllCause((cause) => Effect.logWarning("usage poll round failed", cause))
+    Effect.provideService(Actor, { kind: "system", id: "usage_poll" })
   )
   const spacing = Duration.millis(Math.min(15_000, Math.max(250, (coolingSeconds * 1000) / 4)))
-  yield* round.pipe(Effect.repeat(Schedule.spaced(spacing)), Effect.provideService(Actor, { kind: "system", id: "usage_poll" }), Effect.forkScoped)
+  yield* forkLoop("usage poll", round, Schedule.spaced(spacing))
 })
 
 export const layer = Layer.scopedDiscard(make).pipe(

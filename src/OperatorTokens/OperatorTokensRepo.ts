@@ -38,12 +38,17 @@ export class OperatorTokensRepo extends Effect.Service<OperatorTokensRepo>()("Ga
         sql`UPDATE operator_tokens SET status = 'revoked', revoked_at = coalesce(revoked_at, now())
           WHERE id = ${id} RETURNING id`
     })
+    const touch = SqlSchema.void({
+      Request: Schema.String,
+      execute: (id) => sql`UPDATE operator_tokens SET last_used_at = now() WHERE id = ${id}`
+    })
 
     return {
       insert: (token: typeof NewToken.Type) => insert(token).pipe(Effect.orDie),
       findById: (id: string) => findById(id).pipe(Effect.orDie),
       list: list(undefined).pipe(Effect.orDie),
-      revoke: (id: string) => revoke(id).pipe(Effect.orDie)
+      revoke: (id: string) => revoke(id).pipe(Effect.orDie),
+      touch: (id: string) => touch(id).pipe(Effect.orDie)
     } as const
   })
 }) {}

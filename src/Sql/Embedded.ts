@@ -4,18 +4,23 @@ import { Data, Effect, Schedule } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
+import { secureDataDir } from "./DataDir.ts"
 import { type Holder, readHolder, removeHolder, writeHolder } from "./Holder.ts"
+import { removeStale, socketDir, socketPath, socketPort } from "./Socket.ts"
 
 export class DataDirBusy extends Data.TaggedError("DataDirBusy")<{ readonly message: string }> {}
 
+// A directory holding the socket, as node-postgres takes it: `host` is the directory, `port` names the file.
 export interface Endpoint {
   readonly host: string
   readonly port: number
 }
 
-const answers = (port: number) =>
+const endpointAt = (dir: string): Endpoint => ({ host: dir, port: socketPort })
+
+const answers = (dir: string) =>
   Effect.async<boolean>((resume) => {
-    const socket = net.connect({ host: "127.0.0.1", port }, () => {
+    const socket = net.connect({ path: socketPath(dir) }, () => {
       socket.destroy()
       resume(Effect.succeed(true))
     })
@@ -34,7 +39,7 @@ const isAlive = (pid: number) => {
 
 class Waiting extends Data.TaggedError("Waiting")<{ readonly holder: Holder | undefined }> {}
 
-const open = (dataDir: string, role: Holder["role"]) =>
+const open = (dataDir: string, role: Holder["role"], stale: Holder | undefined) =>
   Effect.gen(function*() {
     const db = yield* Effect.acquireRelease(
       Effect.promise(async () => {
@@ -44,32 +49,36 @@ const open = (dataDir: string, role: Holder["role"]) =>
       }),
       (db) => Effect.promise(() => db.close())
     )
-    const server = yield* Effect.acquireRelease(
+    yield* removeStale(dataDir, stale)
+    const dir = yield* socketDir(dataDir)
+    yield* Effect.acquireRelease(
       Effect.promise(async () => {
-        const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 16 })
+        const server = new PGLiteSocketServer({ db, path: socketPath(dir), maxConnections: 16 })
         await server.start()
+        // The directory already keeps others out; the socket itself is not theirs to write to either.
+        fs.chmodSync(socketPath(dir), 0o600)
         return server
       }),
       (server) => Effect.promise(() => server.stop())
     )
-    const port = Number(server.getServerConn().split(":").at(-1))
     yield* Effect.acquireRelease(
-      Effect.sync(() => writeHolder(dataDir, { pid: process.pid, port, role })),
+      Effect.sync(() => writeHolder(dataDir, { pid: process.pid, socketDir: dir, role })),
       () => Effect.sync(() => removeHolder(dataDir))
     )
-    return { host: "127.0.0.1", port } satisfies Endpoint
+    return endpointAt(dir)
   })
 
-// PGlite is one process's database. The process holding the data dir's lock opens it and serves it on a loopback
-// port; while `serve` holds it, CLI commands connect to that port. Other CLI runs wait their turn for the lock.
+// PGlite is one process's database. The process holding the data dir's lock opens it and serves it on a Unix socket
+// only its own user can reach; while `serve` holds it, CLI commands connect to that socket. Other CLI runs wait their
+// turn for the lock.
 export const acquire = (dataDir: string, role: Holder["role"]) =>
   Effect.gen(function*() {
-    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+    yield* secureDataDir(dataDir)
     const lockFile = path.join(dataDir, "lock")
     const attempt = Effect.gen(function*() {
       const holder = readHolder(dataDir)
-      if (holder?.role === "serve" && isAlive(holder.pid) && (yield* answers(holder.port))) {
-        return { host: "127.0.0.1", port: holder.port } satisfies Endpoint
+      if (holder?.role === "serve" && isAlive(holder.pid) && (yield* answers(holder.socketDir))) {
+        return endpointAt(holder.socketDir)
       }
       const locked = yield* Effect.acquireRelease(
         Effect.sync(() => {
@@ -85,7 +94,7 @@ export const acquire = (dataDir: string, role: Holder["role"]) =>
         (locked) => locked ? Effect.sync(() => fs.rmSync(lockFile, { force: true })) : Effect.void
       )
       if (!locked) return yield* new Waiting({ holder })
-      return yield* open(dataDir, role)
+      return yield* open(dataDir, role, holder)
     })
     return yield* attempt.pipe(
       Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 150, while: (error) => error._tag === "Waiting" }),

@@ -1,9 +1,11 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 
+// Who holds the data dir, and the directory of the Unix socket its database is served on (no TCP port: a loopback
+// port has no owner, every local user could connect).
 export interface Holder {
   readonly pid: number
-  readonly port: number
+  readonly socketDir: string
   readonly role: "serve" | "cli"
 }
 
@@ -13,17 +15,21 @@ export const readHolder = (dataDir: string): Holder | undefined => {
   try {
     const value: unknown = JSON.parse(fs.readFileSync(file(dataDir), "utf8"))
     if (typeof value !== "object" || value === null) return undefined
-    const { pid, port, role } = { pid: undefined, port: undefined, role: undefined, ...value }
-    return typeof pid === "number" && typeof port === "number" && (role === "serve" || role === "cli")
-      ? { pid, port, role }
+    const { pid, socketDir, role } = { pid: undefined, socketDir: undefined, role: undefined, ...value }
+    return typeof pid === "number" && typeof socketDir === "string" && path.isAbsolute(socketDir) &&
+        (role === "serve" || role === "cli")
+      ? { pid, socketDir, role }
       : undefined
   } catch {
     return undefined
   }
 }
 
-export const writeHolder = (dataDir: string, holder: Holder) =>
-  fs.writeFileSync(file(dataDir), JSON.stringify(holder), { mode: 0o600 })
+// Written afresh so it is 0600 even where an older file was looser (a mode only applies when a file is created).
+export const writeHolder = (dataDir: string, holder: Holder) => {
+  fs.rmSync(file(dataDir), { force: true })
+  fs.writeFileSync(file(dataDir), JSON.stringify(holder), { flag: "wx", mode: 0o600 })
+}
 
 export const removeHolder = (dataDir: string) => {
   if (readHolder(dataDir)?.pid === process.pid) fs.rmSync(file(dataDir), { force: true })
