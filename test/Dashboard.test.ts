@@ -15,12 +15,17 @@ const admin = (path: string, init: RequestInit = {}) =>
 
 const dashboard = (headers: Record<string, string> = {}) => admin("/admin", { headers })
 
+// As a browser posts the sign-in form: from the gateway's own page, so with its origin.
 const form = (body: string, headers: Record<string, string> = {}) =>
-  admin("/admin/login", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
-    body
-  })
+  Effect.flatMap(gatewayUrl, (origin) =>
+    admin("/admin/login", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin, ...headers },
+      body
+    }))
+
+const sessionOf = (answer: Answer) =>
+  /^codex_pooler_admin=([^;]*)/.exec(answer.headers.get("set-cookie") ?? "")?.[1] ?? ""
 
 const operatorToken = Effect.flatMap(OperatorTokens, (tokens) => tokens.create({ scope: "read" }))
 
@@ -30,7 +35,7 @@ const expectSecurityHeaders = (answer: Answer) => {
     "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
   )
   expect(answer.headers.get("x-content-type-options")).toBe("nosniff")
-  expect(answer.headers.get("referrer-policy")).toBe("no-referrer")
+  expect(answer.headers.get("referrer-policy")).toBe("same-origin")
 }
 
 const expectSignIn = (answer: Answer) => {
@@ -80,7 +85,7 @@ describe.each(backends)("admin dashboard on %s", (backend) => {
         }
       }))
 
-    it.effect("the sign-in form sets an HttpOnly SameSite=Strict cookie that opens the page; sign-out clears it", () =>
+    it.effect("the sign-in form sets an HttpOnly SameSite=Strict session cookie for the page; sign-out ends it", () =>
       Effect.gen(function*() {
         const pool = yield* setupPool(1)
         const { token } = yield* operatorToken
@@ -89,26 +94,29 @@ describe.each(backends)("admin dashboard on %s", (backend) => {
         expect(signedIn.headers.get("location")).toBe("/admin")
         expectSecurityHeaders(signedIn)
         const cookie = signedIn.headers.get("set-cookie") ?? ""
-        expect(cookie).toContain(`codex_pooler_admin=${token}`)
+        const session = sessionOf(signedIn)
+        expect(session).toMatch(/^[A-Za-z0-9_-]{43}$/)
+        expect(cookie).not.toContain(token)
         expect(cookie).toContain("HttpOnly")
         expect(cookie).toContain("SameSite=Strict")
         expect(cookie).toContain("Path=/admin")
         expect(cookie).not.toContain("Secure")
 
-        const page = yield* dashboard({ cookie: `codex_pooler_admin=${token}` })
+        const page = yield* dashboard({ cookie: `codex_pooler_admin=${session}` })
         expect(page.status).toBe(200)
         expect(page.text).toContain(pool.slug)
         expect(page.text).not.toContain(token)
-
-        const behindTls = yield* form(new URLSearchParams({ token }).toString(), { "x-forwarded-proto": "https" })
-        expect(behindTls.headers.get("set-cookie")).toContain("Secure")
+        expect(page.text).not.toContain(session)
+        // The token itself is no longer a cookie that works.
+        expectSignIn(yield* dashboard({ cookie: `codex_pooler_admin=${token}` }))
 
         const signedOut = yield* admin("/admin/logout", {
           method: "POST",
-          headers: { cookie: `codex_pooler_admin=${token}` }
+          headers: { cookie: `codex_pooler_admin=${session}`, origin: yield* gatewayUrl }
         })
         expect(signedOut.status).toBe(303)
         expect(signedOut.headers.get("set-cookie")).toMatch(/^codex_pooler_admin=; Max-Age=0; Path=\/admin/)
+        expectSignIn(yield* dashboard({ cookie: `codex_pooler_admin=${session}` }))
       }))
 
     it.effect("the sign-in form refuses a bad token, another content type and an oversized body", () =>
@@ -124,7 +132,7 @@ describe.each(backends)("admin dashboard on %s", (backend) => {
         const { token } = yield* operatorToken
         const json = yield* admin("/admin/login", {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", origin: yield* gatewayUrl },
           body: JSON.stringify({ token })
         })
         expect(json.status).toBe(415)

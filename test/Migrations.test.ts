@@ -9,6 +9,7 @@ const tables = [
   "account_quota",
   "accounts",
   "audit_log",
+  "dashboard_sessions",
   "operator_tokens",
   "pool_accounts",
   "pool_keys",
@@ -31,7 +32,7 @@ describe.each(backends)("migrations on %s", (backend) => {
         effect.pipe(Effect.provide(SqlLive.pipe(Layer.provide(configFrom(env)))), Effect.scoped)
 
       const first = yield* session(migrate)
-      expect(first.map(([id, name]) => [id, name])).toEqual([[1, "initial_schema"], [2, "usage_poll"], [3, "instances"]])
+      expect(first.map(([id, name]) => [id, name])).toEqual([[1, "initial_schema"], [2, "usage_poll"], [3, "instances"], [4, "dashboard_sessions"]])
       expect(yield* session(listTables)).toEqual(expect.arrayContaining(tables))
 
       const second = yield* session(Effect.zip(migrate, migrate))
@@ -39,6 +40,6 @@ describe.each(backends)("migrations on %s", (backend) => {
       const applied = yield* session(
         Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT migration_id FROM codex_pooler_migrations ORDER BY migration_id`)
       )
-      expect(applied).toEqual([{ migrationId: 1 }, { migrationId: 2 }, { migrationId: 3 }])
+      expect(applied).toEqual([{ migrationId: 1 }, { migrationId: 2 }, { migrationId: 3 }, { migrationId: 4 }])
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })

@@ -19,7 +19,7 @@ describe.each(backends)("codex-pooler serve on %s", (backend) => {
       expect(yield* Effect.promise(() => health.json())).toEqual({ status: "ok" })
       const ready = yield* Effect.promise(() => fetch(`${gateway.url}/readyz`))
       expect(ready.status).toBe(200)
-      expect(yield* Effect.promise(() => ready.json())).toEqual({ status: "ready", migration: 3 })
+      expect(yield* Effect.promise(() => ready.json())).toEqual({ status: "ready", migration: 4 })
 
       const created = yield* Effect.promise(() => cli(["pool", "create", "while-serving"], env))
       expect(created.code, created.stderr).toBe(0)

@@ -16,6 +16,8 @@ export type SealedRow = typeof SealedRow.Type
 
 const Refreshed = Schema.Struct({
   id: Schema.String,
+  // The version the redeemed refresh token belonged to: a re-import since then brought newer credentials.
+  credentialsVersion: Schema.Number,
   accessTokenEnc: Schema.String,
   refreshTokenEnc: Schema.String,
   idTokenEnc: Schema.NullOr(Schema.String),
@@ -24,6 +26,15 @@ const Refreshed = Schema.Struct({
 export type Refreshed = typeof Refreshed.Type
 
 const Version = Schema.Struct({ id: Schema.String, credentialsVersion: Schema.Number })
+
+const Claim = Schema.Struct({
+  id: Schema.String,
+  credentialsVersion: Schema.Number,
+  leaseId: Schema.String,
+  leaseSeconds: Schema.Number
+})
+
+const Lease = Schema.Struct({ id: Schema.String, leaseId: Schema.String })
 
 export class CredentialsRepo extends Effect.Service<CredentialsRepo>()("Gateway/AccountCredentials/CredentialsRepo", {
   effect: Effect.gen(function*() {
@@ -37,13 +48,27 @@ export class CredentialsRepo extends Effect.Service<CredentialsRepo>()("Gateway/
       execute: (id) => sql`SELECT ${columns} FROM accounts WHERE id = ${id}`
     })
 
-    // Other instances wait here while one of them redeems the refresh token, then see the new version.
-    const lock = SqlSchema.findOne({
-      Request: Schema.String,
+    // A lease rather than a row lock: the auth server call may take seconds, and a locked accounts row would stall
+    // selection, request rows and health writes that touch it. Only an active row still at the version is claimed.
+    const claimRefresh = SqlSchema.findOne({
+      Request: Claim,
       Result: SealedRow,
-      execute: (id) => sql`SELECT ${columns} FROM accounts WHERE id = ${id} FOR UPDATE`
+      execute: (claim) =>
+        sql`UPDATE accounts SET refresh_lease_id = ${claim.leaseId},
+            refresh_lease_until = now() + make_interval(secs => ${claim.leaseSeconds})
+          WHERE id = ${claim.id} AND status = 'active' AND credentials_version = ${claim.credentialsVersion}
+            AND (refresh_lease_until IS NULL OR refresh_lease_until <= now())
+          RETURNING ${columns}`
     })
 
+    const releaseRefresh = SqlSchema.void({
+      Request: Lease,
+      execute: (lease) =>
+        sql`UPDATE accounts SET refresh_lease_id = NULL, refresh_lease_until = NULL
+          WHERE id = ${lease.id} AND refresh_lease_id = ${lease.leaseId}`
+    })
+
+    // Compare-and-set on the version the redeemed token belonged to: nothing when a re-import has landed since.
     const saveRefreshed = SqlSchema.findOne({
       Request: Refreshed,
       Result: SealedRow,
@@ -51,7 +76,7 @@ export class CredentialsRepo extends Effect.Service<CredentialsRepo>()("Gateway/
         sql`UPDATE accounts SET access_token_enc = ${row.accessTokenEnc}, refresh_token_enc = ${row.refreshTokenEnc},
           id_token_enc = coalesce(${row.idTokenEnc}::text, id_token_enc), access_expires_at = ${row.accessExpiresAt},
           last_refresh_at = now(), credentials_version = credentials_version + 1, updated_at = now()
-          WHERE id = ${row.id} RETURNING ${columns}`
+          WHERE id = ${row.id} AND credentials_version = ${row.credentialsVersion} RETURNING ${columns}`
     })
 
     // Guarded by the version: a re-import that landed meanwhile brought new tokens, so the account stays usable.
@@ -65,7 +90,8 @@ export class CredentialsRepo extends Effect.Service<CredentialsRepo>()("Gateway/
 
     return {
       find: (id: string) => find(id).pipe(Effect.orDie),
-      lock: (id: string) => lock(id).pipe(Effect.orDie),
+      claimRefresh: (claim: typeof Claim.Type) => claimRefresh(claim).pipe(Effect.orDie),
+      releaseRefresh: (id: string, leaseId: string) => releaseRefresh({ id, leaseId }).pipe(Effect.orDie),
       saveRefreshed: (row: Refreshed) => saveRefreshed(row).pipe(Effect.orDie),
       markReauthRequired: (id: string, credentialsVersion: number) =>
         markReauthRequired({ id, credentialsVersion }).pipe(Effect.orDie)

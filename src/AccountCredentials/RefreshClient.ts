@@ -6,6 +6,8 @@ import { RefreshFailed, RefreshRejected } from "./Errors.ts"
 
 const CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
 
+export const REFRESH_TIMEOUT_SECONDS = 15
+
 export type RefreshReason = "proactive_expiry" | "unauthorized_recovery"
 
 const Token = Schema.optional(Schema.NullOr(Schema.String))
@@ -78,7 +80,10 @@ export class RefreshClient extends Effect.Service<RefreshClient>()("Gateway/Acco
           }),
           client.execute,
           Effect.flatMap(interpret),
-          Effect.timeoutFail({ duration: "15 seconds", onTimeout: () => new RefreshFailed({ detail: "timed out" }) }),
+          Effect.timeoutFail({
+            duration: `${REFRESH_TIMEOUT_SECONDS} seconds`,
+            onTimeout: () => new RefreshFailed({ detail: "timed out" })
+          }),
           Effect.catchTags({
             RequestError: (error) => new RefreshFailed({ detail: `${error.reason} error` }),
             ResponseError: (error) => new RefreshFailed({ detail: `${error.reason} error` })

@@ -1,28 +1,30 @@
 import { SqlClient } from "@effect/sql"
 import { Effect, Option, Redacted } from "effect"
-import { decodeJwtClaims } from "../Accounts/AuthJson.ts"
+import { randomBytes } from "node:crypto"
 import { tokenAad } from "../Accounts/Sealing.ts"
 import { AuditLog } from "../AuditLog.ts"
-import { DatabaseUrl } from "../Config.ts"
 import { Actor, type ActorShape } from "../Domain/Actor.ts"
 import { Metrics } from "../Metrics.ts"
 import { Vault } from "../Vault.ts"
 import { credentialOf, type UpstreamCredential } from "./Credential.ts"
 import { CredentialsRepo, type SealedRow } from "./CredentialsRepo.ts"
 import { AccountUnavailable } from "./Errors.ts"
-import { RefreshClient, type RefreshedTokens, type RefreshReason } from "./RefreshClient.ts"
+import { REFRESH_TIMEOUT_SECONDS, RefreshClient, type RefreshReason } from "./RefreshClient.ts"
+import { makeSaveRefreshed } from "./SaveRefreshed.ts"
 import { makeSingleFlight } from "./SingleFlight.ts"
 
 const system: ActorShape = { kind: "system", id: null }
 
-const expiryOf = (accessToken: string) =>
-  decodeJwtClaims(accessToken).pipe(
-    Option.flatMapNullable((claims) => claims.exp),
-    Option.match({ onNone: () => null, onSome: (seconds) => new Date(seconds * 1000) })
-  )
+// Outlives the auth server call (its timeout) and the save after it; a lease left by a killed instance lets another
+// instance take over after this long.
+const LEASE_SECONDS = 2 * REFRESH_TIMEOUT_SECONDS
+const WAIT_POLL_MS = 200
+// An instance waiting on another's lease gives up once that lease could have run out and been taken over.
+const WAIT_ROUNDS = Math.ceil((LEASE_SECONDS + 5) * 1000 / WAIT_POLL_MS)
 
 // Redeems an account's refresh token at most once: one refresh per account at a time in this process (single
-// flight) and, on PostgreSQL, across instances (row lock, then the version is checked again).
+// flight) and across instances (a lease on the account row, claimed at the version it redeems). The save is a
+// compare-and-set on that version, so credentials re-imported meanwhile are never overwritten.
 export class Refresher extends Effect.Service<Refresher>()("Gateway/AccountCredentials/Refresher", {
   scoped: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -31,10 +33,8 @@ export class Refresher extends Effect.Service<Refresher>()("Gateway/AccountCrede
     const vault = yield* Vault
     const audit = yield* AuditLog
     const metrics = yield* Metrics
-    // Embedded PGlite is one process with one connection: a transaction held across the HTTP call would stall
-    // every other query, and the in-process single flight already excludes a second refresh.
-    const shared = Option.isSome(yield* DatabaseUrl)
     const flight = yield* makeSingleFlight<UpstreamCredential, AccountUnavailable>()
+    const persist = yield* makeSaveRefreshed
 
     const unavailable = (accountId: string, reason: AccountUnavailable["reason"]) =>
       new AccountUnavailable({ accountId, reason })
@@ -44,24 +44,6 @@ export class Refresher extends Effect.Service<Refresher>()("Gateway/AccountCrede
         Effect.map((token) => credentialOf(row, Redacted.make(token))),
         Effect.orDie
       )
-
-    const persist = (row: SealedRow, tokens: RefreshedTokens) =>
-      Effect.gen(function*() {
-        const seal = (field: "access" | "refresh" | "id", token: Option.Option<string>) =>
-          Option.map(token, (plaintext) => vault.encrypt(plaintext, tokenAad(row.id, field)))
-        const saved = yield* repo.saveRefreshed({
-          id: row.id,
-          accessTokenEnc: Option.getOrElse(seal("access", tokens.accessToken), () => row.accessTokenEnc),
-          refreshTokenEnc: Option.getOrElse(seal("refresh", tokens.refreshToken), () => row.refreshTokenEnc),
-          idTokenEnc: Option.getOrNull(seal("id", tokens.idToken)),
-          accessExpiresAt: Option.match(tokens.accessToken, { onNone: () => row.accessExpiresAt, onSome: expiryOf })
-        })
-        if (Option.isNone(saved)) return yield* unavailable(row.id, "not_active")
-        return yield* Option.match(tokens.accessToken, {
-          onNone: () => open(saved.value),
-          onSome: (token) => Effect.succeed(credentialOf(saved.value, Redacted.make(token)))
-        })
-      })
 
     const reauthRequired = (row: SealedRow, code: string, reason: RefreshReason) =>
       Effect.gen(function*() {
@@ -77,39 +59,53 @@ export class Refresher extends Effect.Service<Refresher>()("Gateway/AccountCrede
         Effect.zipRight(unavailable(row.id, "reauth_required"))
       )
 
-    const redeem = (accountId: string, staleVersion: number, reason: RefreshReason) =>
+    const redeemClaimed = (row: SealedRow, reason: RefreshReason) =>
       Effect.gen(function*() {
-        const found = yield* (shared ? repo.lock(accountId) : repo.find(accountId))
-        if (Option.isNone(found) || found.value.status !== "active") return yield* unavailable(accountId, "not_active")
-        const row = found.value
-        if (row.credentialsVersion > staleVersion) return yield* open(row)
-        const refreshToken = yield* Effect.orDie(vault.decrypt(row.refreshTokenEnc, tokenAad(accountId, "refresh")))
+        const refreshToken = yield* Effect.orDie(vault.decrypt(row.refreshTokenEnc, tokenAad(row.id, "refresh")))
         // Once the auth server has answered, its rotated refresh token is the only valid one: it is stored even if
         // the service is shutting down, or the account would need a new login.
         return yield* Effect.uninterruptibleMask((restore) =>
           restore(client.refresh(Redacted.make(refreshToken), reason)).pipe(
             Effect.matchEffect({
-              onSuccess: (tokens) => Effect.zipRight(metrics.refreshed(reason, "ok"), persist(row, tokens)),
+              onSuccess: (tokens) =>
+                Effect.zipRight(metrics.refreshed(reason, "ok"), persist(row, refreshToken, tokens)),
               onFailure: (error) =>
                 error._tag === "RefreshRejected"
                   ? Effect.zipRight(metrics.refreshed(reason, "rejected"), reauthRequired(row, error.code, reason))
                   : Effect.logWarning(`access token refresh failed: ${error.detail}`).pipe(
                     Effect.zipRight(metrics.refreshed(reason, "failed")),
-                    Effect.zipRight(unavailable(accountId, "refresh_failed"))
+                    Effect.zipRight(unavailable(row.id, "refresh_failed"))
                   )
             })
           )
         )
+      })
+
+    // Claims the lease at the version seen, or waits for whoever holds it: their result shows as a new version.
+    const redeem = (accountId: string, staleVersion: number, reason: RefreshReason) =>
+      Effect.gen(function*() {
+        for (let round = 0; round < WAIT_ROUNDS; round++) {
+          const found = yield* repo.find(accountId)
+          if (Option.isNone(found) || found.value.status !== "active") {
+            return yield* unavailable(accountId, "not_active")
+          }
+          const { credentialsVersion } = found.value
+          if (credentialsVersion > staleVersion) return yield* open(found.value)
+          const leaseId = randomBytes(12).toString("base64url")
+          const claim = { id: accountId, credentialsVersion, leaseId, leaseSeconds: LEASE_SECONDS }
+          const claimed = yield* repo.claimRefresh(claim)
+          if (Option.isSome(claimed)) {
+            return yield* redeemClaimed(claimed.value, reason).pipe(
+              Effect.ensuring(repo.releaseRefresh(accountId, leaseId))
+            )
+          }
+          yield* Effect.sleep(WAIT_POLL_MS)
+        }
+        return yield* unavailable(accountId, "refresh_failed")
       }).pipe(Effect.annotateLogs({ accountId, refreshReason: reason }))
 
-    // The outcome leaves the transaction as a value, so that marking an account reauth_required commits too.
-    const refreshOnce = (accountId: string, staleVersion: number, reason: RefreshReason) => {
-      const attempt = redeem(accountId, staleVersion, reason)
-      return flight(
-        accountId,
-        shared ? attempt.pipe(Effect.either, sql.withTransaction, Effect.orDie, Effect.flatten) : attempt
-      )
-    }
+    const refreshOnce = (accountId: string, staleVersion: number, reason: RefreshReason) =>
+      flight(accountId, redeem(accountId, staleVersion, reason))
 
     // A caller that joined a flight started for an older version may get back the very token that just failed it.
     const refresh = Effect.fn("Refresher.refresh")(

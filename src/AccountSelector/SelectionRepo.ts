@@ -43,6 +43,8 @@ export class SelectionRepo extends Effect.Service<SelectionRepo>()("Gateway/Sele
                   OR (h.circuit_state = 'half_open' AND h.updated_at > now() - make_interval(secs => ${request.circuitOpenSeconds}))))
               AND (NOT ${request.pinned} OR NOT EXISTS (SELECT 1 FROM owner) OR a.id = (SELECT account_id FROM owner))
             ORDER BY coalesce(a.id = (SELECT account_id FROM owner), false) DESC,
+              -- an account whose token is being refreshed right now comes last: the auth server may take seconds
+              coalesce(a.refresh_lease_until > now(), false) ASC,
               CASE WHEN p.strategy = 'quota_first' THEN (
                 SELECT max(q.used_percent) FROM account_quota q
                 WHERE q.account_id = a.id AND (q.resets_at IS NULL OR q.resets_at > now())
