@@ -8,7 +8,7 @@ import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
 
 const limit = 1024 * 1024
-const zstd = (input: string, ...args: Array<string>) => spawnSync("zstd", ["-c", "-q", ...args], { input }).stdout
+const zstd = (input: string | Uint8Array, ...args: Array<string>) => spawnSync("zstd", ["-c", "-q", ...args], { input }).stdout
 const magic = [0x28, 0xb5, 0x2f, 0xfd]
 // An RLE block regenerating 128 KiB from one byte, not the last: 4 bytes.
 const rleBlock = [0x02, 0x00, 0x10, 0x61]
@@ -117,6 +117,43 @@ describe.each(backends)("hostile request bodies on %s", (backend) => {
         const gzip = yield* post(pool.key, gzipSync(json), "gzip")
         expect(gzip.status).toBe(200)
         expect(fake.requests.map((request) => request.body)).toEqual(Array(6).fill(JSON.parse(json)))
+      }))
+
+    it.effect("the model the allow-list judges is the one upstream reads: a body without a string model, or with a key twice, is refused", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        const key = yield* keyWith(pool.slug, { allowedModels: ["gpt-5.5"] })
+        const url = yield* gatewayUrl
+        fake.reset()
+        const body = JSON.stringify(responsesBody()).slice(1)
+        const bodies = [
+          `{"model":["gpt-forbidden"],${body.replace(/"model":"gpt-5.5",/, "")}`,
+          `{"model":null,${body.replace(/"model":"gpt-5.5",/, "")}`,
+          `{"model":"gpt-forbidden",${body}`,
+          `{"mod\\u0065l":"gpt-forbidden",${body}`
+        ]
+        for (const path of ["/responses", "/responses/compact"]) {
+          for (const sent of bodies) {
+            const answer = yield* send(`${url}/backend-api/codex${path}`, { method: "POST", headers: codexHeaders(key, "thread-model"), body: sent })
+            expect([answer.status, code(answer.text)], `${path} ${sent.slice(0, 40)}`).toEqual([400, "invalid_json"])
+          }
+        }
+        expect(fake.requests).toHaveLength(0)
+      }))
+
+    it.effect("a JSON body that is not UTF-8 is refused, however it is encoded, and never reaches upstream", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        fake.reset()
+        // A lone 0xff where a string's character should be: a lossy decoder would read U+FFFD and pass it on.
+        const json = Buffer.concat([Buffer.from(JSON.stringify(responsesBody()).slice(0, -1) + `,"x":"`), Buffer.from([0xff]), Buffer.from(`"}`)])
+        for (const [body, encoding] of [[json, undefined], [gzipSync(json), "gzip"], [zstd(json, "--no-content-size"), "zstd"]] as const) {
+          const answer = yield* post(pool.key, body, encoding)
+          expect([answer.status, JSON.parse(answer.text).error.message], encoding).toEqual([400, "request body is not valid UTF-8"])
+        }
+        expect(fake.requests).toHaveLength(0)
       }))
   })
 })

@@ -2,6 +2,7 @@ import type { HttpServerRequest } from "@effect/platform"
 import { Chunk, Effect, Stream } from "effect"
 import { decodeBody } from "./Decode.ts"
 import { BodyTooLarge, InvalidBody, UnsupportedEncoding } from "./Errors.ts"
+import { hasDuplicateKey, isObject, modelOf, modelRule } from "./JsonObject.ts"
 
 export interface RequestBody {
   readonly raw: Uint8Array
@@ -23,18 +24,28 @@ const readLimited = (request: HttpServerRequest.HttpServerRequest, limit: number
     Effect.map(({ chunks }) => Buffer.concat(Chunk.toReadonlyArray(chunks)))
   )
 
-const parseObject = (bytes: Uint8Array) =>
-  Effect.try({
-    try: (): unknown => JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8")),
-    catch: () => new InvalidBody({ message: "request body is not valid JSON" })
-  }).pipe(
-    Effect.filterOrFail(
-      (value): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value),
-      () => new InvalidBody({ message: "request body must be a JSON object" })
-    )
-  )
+// JSON is UTF-8 (RFC 8259 §8.1). A lossy decode would let the gateway read other characters than upstream does, so
+// a body that is not UTF-8 is refused rather than guessed at.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false })
 
-const isObject = (value: unknown) => typeof value === "object" && value !== null && !Array.isArray(value)
+const parseObject = (bytes: Uint8Array) =>
+  Effect.gen(function*() {
+    const text = yield* Effect.try({
+      try: () => utf8.decode(bytes),
+      catch: () => new InvalidBody({ message: "request body is not valid UTF-8" })
+    })
+    const value = yield* Effect.try({
+      try: (): unknown => JSON.parse(text),
+      catch: () => new InvalidBody({ message: "request body is not valid JSON" })
+    })
+    if (!isObject(value)) return yield* new InvalidBody({ message: "request body must be a JSON object" })
+    if (hasDuplicateKey(text)) return yield* new InvalidBody({ message: "request body must not repeat a key" })
+    return value
+  })
+
+// A Responses or compact request names its model (codex-protocol.md §3, §6.2); the key's allow-list judges it.
+const checkModel = (body: Readonly<Record<string, unknown>>) =>
+  modelOf(body) === undefined ? Effect.fail(new InvalidBody({ message: `request body's ${modelRule}` })) : Effect.succeed(body)
 
 // POST /realtime/calls on the backend base carries JSON {sdp, session} (codex-protocol.md §8); nothing else is sent.
 const checkRealtimeCall = (body: Readonly<Record<string, unknown>>) =>
@@ -58,6 +69,6 @@ export const readRequestBody = (
     const raw = yield* readLimited(request, limit)
     if (raw.length === 0) return yield* new InvalidBody({ message: "request body is empty" })
     const object = yield* parseObject(yield* decodeBody(raw, encoding, limit))
-    const json = kind === "realtime-call" ? yield* checkRealtimeCall(object) : object
+    const json = kind === "realtime-call" ? yield* checkRealtimeCall(object) : yield* checkModel(object)
     return { raw, json } satisfies RequestBody
   })

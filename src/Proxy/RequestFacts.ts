@@ -1,5 +1,6 @@
 import type { Headers } from "@effect/platform"
 import { createHash } from "node:crypto"
+import { modelOf } from "./JsonObject.ts"
 
 export interface RequestFacts {
   readonly model: string | null
@@ -20,7 +21,7 @@ export const requestFacts = (headers: Headers.Headers, body: Readonly<Record<str
     headers["x-session-id"] ?? stringField(body, "prompt_cache_key")
   const turnState = headers["x-codex-turn-state"]
   return {
-    model: stringField(body, "model") ?? null,
+    model: modelOf(body) ?? null,
     threadKey: thread ? sha256(`thread:${thread}`) : null,
     turnStateKey: turnState ? turnStateKeyOf(turnState) : null
   }

@@ -1,12 +1,10 @@
 import { WebSocketFrameInvalid } from "../Errors.ts"
+import { hasDuplicateKey, isObject, modelOf, modelRule } from "../JsonObject.ts"
 
 export type ClientFrame =
   | { readonly _tag: "Create"; readonly model: string }
   | { readonly _tag: "Other" }
   | { readonly _tag: "Refused"; readonly error: WebSocketFrameInvalid }
-
-// Longer than any model name; a longer one would only be a way to write a large string into a request row.
-const modelLimit = 256
 
 const refused = (message: string): ClientFrame => ({ _tag: "Refused", error: new WebSocketFrameInvalid({ message }) })
 
@@ -16,43 +14,6 @@ const parse = (text: string): unknown => {
   } catch {
     return undefined
   }
-}
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
-
-// The keys of a top-level JSON object, in order, as written (text JSON.parse has accepted). JSON.parse keeps the
-// last of duplicate keys while another parser upstream may keep the first: a frame with a key twice is refused, so
-// the `model` gated is the one upstream reads.
-const hasDuplicateKey = (text: string) => {
-  const keys = new Set<string>()
-  let depth = 0
-  let expectKey = false
-  for (let i = 0; i < text.length; i++) {
-    const char = text.charCodeAt(i)
-    if (char === 0x22) {
-      let end = text.indexOf("\"", i + 1)
-      while (isEscaped(text, end)) end = text.indexOf("\"", end + 1)
-      if (depth === 1 && expectKey) {
-        const key = String(JSON.parse(text.slice(i, end + 1)))
-        if (keys.has(key)) return true
-        keys.add(key)
-        expectKey = false
-      }
-      i = end
-    } else if (char === 0x7b || char === 0x5b) {
-      depth++
-      expectKey = depth === 1
-    } else if (char === 0x7d || char === 0x5d) depth--
-    else if (char === 0x2c && depth === 1) expectKey = true
-  }
-  return false
-}
-
-const isEscaped = (text: string, quote: number) => {
-  let backslashes = 0
-  while (text.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes++
-  return backslashes % 2 === 1
 }
 
 // Every client frame is parsed (ws holds frames to maxPayload) and judged on its parsed top-level `type` and
@@ -66,9 +27,6 @@ export const readClientFrame = (data: Buffer, isBinary: boolean): ClientFrame =>
   if (typeof frame["type"] !== "string") return refused("a frame needs a string type")
   if (hasDuplicateKey(text)) return refused("a frame must not repeat a key")
   if (frame["type"] !== "response.create") return { _tag: "Other" }
-  const model = frame["model"]
-  if (typeof model !== "string" || model === "" || model.length > modelLimit) {
-    return refused(`response.create needs a model: a string of 1 to ${modelLimit} characters`)
-  }
-  return { _tag: "Create", model }
+  const model = modelOf(frame)
+  return model === undefined ? refused(`response.create needs a model: ${modelRule}`) : { _tag: "Create", model }
 }
