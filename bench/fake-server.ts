@@ -6,11 +6,13 @@ const fake = await startFakeUpstream({ accounts: [{}, {}] })
 // The fake records every request (headers, body, sent events); forget them so memory stays flat under load.
 const forget = setInterval(() => fake.reset(), 1_000)
 
-process.stdout.write(`${JSON.stringify({
-  url: fake.url,
-  authUrl: fake.authUrl,
-  auth: fake.accounts().map((account) => fake.authJson(account.accountId))
-})}\n`)
+process.stdout.write(`${
+  JSON.stringify({
+    url: fake.url,
+    authUrl: fake.authUrl,
+    auth: fake.accounts().map((account) => fake.authJson(account.accountId))
+  })
+}\n`)
 
 let stopping = false
 const stop = () => {

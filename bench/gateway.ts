@@ -69,7 +69,11 @@ export const startGateway = async (fake: FakeInfo, profile: boolean): Promise<Ga
   }
   const profileDir = profile ? (process.env["BENCH_PROFILE_DIR"] ?? join(dir, "profile")) : null
   const flags = profileDir === null ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]
-  const server = await start([...flags, main, "serve"], { ...env, HOST: "127.0.0.1", PORT: "0" }, /Listening on (http:\/\/127\.0\.0\.1:\d+)/)
+  const server = await start(
+    [...flags, main, "serve"],
+    { ...env, HOST: "127.0.0.1", PORT: "0" },
+    /Listening on (http:\/\/127\.0\.0\.1:\d+)/
+  )
   const cli = (args: ReadonlyArray<string>) => run(process.execPath, [main, ...args], env)
   await cli(["pool", "create", "bench", "--name", "Bench"])
   for (const [index, auth] of fake.auth.entries()) {

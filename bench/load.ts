@@ -41,7 +41,9 @@ const path = "/backend-api/codex/responses"
 const timeoutMs = 30_000
 
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
-  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN
+  sorted.length === 0
+    ? Number.NaN
+    : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN
 
 // Complete means: the last SSE frame is `event: response.completed` with a matching data payload.
 const completed = (text: string) => {
@@ -109,12 +111,17 @@ const drive = async (pool: Pool, target: Target, level: Level, raw: Raw) => {
 
 // Runs the levels in order after a warm-up; CPU and RSS are read from /proc around each level.
 export const measure = async (target: Target, fakePid: number, warmUp: Level, levels: ReadonlyArray<Level>) => {
-  const pool = new Pool(target.origin, { connections: Math.max(...levels.map((level) => level.concurrency)), pipelining: 1 })
+  const pool = new Pool(target.origin, {
+    connections: Math.max(...levels.map((level) => level.concurrency)),
+    pipelining: 1
+  })
   const results: Array<LevelResult> = []
   try {
     const warm: Raw = { ttfb: [], full: [], errors: 0, errorSample: "" }
     await drive(pool, target, warmUp, warm)
-    if (warm.errors > 0) process.stderr.write(`  ${target.name} warm-up: ${warm.errors} errors, e.g. ${warm.errorSample}\n`)
+    if (warm.errors > 0) {
+      process.stderr.write(`  ${target.name} warm-up: ${warm.errors} errors, e.g. ${warm.errorSample}\n`)
+    }
     for (const level of levels) {
       const raw: Raw = { ttfb: [], full: [], errors: 0, errorSample: "" }
       const cpu0 = cpuMs(target.pid)

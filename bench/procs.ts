@@ -22,7 +22,11 @@ const baseEnv = () => ({ PATH: process.env["PATH"] ?? "", HOME: process.env["HOM
 // Node with `args`, resolved once its stdout/stderr matches `ready`. stdin stays open: our own children exit when it closes.
 export const start = (args: ReadonlyArray<string>, env: Record<string, string>, ready: RegExp, timeoutMs = 60_000) =>
   new Promise<Started>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, env: { ...baseEnv(), ...env }, stdio: ["pipe", "pipe", "pipe"] })
+    const child = spawn(process.execPath, args, {
+      cwd: root,
+      env: { ...baseEnv(), ...env },
+      stdio: ["pipe", "pipe", "pipe"]
+    })
     children.add(child)
     let output = ""
     const timer = setTimeout(() => {
@@ -61,7 +65,11 @@ export const stop = (child: ChildProcess, graceMs = 10_000) =>
 // A one-shot command (the operator CLI, the build); rejects on a non-zero exit.
 export const run = (command: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   new Promise<string>((resolve, reject) => {
-    const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(command, args, {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     children.add(child)
     let stdout = ""
     let stderr = ""

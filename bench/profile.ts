@@ -38,7 +38,8 @@ const packageOf = (url: string) => {
 }
 
 const frameName = (frame: CallFrame) =>
-  `${frame.functionName || "(anonymous)"} ${frame.url === "" ? "" : `${shortUrl(frame.url)}:${frame.lineNumber + 1}`}`.trimEnd()
+  `${frame.functionName || "(anonymous)"} ${frame.url === "" ? "" : `${shortUrl(frame.url)}:${frame.lineNumber + 1}`}`
+    .trimEnd()
 
 // The nearest caller outside node core of a native frame (writev; GC has none), so native time can be attributed.
 const jsCaller = (id: number, nodes: ReadonlyMap<number, ProfileNode>, parents: ReadonlyMap<number, number>) => {
@@ -53,7 +54,9 @@ const top = (totals: Map<string, number>, count: number, all: number) =>
   [...totals.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
-    .map(([name, micros]) => `${(micros / 1000).toFixed(0).padStart(7)} ms ${(100 * micros / all).toFixed(1).padStart(5)} %  ${name}`)
+    .map(([name, micros]) =>
+      `${(micros / 1000).toFixed(0).padStart(7)} ms ${(100 * micros / all).toFixed(1).padStart(5)} %  ${name}`
+    )
 
 export const summariseProfiles = (dir: string, count = 10) => {
   const files = readdirSync(dir).filter((file) => file.endsWith(".cpuprofile"))
@@ -64,7 +67,9 @@ export const summariseProfiles = (dir: string, count = 10) => {
   for (const file of files) {
     const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as CpuProfile
     const nodes = new Map(profile.nodes.map((node) => [node.id, node]))
-    const parents = new Map(profile.nodes.flatMap((node) => (node.children ?? []).map((child) => [child, node.id] as const)))
+    const parents = new Map(
+      profile.nodes.flatMap((node) => (node.children ?? []).map((child) => [child, node.id] as const))
+    )
     profile.samples.forEach((id, index) => {
       const frame = nodes.get(id)?.callFrame
       const micros = profile.timeDeltas[index] ?? 0
@@ -88,7 +93,9 @@ export const summariseProfiles = (dir: string, count = 10) => {
     ...top(byFunction, count, all).flatMap((line) => {
       const name = line.slice(line.indexOf("%") + 3)
       const byCaller = callers.get(name)
-      return byCaller === undefined ? [line] : [line, ...top(byCaller, 3, all).map((caller) => `      ← ${caller.trimStart()}`)]
+      return byCaller === undefined
+        ? [line]
+        : [line, ...top(byCaller, 3, all).map((caller) => `      ← ${caller.trimStart()}`)]
     }),
     "self time by package:",
     ...top(byPackage, 8, all)

@@ -25,13 +25,18 @@ Options (see bench/run.ts): BENCH_TARGETS, BENCH_QUICK=1, BENCH_PROFILE=1; quick
 
 const fixed = (value: number | null, digits = 2) => value === null || Number.isNaN(value) ? "—" : value.toFixed(digits)
 
-export const table = (results: ReadonlyArray<LevelResult>) => [
-  "| target | level | requests | errors | req/s | TTFB p50 ms | TTFB p99 ms | full p50 ms | target CPU ms/req | fake CPU ms/req | target RSS MB |",
-  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-  ...results.map((r) =>
-    `| ${r.target} | ${r.level} | ${r.requests} | ${r.errors} | ${fixed(r.rps, 0)} | ${fixed(r.ttfbP50)} | ${fixed(r.ttfbP99)} | ${fixed(r.fullP50)} | ${fixed(r.targetCpuPerReq, 3)} | ${fixed(r.fakeCpuPerReq, 3)} | ${fixed(r.targetRssMb, 0)} |`
-  )
-].join("\n")
+export const table = (results: ReadonlyArray<LevelResult>) =>
+  [
+    "| target | level | requests | errors | req/s | TTFB p50 ms | TTFB p99 ms | full p50 ms | target CPU ms/req | fake CPU ms/req | target RSS MB |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...results.map((r) =>
+      `| ${r.target} | ${r.level} | ${r.requests} | ${r.errors} | ${fixed(r.rps, 0)} | ${fixed(r.ttfbP50)} | ${
+        fixed(r.ttfbP99)
+      } | ${fixed(r.fullP50)} | ${fixed(r.targetCpuPerReq, 3)} | ${fixed(r.fakeCpuPerReq, 3)} | ${
+        fixed(r.targetRssMb, 0)
+      } |`
+    )
+  ].join("\n")
 
 const find = (results: ReadonlyArray<LevelResult>, target: LevelResult["target"], level: string) =>
   results.find((r) => r.target === target && r.level === level)
@@ -42,16 +47,30 @@ export const derived = (results: ReadonlyArray<LevelResult>, serial: string, c8:
   const pipe8 = find(results, "pipe", c8)
   if (gateway8 && pipe8) {
     const share = 100 * gateway8.rps / pipe8.rps
-    lines.push(`- gateway throughput at c=8: ${share.toFixed(1)} % of pipe (${gateway8.rps.toFixed(0)} vs ${pipe8.rps.toFixed(0)} req/s) — target ≥ 60 %: ${share >= 60 ? "met" : "MISSED"}`)
+    lines.push(
+      `- gateway throughput at c=8: ${share.toFixed(1)} % of pipe (${gateway8.rps.toFixed(0)} vs ${
+        pipe8.rps.toFixed(0)
+      } req/s) — target ≥ 60 %: ${share >= 60 ? "met" : "MISSED"}`
+    )
   }
   const gateway1 = find(results, "gateway", serial)
   const direct1 = find(results, "direct", serial)
   if (gateway1 && direct1) {
     const added = gateway1.ttfbP50 - direct1.ttfbP50
-    lines.push(`- added TTFB p50 of gateway over direct, serial: ${added.toFixed(2)} ms (${gateway1.ttfbP50.toFixed(2)} vs ${direct1.ttfbP50.toFixed(2)} ms) — target ≤ 1 ms: ${added <= 1 ? "met" : "MISSED"}`)
+    lines.push(
+      `- added TTFB p50 of gateway over direct, serial: ${added.toFixed(2)} ms (${gateway1.ttfbP50.toFixed(2)} vs ${
+        direct1.ttfbP50.toFixed(2)
+      } ms) — target ≤ 1 ms: ${added <= 1 ? "met" : "MISSED"}`
+    )
   }
   const errors = results.reduce((sum, r) => sum + r.errors, 0)
-  lines.push(`- errors: ${errors}${results.filter((r) => r.errors > 0).map((r) => `; ${r.target} ${r.level}: ${r.errorSample.slice(0, 160)}`).join("")}`)
+  lines.push(
+    `- errors: ${errors}${
+      results.filter((r) => r.errors > 0).map((r) => `; ${r.target} ${r.level}: ${r.errorSample.slice(0, 160)}`).join(
+        ""
+      )
+    }`
+  )
   return lines.join("\n")
 }
 
@@ -60,7 +79,9 @@ const machine = () => {
   const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "unknown CPU"
   const memKb = Number(/^MemTotal:\s+(\d+) kB$/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? 0)
   const load = loadavg().map((value) => value.toFixed(2)).join(" ")
-  return `${availableParallelism()} CPUs (nproc), ${model}, ${(memKb / 1024 / 1024).toFixed(1)} GiB RAM, Node ${process.version}; load average at the end ${load}`
+  return `${availableParallelism()} CPUs (nproc), ${model}, ${
+    (memKb / 1024 / 1024).toFixed(1)
+  } GiB RAM, Node ${process.version}; load average at the end ${load}`
 }
 
 export const section = (command: string, body: string) => {

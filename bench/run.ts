@@ -53,7 +53,11 @@ const main = async () => {
     if (name === "direct") {
       const asGateway = (thread: string) => ({
         ...forwardRequestHeaders(Headers.fromInput(codexHeaders("unused", thread))),
-        ...accountHeaders({ accessToken: Redacted.make(account.access_token), chatgptAccountId: account.account_id, fedramp: false })
+        ...accountHeaders({
+          accessToken: Redacted.make(account.access_token),
+          chatgptAccountId: account.account_id,
+          fedramp: false
+        })
       })
       await run({ name, origin: upstreamOrigin, pid: fakeServer.pid, calls: calls(asGateway) })
     } else if (name === "pipe") {
@@ -62,11 +66,21 @@ const main = async () => {
         PIPE_ACCESS_TOKEN: account.access_token,
         PIPE_ACCOUNT_ID: account.account_id
       }, /pipe listening on (http:\/\/127\.0\.0\.1:\d+)/)
-      await run({ name, origin: pipe.match[1] ?? "", pid: pipe.pid, calls: calls((thread) => codexHeaders("cpk_pipe_client", thread)) })
+      await run({
+        name,
+        origin: pipe.match[1] ?? "",
+        pid: pipe.pid,
+        calls: calls((thread) => codexHeaders("cpk_pipe_client", thread))
+      })
       await stop(pipe.child)
     } else if (name === "gateway") {
       const gateway = await startGateway(fake, profile)
-      await run({ name, origin: gateway.origin, pid: gateway.server.pid, calls: calls((thread) => codexHeaders(gateway.key, thread)) })
+      await run({
+        name,
+        origin: gateway.origin,
+        pid: gateway.server.pid,
+        calls: calls((thread) => codexHeaders(gateway.key, thread))
+      })
       await stopGateway(gateway)
       if (gateway.profileDir !== null) profileSummary = summariseProfiles(gateway.profileDir)
     } else {

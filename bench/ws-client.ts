@@ -64,7 +64,10 @@ export const connect = (url: string, headers: Record<string, string>) =>
       new Promise<number>((done, refuse) => {
         if (pending !== null) return refuse(new Error("a response is already in flight on this socket"))
         const started = performance.now()
-        const timer = setTimeout(() => pending?.done(new Error(`no response.completed within ${timeoutMs} ms`)), timeoutMs)
+        const timer = setTimeout(
+          () => pending?.done(new Error(`no response.completed within ${timeoutMs} ms`)),
+          timeoutMs
+        )
         pending = {
           done: (error) => {
             clearTimeout(timer)
@@ -108,7 +111,9 @@ export const socketFds = (pid: number) =>
   }).length
 
 export const percentile = (sorted: ReadonlyArray<number>, p: number) =>
-  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN
+  sorted.length === 0
+    ? Number.NaN
+    : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN
 
 export interface Target {
   readonly name: "direct" | "gateway"
@@ -121,7 +126,11 @@ export const beta = { "openai-beta": "responses_websockets=2026-02-06" }
 const openWidth = 50
 const thread = (index: number) => `01a216ab-0000-7000-9000-${index.toString(16).padStart(12, "0")}`
 export const create = (index: number, generate: boolean) =>
-  JSON.stringify({ type: "response.create", ...responsesBody("hello", { prompt_cache_key: thread(index) }), ...(generate ? {} : { generate: false }) })
+  JSON.stringify({
+    type: "response.create",
+    ...responsesBody("hello", { prompt_cache_key: thread(index) }),
+    ...(generate ? {} : { generate: false })
+  })
 
 // Sockets from..from+count-1, at most `openWidth` opening at once; each is open once its prewarm response completed.
 export const openMany = async (target: Target, from: number, count: number, errors: Errors) => {

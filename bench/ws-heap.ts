@@ -9,12 +9,15 @@ const listUrl = `http://127.0.0.1:${port}/json/list`
 
 const debuggerUrl = () =>
   fetch(listUrl).then(
-    async (answer) => ((await answer.json()) as Array<{ readonly webSocketDebuggerUrl?: string }>)[0]?.webSocketDebuggerUrl,
+    async (answer) =>
+      ((await answer.json()) as Array<{ readonly webSocketDebuggerUrl?: string }>)[0]?.webSocketDebuggerUrl,
     () => undefined
   )
 
 export const collectGarbage = async (pid: number) => {
-  if (await debuggerUrl() !== undefined) throw new Error(`127.0.0.1:${port} already has an inspector; cannot force a GC in ${pid}`)
+  if (await debuggerUrl() !== undefined) {
+    throw new Error(`127.0.0.1:${port} already has an inspector; cannot force a GC in ${pid}`)
+  }
   process.kill(pid, "SIGUSR1")
   let url: string | undefined
   for (let tries = 0; tries < 50 && url === undefined; tries++) {
@@ -34,7 +37,10 @@ export const collectGarbage = async (pid: number) => {
       const mine = ++id
       const timer = setTimeout(() => reject(new Error(`inspector ${method}: no answer`)), 30_000)
       const onMessage = (data: WebSocket.RawData) => {
-        const message = JSON.parse(String(data)) as { readonly id?: number; readonly result?: { readonly result?: { readonly value?: unknown } } }
+        const message = JSON.parse(String(data)) as {
+          readonly id?: number
+          readonly result?: { readonly result?: { readonly value?: unknown } }
+        }
         if (message.id !== mine) return
         clearTimeout(timer)
         socket.off("message", onMessage)
@@ -43,7 +49,8 @@ export const collectGarbage = async (pid: number) => {
       socket.on("message", onMessage)
       socket.send(JSON.stringify({ id: mine, method, params }))
     })
-  const evaluate = async (expression: string) => (await call("Runtime.evaluate", { expression, returnByValue: true })).result?.value
+  const evaluate = async (expression: string) =>
+    (await call("Runtime.evaluate", { expression, returnByValue: true })).result?.value
   try {
     const owner = await evaluate("process.pid")
     if (owner !== pid) throw new Error(`the inspector on 127.0.0.1:${port} belongs to pid ${String(owner)}, not ${pid}`)

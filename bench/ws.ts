@@ -9,7 +9,19 @@ import { codexHeaders } from "../test/support/Requests.ts"
 import { type FakeInfo, startGateway, stopGateway } from "./gateway.ts"
 import { cpuMs, root, rssMb, start, stop } from "./procs.ts"
 import { record, section } from "./report.ts"
-import { beta, type Client, closeAll, create, fail, newErrors, openMany, percentile, socketFds, tally, type Target } from "./ws-client.ts"
+import {
+  beta,
+  type Client,
+  closeAll,
+  create,
+  fail,
+  newErrors,
+  openMany,
+  percentile,
+  socketFds,
+  tally,
+  type Target
+} from "./ws-client.ts"
 import { collectGarbage } from "./ws-heap.ts"
 import { type CloseLine, type FramesRow, type OpenRow, wsReport } from "./ws-report.ts"
 
@@ -23,9 +35,18 @@ const run = async (target: Target, fakePid: number, scale: number) => {
   const warm = newErrors()
   const warmClients = await openMany(target, 100_000, 16, warm)
   await Promise.all(warmClients.map(async (client, index) => {
-    for (let round = 0; round < 5; round++) await client.respond(create(100_000 + index, true)).catch((error) => fail(warm, error))
+    for (let round = 0; round < 5; round++) {
+      await client.respond(create(100_000 + index, true)).catch((error) => fail(warm, error))
+    }
   }))
-  const line: CloseLine = { target: target.name, upgraded: 0, closed: 0, clean: 0, fakeSocketsBefore: 0, fakeSocketsAfter: 0 }
+  const line: CloseLine = {
+    target: target.name,
+    upgraded: 0,
+    closed: 0,
+    clean: 0,
+    fakeSocketsBefore: 0,
+    fakeSocketsAfter: 0
+  }
   await closeAll(warmClients, line)
   if (warm.count > 0) process.stderr.write(`  ${target.name} warm-up: ${warm.count} errors, e.g. ${warm.sample}\n`)
   await sleep(1_000)
@@ -50,11 +71,23 @@ const run = async (target: Target, fakePid: number, scale: number) => {
     const heapAfter = await collectGarbage(target.pid)
     if (fake !== null) await collectGarbage(fake)
     opens.push({
-      target: target.name, attempted: total, open: open.length, step: step.length, errors, seconds, heapBefore, heapAfter, rssBefore,
-      rssAfter: rssMb(target.pid), 
-      fakeBefore, fakeAfter: fake === null ? null : rssMb(fake), idleCpuPct
+      target: target.name,
+      attempted: total,
+      open: open.length,
+      step: step.length,
+      errors,
+      seconds,
+      heapBefore,
+      heapAfter,
+      rssBefore,
+      rssAfter: rssMb(target.pid),
+      fakeBefore,
+      fakeAfter: fake === null ? null : rssMb(fake),
+      idleCpuPct
     })
-    process.stderr.write(`  ${target.name} ${open.length}/${total} sockets open in ${seconds.toFixed(1)} s, ${errors.count} errors\n`)
+    process.stderr.write(
+      `  ${target.name} ${open.length}/${total} sockets open in ${seconds.toFixed(1)} s, ${errors.count} errors\n`
+    )
     if (errors.count > 0) break
   }
   await closeAll(open, line)
@@ -63,7 +96,11 @@ const run = async (target: Target, fakePid: number, scale: number) => {
   for (const [sockets, perSocket] of [[8, 150], [64, 25]] as const) {
     const errors = newErrors()
     const clients = await openMany(target, 10_000 + sockets * 100, sockets, errors)
-    await Promise.all(clients.map((client, index) => client.respond(create(10_000 + sockets * 100 + index, true)).catch((error) => fail(errors, error))))
+    await Promise.all(
+      clients.map((client, index) =>
+        client.respond(create(10_000 + sockets * 100 + index, true)).catch((error) => fail(errors, error))
+      )
+    )
     const times: Array<number> = []
     const rounds = Math.max(1, Math.round(perSocket * scale))
     const frames0 = clients.reduce((sum, client) => sum + client.frames(), 0)
@@ -72,7 +109,10 @@ const run = async (target: Target, fakePid: number, scale: number) => {
     const started = performance.now()
     await Promise.all(clients.map(async (client, index) => {
       for (let round = 0; round < rounds && client.socket.readyState === WebSocket.OPEN; round++) {
-        await client.respond(create(10_000 + sockets * 100 + index, true)).then((ms) => times.push(ms), (error) => fail(errors, error))
+        await client.respond(create(10_000 + sockets * 100 + index, true)).then(
+          (ms) => times.push(ms),
+          (error) => fail(errors, error)
+        )
       }
     }))
     const seconds = (performance.now() - started) / 1000
@@ -80,12 +120,24 @@ const run = async (target: Target, fakePid: number, scale: number) => {
     const completed = Math.max(1, times.length)
     const sorted = times.sort((a, b) => a - b)
     frames.push({
-      target: target.name, sockets, attempted: sockets * rounds, responses: times.length, errors,
-      rps: times.length / seconds, fps: received / seconds, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99),
+      target: target.name,
+      sockets,
+      attempted: sockets * rounds,
+      responses: times.length,
+      errors,
+      rps: times.length / seconds,
+      fps: received / seconds,
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
       cpuPerResponse: (cpuMs(target.pid) - cpu0) / completed,
-      fakeCpuPerResponse: fake === null ? null : (cpuMs(fake) - fake0) / completed, rss: rssMb(target.pid)
+      fakeCpuPerResponse: fake === null ? null : (cpuMs(fake) - fake0) / completed,
+      rss: rssMb(target.pid)
     })
-    process.stderr.write(`  ${target.name} ${sockets} sockets: ${(times.length / seconds).toFixed(0)} responses/s, ${errors.count} errors\n`)
+    process.stderr.write(
+      `  ${target.name} ${sockets} sockets: ${
+        (times.length / seconds).toFixed(0)
+      } responses/s, ${errors.count} errors\n`
+    )
     await closeAll(clients, line)
   }
   // Every upstream socket must be gone once the client sockets are closed.
@@ -95,7 +147,12 @@ const run = async (target: Target, fakePid: number, scale: number) => {
   return { opens, frames, line }
 }
 
-export const webSocketBench = async (fake: FakeInfo, fakePid: number, targets: ReadonlyArray<string>, quick: boolean) => {
+export const webSocketBench = async (
+  fake: FakeInfo,
+  fakePid: number,
+  targets: ReadonlyArray<string>,
+  quick: boolean
+) => {
   const account = fake.auth[0]?.tokens
   if (account === undefined) throw new Error("the fake backend has no account")
   const results: Array<Awaited<ReturnType<typeof run>>> = []
@@ -104,7 +161,11 @@ export const webSocketBench = async (fake: FakeInfo, fakePid: number, targets: R
       const url = `${fake.url.replace(/^http/, "ws")}/responses`
       const headers = (id: string) => ({
         ...forwardRequestHeaders(Headers.fromInput({ ...codexHeaders("unused", id), ...beta })),
-        ...accountHeaders({ accessToken: Redacted.make(account.access_token), chatgptAccountId: account.account_id, fedramp: false })
+        ...accountHeaders({
+          accessToken: Redacted.make(account.access_token),
+          chatgptAccountId: account.account_id,
+          fedramp: false
+        })
       })
       process.stderr.write(`direct websocket: ${url} (pid ${fakePid})\n`)
       results.push(await run({ name, url, pid: fakePid, headers }, fakePid, quick ? 0.1 : 1))
@@ -127,8 +188,14 @@ export const webSocketBench = async (fake: FakeInfo, fakePid: number, targets: R
     .map((flag) => `${flag}=${process.env[flag]} `)
     .join("")
   const git = (...args: Array<string>) => execFileSync("git", args, { cwd: root }).toString().trim()
-  const code = `- code: commit ${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "--", "src", "migrations") === "" ? "" : " plus uncommitted src/ changes"}`
-  const text = section(`${flags}npm run bench`, wsReport(results.flatMap((r) => r.opens), results.flatMap((r) => r.frames), results.map((r) => r.line)) + `\n${code}`)
+  const code = `- code: commit ${git("rev-parse", "--short", "HEAD")}${
+    git("status", "--porcelain", "--", "src", "migrations") === "" ? "" : " plus uncommitted src/ changes"
+  }`
+  const text = section(
+    `${flags}npm run bench`,
+    wsReport(results.flatMap((r) => r.opens), results.flatMap((r) => r.frames), results.map((r) => r.line)) +
+      `\n${code}`
+  )
   process.stdout.write(text)
   if (!quick) {
     record(text)

@@ -26,7 +26,8 @@ const run = (args: ReadonlyArray<string>) =>
     let stderr = ""
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on("close", (code) => code === 0 ? resolve(stdout) : reject(new Error(`codex-pooler ${args.join(" ")}: ${stderr}`)))
+    child.on("close", (code) =>
+      code === 0 ? resolve(stdout) : reject(new Error(`codex-pooler ${args.join(" ")}: ${stderr}`)))
   })
 
 const serve = (): Promise<{ child: ChildProcess; origin: string }> =>

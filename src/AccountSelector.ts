@@ -1,6 +1,6 @@
 import { Effect, Option } from "effect"
-import { type Pick, SelectionRepo } from "./AccountSelector/SelectionRepo.ts"
 import { AccountHealth } from "./AccountHealth.ts"
+import { type Pick, SelectionRepo } from "./AccountSelector/SelectionRepo.ts"
 import { CircuitOpenMs } from "./Config.ts"
 import { NoAccountAvailable, PoolExhausted } from "./Proxy/Errors.ts"
 
@@ -24,7 +24,9 @@ export class AccountSelector extends Effect.Service<AccountSelector>()("Gateway/
       if (active === 0) return yield* new NoAccountAvailable({ reason: "empty_pool" })
       // Every account that could serve is resting after its usage limit: Codex is told when to come back.
       const reset = yield* health.earliestReset(selection.poolId)
-      if (Option.isSome(reset) && selection.exclude.length === 0) return yield* new PoolExhausted({ resetsAt: reset.value.resetsAt })
+      if (Option.isSome(reset) && selection.exclude.length === 0) {
+        return yield* new PoolExhausted({ resetsAt: reset.value.resetsAt })
+      }
       return yield* new NoAccountAvailable({ reason: "none_eligible" })
     })
 

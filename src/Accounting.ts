@@ -1,6 +1,6 @@
 import { Clock, Effect, FiberSet } from "effect"
-import type { Usage } from "./Accounting/Usage.ts"
 import { type AttemptEnd, RequestsRepo, type Started } from "./Accounting/RequestsRepo.ts"
+import type { Usage } from "./Accounting/Usage.ts"
 import { Instances } from "./Instances.ts"
 import { Metrics } from "./Metrics.ts"
 
@@ -62,7 +62,9 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
         transport: started.transport,
         outcome: outcome.status,
         seconds: (endedAt.getTime() - started.startedAt) / 1000,
-        firstByteSeconds: outcome.firstByteAt === null ? null : Math.max(0, outcome.firstByteAt.getTime() - started.startedAt) / 1000,
+        firstByteSeconds: outcome.firstByteAt === null
+          ? null
+          : Math.max(0, outcome.firstByteAt.getTime() - started.startedAt) / 1000,
         tokens: {
           input: outcome.usage?.inputTokens ?? null,
           cached_input: outcome.usage?.cachedInputTokens ?? null,

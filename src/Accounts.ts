@@ -25,33 +25,35 @@ export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
     const importAuthJson = Effect.fn("Accounts.importAuthJson")(function*(poolSlug: string, text: string) {
       const credentials = yield* parseAuthJson(text)
       const pool = yield* pools.findBySlug(poolSlug)
-      return yield* sql.withTransaction(Effect.gen(function*() {
-        const existing = yield* repo.findIdByIdentity(credentials)
-        const id = Option.match(existing, { onNone: () => newId("acct"), onSome: (row) => row.id })
-        yield* repo.upsert({
-          id,
-          chatgptAccountId: credentials.chatgptAccountId,
-          chatgptUserId: credentials.chatgptUserId,
-          email: credentials.email,
-          plan: credentials.plan,
-          fedramp: credentials.fedramp,
-          accessTokenEnc: vault.encrypt(credentials.accessToken, tokenAad(id, "access")),
-          refreshTokenEnc: vault.encrypt(credentials.refreshToken, tokenAad(id, "refresh")),
-          idTokenEnc: vault.encrypt(credentials.idToken, tokenAad(id, "id")),
-          accessExpiresAt: credentials.accessExpiresAt,
-          lastRefreshAt: credentials.lastRefreshAt
-        })
-        yield* repo.addToPool(pool.id, id)
-        const created = Option.isNone(existing)
-        yield* audit.record({
-          action: created ? "account.import" : "account.reimport",
-          targetKind: "account",
-          targetId: id,
-          details: { pool: pool.slug }
-        })
-        const account = yield* repo.findById(id).pipe(orNotFound(id))
-        return { account, created } as const
-      }).pipe(Effect.orDie))
+      return yield* sql.withTransaction(
+        Effect.gen(function*() {
+          const existing = yield* repo.findIdByIdentity(credentials)
+          const id = Option.match(existing, { onNone: () => newId("acct"), onSome: (row) => row.id })
+          yield* repo.upsert({
+            id,
+            chatgptAccountId: credentials.chatgptAccountId,
+            chatgptUserId: credentials.chatgptUserId,
+            email: credentials.email,
+            plan: credentials.plan,
+            fedramp: credentials.fedramp,
+            accessTokenEnc: vault.encrypt(credentials.accessToken, tokenAad(id, "access")),
+            refreshTokenEnc: vault.encrypt(credentials.refreshToken, tokenAad(id, "refresh")),
+            idTokenEnc: vault.encrypt(credentials.idToken, tokenAad(id, "id")),
+            accessExpiresAt: credentials.accessExpiresAt,
+            lastRefreshAt: credentials.lastRefreshAt
+          })
+          yield* repo.addToPool(pool.id, id)
+          const created = Option.isNone(existing)
+          yield* audit.record({
+            action: created ? "account.import" : "account.reimport",
+            targetKind: "account",
+            targetId: id,
+            details: { pool: pool.slug }
+          })
+          const account = yield* repo.findById(id).pipe(orNotFound(id))
+          return { account, created } as const
+        }).pipe(Effect.orDie)
+      )
     })
 
     const setStatus = (action: "pause" | "resume") =>

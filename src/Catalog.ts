@@ -73,7 +73,9 @@ export class Catalog extends Effect.Service<Catalog>()("Gateway/Catalog", {
         const body = yield* Effect.either(readCatalog(response.body))
         const errorCode = Either.isLeft(body)
           ? `upstream_${body.left.reason}`
-          : response.status === 200 ? null : `http_${response.status}`
+          : response.status === 200
+          ? null
+          : `http_${response.status}`
         const outcome = errorCode === null ? "succeeded" : "failed"
         yield* accounting.endAttempt({ requestId, attempt, httpStatus: response.status, errorCode, outcome })
         if (Either.isLeft(body)) return yield* body.left

@@ -50,4 +50,3 @@ export const rootCommand = Command.make("codex-pooler").pipe(
 )
 
 export const runCli = Command.run(rootCommand, { name: "codex-pooler", version: "0.1.0" })
-

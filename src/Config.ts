@@ -52,7 +52,10 @@ export const SecretKey = nonEmpty("CODEX_POOLER_SECRET_KEY").pipe(
         return key.length === 32 && /^[A-Za-z0-9+/]+={0,2}$/.test(raw)
           ? Either.right(Option.some(Redacted.make(key)))
           : Either.left(
-            ConfigError.InvalidData(["CODEX_POOLER_SECRET_KEY"], "must be 32 bytes encoded as base64 (openssl rand -base64 32)")
+            ConfigError.InvalidData(
+              ["CODEX_POOLER_SECRET_KEY"],
+              "must be 32 bytes encoded as base64 (openssl rand -base64 32)"
+            )
           )
       }
     })
@@ -70,7 +73,10 @@ export const Level = nonEmpty("LOG_LEVEL").pipe(
     return level !== undefined
       ? Either.right(level)
       : Either.left(
-        ConfigError.InvalidData(["LOG_LEVEL"], `must be one of ${LogLevel.allLevels.map((l) => l.label.toLowerCase()).join(", ")}, got "${raw}"`)
+        ConfigError.InvalidData(
+          ["LOG_LEVEL"],
+          `must be one of ${LogLevel.allLevels.map((l) => l.label.toLowerCase()).join(", ")}, got "${raw}"`
+        )
       )
   })
 )
@@ -96,7 +102,9 @@ const count = (name: string, fallback: number, minimum: number, unit: string) =>
       const parsed = Number(raw)
       return /^\d+$/.test(raw) && parsed >= minimum
         ? Either.right(parsed)
-        : Either.left(ConfigError.InvalidData([name], `must be a whole number of ${unit}, at least ${minimum}, got "${raw}"`))
+        : Either.left(
+          ConfigError.InvalidData([name], `must be a whole number of ${unit}, at least ${minimum}, got "${raw}"`)
+        )
     })
   )
 
@@ -123,7 +131,10 @@ export const PreviousSecretKeys = nonEmpty("CODEX_POOLER_PREVIOUS_SECRET_KEYS").
     return decoded.every((key) => key.length === 32)
       ? Either.right(decoded.map((key) => Redacted.make(key)))
       : Either.left(
-        ConfigError.InvalidData(["CODEX_POOLER_PREVIOUS_SECRET_KEYS"], "must be comma-separated 32-byte keys encoded as base64")
+        ConfigError.InvalidData(
+          ["CODEX_POOLER_PREVIOUS_SECRET_KEYS"],
+          "must be comma-separated 32-byte keys encoded as base64"
+        )
       )
   })
 )

@@ -53,7 +53,11 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
     () => Effect.ignore(instances.leave)
   )
   const report = (closed: number) =>
-    closed === 0 ? Effect.void : Effect.logWarning("closed requests left in progress by a stopped instance").pipe(Effect.annotateLogs({ closed }))
+    closed === 0
+      ? Effect.void
+      : Effect.logWarning("closed requests left in progress by a stopped instance").pipe(
+        Effect.annotateLogs({ closed })
+      )
   yield* forkLoop("instance heartbeat", instances.beat, Schedule.spaced(beatEvery))
   yield* forkLoop("sweep of lost instances", Effect.flatMap(instances.sweep, report), Schedule.spaced(sweepEvery))
 }))

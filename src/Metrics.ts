@@ -69,7 +69,8 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
     })
     const gatewayErrors = new Prom.Counter({
       name: `${prefix}gateway_errors_total`,
-      help: "Error answers the gateway made itself rather than relayed (bad key, key limits, no account, bad input), by code.",
+      help:
+        "Error answers the gateway made itself rather than relayed (bad key, key limits, no account, bad input), by code.",
       labelNames: ["status", "code"] as const,
       registers
     })
@@ -92,7 +93,8 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
     })
     const accounts = new Prom.Gauge({
       name: `${prefix}pool_accounts`,
-      help: "Accounts of each Pool by state: active, paused, reauth_required; resting (usage limit) and circuit_open count active ones.",
+      help:
+        "Accounts of each Pool by state: active, paused, reauth_required; resting (usage limit) and circuit_open count active ones.",
       labelNames: ["pool", "state"] as const,
       registers
     })
@@ -170,8 +172,9 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
         ),
       attemptEnded: (outcome: string) => sync(() => attempts.inc({ outcome })),
       // One of the gateway's own error answers (src/Proxy/ErrorResponse.ts `errorAnswer`).
-      gatewayError: (answer: { readonly status: number; readonly body: { readonly error: { readonly code: string } } }) =>
-        sync(() => gatewayErrors.inc({ status: String(answer.status), code: answer.body.error.code })),
+      gatewayError: (
+        answer: { readonly status: number; readonly body: { readonly error: { readonly code: string } } }
+      ) => sync(() => gatewayErrors.inc({ status: String(answer.status), code: answer.body.error.code })),
       refreshed: (reason: string, result: string) => sync(() => refreshes.inc({ reason, result })),
       usagePolled: (result: "ok" | "refused" | "failed") => sync(() => usagePolls.inc({ result })),
       websocketOpened: sync(() => websockets.inc()),

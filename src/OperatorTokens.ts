@@ -26,12 +26,14 @@ export class OperatorTokens extends Effect.Service<OperatorTokens>()("Gateway/Op
         if (last !== undefined && now - last < touchEveryMs) return
         if (touched.size >= touchedMax) touched.clear()
         touched.set(id, now)
-        background(repo.touch(id).pipe(
-          Effect.catchAllCause((cause) => {
-            touched.delete(id)
-            return Effect.logWarning("recording an operator token's last use failed", cause)
-          })
-        ))
+        background(
+          repo.touch(id).pipe(
+            Effect.catchAllCause((cause) => {
+              touched.delete(id)
+              return Effect.logWarning("recording an operator token's last use failed", cause)
+            })
+          )
+        )
       })
 
     const create = Effect.fn("OperatorTokens.create")(function*(input: { name?: string; scope: OperatorScope }) {

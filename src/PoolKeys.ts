@@ -5,8 +5,8 @@ import { CredentialRejected } from "./Domain/Errors.ts"
 import { orNotFound } from "./Domain/Found.ts"
 import { issueSecret } from "./Domain/Secret.ts"
 import { verifyToken } from "./Domain/Verify.ts"
-import { Pools } from "./Pools.ts"
 import { type KeyLimits, PoolKeysRepo } from "./PoolKeys/PoolKeysRepo.ts"
+import { Pools } from "./Pools.ts"
 
 // The largest limits a key may carry, set from the CLI or the MCP tools alike.
 export const limitCeilings = {
@@ -50,7 +50,12 @@ export class PoolKeys extends Effect.Service<PoolKeys>()("Gateway/PoolKeys", {
           maxConcurrent: input.limits?.maxConcurrent ?? null,
           allowedModels: input.limits?.allowedModels ?? null
         })
-        yield* audit.record({ action: "key.create", targetKind: "key", targetId: issued.publicId, details: { pool: pool.slug } })
+        yield* audit.record({
+          action: "key.create",
+          targetKind: "key",
+          targetId: issued.publicId,
+          details: { pool: pool.slug }
+        })
       }).pipe(sql.withTransaction, Effect.orDie)
       const key = yield* repo.findById(issued.publicId).pipe(orNotFound("key", issued.publicId))
       return { key, token: issued.token } as const

@@ -24,7 +24,8 @@ export class Pools extends Effect.Service<Pools>()("Gateway/Pools", {
     const create = Effect.fn("Pools.create")(function*(input: { slug: string; name?: string; strategy?: Strategy }) {
       if (!slugShape.test(input.slug)) {
         return yield* new InvalidInput({
-          message: `pool slug "${input.slug}" must be lowercase letters, digits and dashes (1-63, starting with a letter or digit)`
+          message:
+            `pool slug "${input.slug}" must be lowercase letters, digits and dashes (1-63, starting with a letter or digit)`
         })
       }
       return yield* Effect.gen(function*() {
@@ -34,11 +35,18 @@ export class Pools extends Effect.Service<Pools>()("Gateway/Pools", {
           name: input.name ?? input.slug,
           strategy: input.strategy ?? "least_recently_used"
         })
-        yield* audit.record({ action: "pool.create", targetKind: "pool", targetId: pool.id, details: { slug: pool.slug } })
+        yield* audit.record({
+          action: "pool.create",
+          targetKind: "pool",
+          targetId: pool.id,
+          details: { slug: pool.slug }
+        })
         return pool
       }).pipe(
         sql.withTransaction,
-        Effect.catchAll((error) => isUniqueViolation(error) ? new PoolSlugTaken({ slug: input.slug }) : Effect.die(error))
+        Effect.catchAll((error) =>
+          isUniqueViolation(error) ? new PoolSlugTaken({ slug: input.slug }) : Effect.die(error)
+        )
       )
     })
 

@@ -3,19 +3,19 @@ import { Clock, Effect, Exit, Fiber } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
 import { AccountHealth } from "./AccountHealth.ts"
 import { Accounting } from "./Accounting.ts"
-import { MaxBodyBytes } from "./Config.ts"
 import { AccountSelector } from "./AccountSelector.ts"
+import { MaxBodyBytes } from "./Config.ts"
 import { newId } from "./Domain/Ids.ts"
 import { PoolAuth } from "./PoolAuth.ts"
 import { readRequestBody } from "./Proxy/Body.ts"
 import { makeForward } from "./Proxy/Forward.ts"
-import { makeOpenRow, type OpenRow } from "./Proxy/OpenRow.ts"
 import { forwardRequestHeaders, relayResponseHeaders } from "./Proxy/Headers.ts"
+import { makeOpenRow, type OpenRow } from "./Proxy/OpenRow.ts"
 import { relay, type RelayEnd } from "./Proxy/Relay.ts"
 import { requestFacts, turnStateKeyOf } from "./Proxy/RequestFacts.ts"
 import { Quota } from "./Quota.ts"
-import { RateLimiter } from "./RateLimiter.ts"
 import { fromHeaders, fromRateLimitsEvent, usageFromHeaders } from "./Quota/Evidence.ts"
+import { RateLimiter } from "./RateLimiter.ts"
 import { SessionStore } from "./SessionStore.ts"
 
 export interface ProxyRoute {
@@ -79,7 +79,12 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
           model: facts.model
         }))
         // A key with a counted limit has its row written by admission; any other key's is written beside selection.
-        const admitted = yield* limiter.admit(key.keyId, key.limits, route.name === "realtime" ? null : facts.model, start)
+        const admitted = yield* limiter.admit(
+          key.keyId,
+          key.limits,
+          route.name === "realtime" ? null : facts.model,
+          start
+        )
         const recorded = admitted ? Effect.void : Fiber.join(yield* Effect.fork(start))
         row.recorded(recorded)
         const forwarded = yield* forward({
@@ -106,9 +111,10 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
           // already carries this turn state, on the account that owns its thread, changes nothing.
           yield* sessions.bind(key.poolId, accountId, {
             threadKey: owner === accountId ? null : facts.threadKey,
-            turnStateKey: turnState === undefined || (turnState === request.headers["x-codex-turn-state"] && owner === accountId)
-              ? null
-              : turnStateKeyOf(turnState)
+            turnStateKey:
+              turnState === undefined || (turnState === request.headers["x-codex-turn-state"] && owner === accountId)
+                ? null
+                : turnStateKeyOf(turnState)
           })
         }
         // Headers that show the account's Codex limit reached (a full window, no credits) rest it at once: the next
@@ -156,5 +162,13 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
 
     return { handle, authenticate: auth.authenticate } as const
   }),
-  dependencies: [PoolAuth.Default, SessionStore.Default, Accounting.Default, Quota.Default, AccountSelector.Default, AccountCredentials.Default, AccountHealth.Default]
+  dependencies: [
+    PoolAuth.Default,
+    SessionStore.Default,
+    Accounting.Default,
+    Quota.Default,
+    AccountSelector.Default,
+    AccountCredentials.Default,
+    AccountHealth.Default
+  ]
 }) {}

@@ -9,7 +9,8 @@ export interface Evidence extends QuotaWindow {
 // Unchanged evidence is written again only after this long, so busy accounts do not write on every response.
 const rewriteAfterMs = 30_000
 
-const fingerprint = (window: QuotaWindow) => `${window.usedPercent}|${window.windowMinutes}|${window.resetsAt?.getTime()}`
+const fingerprint = (window: QuotaWindow) =>
+  `${window.usedPercent}|${window.windowMinutes}|${window.resetsAt?.getTime()}`
 
 export class Quota extends Effect.Service<Quota>()("Gateway/Quota", {
   effect: Effect.gen(function*() {
@@ -19,7 +20,9 @@ export class Quota extends Effect.Service<Quota>()("Gateway/Quota", {
     // Later evidence of the same window wins (a stream's events come after its headers).
     const record = Effect.fn("Quota.record")(function*(accountId: string, evidence: ReadonlyArray<Evidence>) {
       const now = yield* Clock.currentTimeMillis
-      const latest = new Map(evidence.map((window) => [`${accountId}|${window.limitName}|${window.windowKind}`, window]))
+      const latest = new Map(
+        evidence.map((window) => [`${accountId}|${window.limitName}|${window.windowKind}`, window])
+      )
       const fresh = [...latest].filter(([key, window]) => {
         const last = written.get(key)
         return last === undefined || last.fingerprint !== fingerprint(window) || now - last.at > rewriteAfterMs

@@ -29,7 +29,10 @@ const check = (limits: KeyLimits, usage: KeyUsage) =>
     const now = yield* Clock.currentTimeMillis
     if (limits.requestsPerMinute !== null && usage.lastMinute >= limits.requestsPerMinute) {
       const oldest = usage.oldestInMinute?.getTime() ?? now
-      return yield* new KeyLimitExceeded({ limit: "requests_per_minute", retryAfterSeconds: secondsUntil(oldest + 60_000, now) })
+      return yield* new KeyLimitExceeded({
+        limit: "requests_per_minute",
+        retryAfterSeconds: secondsUntil(oldest + 60_000, now)
+      })
     }
     if (limits.maxConcurrent !== null && usage.inFlight >= limits.maxConcurrent) {
       return yield* new KeyLimitExceeded({ limit: "concurrent_streams", retryAfterSeconds: 1 })
@@ -37,7 +40,10 @@ const check = (limits: KeyLimits, usage: KeyUsage) =>
     if (limits.tokensPerDay !== null && usage.tokensToday >= limits.tokensPerDay) {
       const midnight = new Date(now)
       midnight.setUTCHours(24, 0, 0, 0)
-      return yield* new KeyLimitExceeded({ limit: "tokens_per_day", retryAfterSeconds: secondsUntil(midnight.getTime(), now) })
+      return yield* new KeyLimitExceeded({
+        limit: "tokens_per_day",
+        retryAfterSeconds: secondsUntil(midnight.getTime(), now)
+      })
     }
   })
 
@@ -49,7 +55,9 @@ export const make = Effect.gen(function*() {
       if (limits.allowedModels !== null && model !== null && !limits.allowedModels.includes(model)) {
         return yield* new ModelNotAllowed({ model })
       }
-      if (limits.requestsPerMinute === null && limits.tokensPerDay === null && limits.maxConcurrent === null) return false
+      if (limits.requestsPerMinute === null && limits.tokensPerDay === null && limits.maxConcurrent === null) {
+        return false
+      }
       const checked = Effect.flatMap(repo.usage(keyId), (usage) => check(limits, usage))
       yield* repo.exclusive(keyId, Effect.zipRight(checked, record))
       return true

@@ -5,12 +5,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from "node:stream"
 import { Host, Port, ShutdownGraceMs } from "./Config.ts"
 import { HttpRoutes } from "./Http.ts"
-import { Mcp } from "./Mcp.ts"
 import * as Instances from "./Instances.ts"
+import { Mcp } from "./Mcp.ts"
+import { WebSocketBridge } from "./Proxy/WebSocketBridge.ts"
 import * as RateLimiter from "./RateLimiter.ts"
 import * as UpstreamClient from "./UpstreamClient.ts"
 import * as UsagePoller from "./UsagePoller.ts"
-import { WebSocketBridge } from "./Proxy/WebSocketBridge.ts"
 
 // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the grace period, then close the rest.
 // Websockets are asked to move (1012) as soon as they are idle. Built after the HTTP server and the services, so it

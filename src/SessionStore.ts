@@ -17,7 +17,9 @@ export class SessionStore extends Effect.Service<SessionStore>()("Gateway/Sessio
 
     const bind = Effect.fn("SessionStore.bind")(function*(poolId: string, accountId: string, keys: SessionKeys) {
       const bindings = [
-        ...(keys.turnStateKey ? [{ kind: "hard" as const, keyHash: keys.turnStateKey, ttlSeconds: turnTtlSeconds }] : []),
+        ...(keys.turnStateKey
+          ? [{ kind: "hard" as const, keyHash: keys.turnStateKey, ttlSeconds: turnTtlSeconds }]
+          : []),
         ...(keys.threadKey ? [{ kind: "soft" as const, keyHash: keys.threadKey, ttlSeconds: threadTtlSeconds }] : [])
       ]
       if (bindings.length > 0) yield* repo.bind(bindings.map((binding) => ({ ...binding, poolId, accountId })))

@@ -47,7 +47,9 @@ const bodyStream = (body: AsyncIterable<Buffer> & { destroy: () => unknown }) =>
       catch: (error) => Option.some(new UpstreamUnavailable({ reason: reasonOf(error) }))
     }).pipe(
       Effect.flatMap((next) =>
-        next.done ? Effect.fail(Option.none()) : Effect.succeed(new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.byteLength))
+        next.done
+          ? Effect.fail(Option.none())
+          : Effect.succeed(new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.byteLength))
       )
     )
   ).pipe(Stream.ensuring(Effect.sync(() => body.destroy())))
@@ -72,7 +74,9 @@ export const make = Effect.gen(function*() {
           path: `${request.base === "backend" ? backendPrefix : prefix}${request.path}`,
           method: request.method,
           headers: request.headers,
-          body: request.body === undefined ? null : Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength),
+          body: request.body === undefined
+            ? null
+            : Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength),
           signal,
           headersTimeout: 300_000,
           bodyTimeout: 600_000

@@ -5,9 +5,9 @@ import { AuditLog } from "./AuditLog.ts"
 import { forkLoop } from "./Background.ts"
 import { UsagePollSeconds } from "./Config.ts"
 import { Actor } from "./Domain/Actor.ts"
+import { Metrics } from "./Metrics.ts"
 import { accountHeaders } from "./Proxy/Headers.ts"
 import { readSmallBody } from "./Proxy/Json.ts"
-import { Metrics } from "./Metrics.ts"
 import { Quota } from "./Quota.ts"
 import { fromUsagePayload } from "./Quota/Evidence.ts"
 import { UpstreamClient } from "./UpstreamClient.ts"
@@ -52,14 +52,23 @@ export const make = Effect.gen(function*() {
       const report = response.status === 200 ? fromUsagePayload(payload, askedAt) : Option.none()
       if (Option.isNone(report)) {
         yield* metrics.usagePolled("refused")
-        return yield* Effect.logDebug("usage poll refused or not understood").pipe(Effect.annotateLogs({ accountId, status: response.status }))
+        return yield* Effect.logDebug("usage poll refused or not understood").pipe(
+          Effect.annotateLogs({ accountId, status: response.status })
+        )
       }
       yield* metrics.usagePolled("ok")
       yield* quota.record(accountId, report.value.windows.map((window) => ({ ...window, source: "poll" as const })))
       const verdict = yield* health.observeUsage(accountId, report.value, askedAt)
       if (verdict === "back") {
-        yield* Effect.logInfo("usage limit reset early; account back in rotation").pipe(Effect.annotateLogs({ accountId }))
-        yield* audit.record({ action: "account.cooldown_ended", targetKind: "account", targetId: accountId, details: { evidence: "usage_poll" } })
+        yield* Effect.logInfo("usage limit reset early; account back in rotation").pipe(
+          Effect.annotateLogs({ accountId })
+        )
+        yield* audit.record({
+          action: "account.cooldown_ended",
+          targetKind: "account",
+          targetId: accountId,
+          details: { evidence: "usage_poll" }
+        })
       }
     }).pipe(
       Effect.timeout(askTimeout),
@@ -67,7 +76,8 @@ export const make = Effect.gen(function*() {
         Effect.zipRight(
           metrics.usagePolled("failed"),
           Effect.logDebug("usage poll failed").pipe(Effect.annotateLogs({ accountId, error: error._tag }))
-        ))
+        )
+      )
     )
 
   const round = health.claimUsagePolls({ everySeconds, coolingSeconds, limit: perRound }).pipe(

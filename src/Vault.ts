@@ -1,7 +1,7 @@
 import { Data, Effect, Option, Redacted } from "effect"
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto"
-import { readSecretKeyFile } from "./Vault/KeyFile.ts"
 import { DatabaseUrl, DataDir, PreviousSecretKeys, SecretKey } from "./Config.ts"
+import { readSecretKeyFile } from "./Vault/KeyFile.ts"
 
 export class VaultDecryptFailed extends Data.TaggedError("VaultDecryptFailed")<{ readonly reason: string }> {}
 
@@ -38,7 +38,8 @@ export const makeVault = (keys: VaultKeys) => {
           .setAuthTag(raw.subarray(raw.length - 16))
         return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]).toString("utf8")
       },
-      catch: (error) => new VaultDecryptFailed({ reason: error instanceof Error ? error.message : "invalid ciphertext" })
+      catch: (error) =>
+        new VaultDecryptFailed({ reason: error instanceof Error ? error.message : "invalid ciphertext" })
     })
 
   const needsRotation = (sealed: string) => sealed.split(":")[1] !== currentId
@@ -53,7 +54,9 @@ export class Vault extends Effect.Service<Vault>()("Gateway/Vault", {
     if (Option.isSome(configured)) return makeVault({ current: configured.value, previous })
     if (Option.isSome(yield* DatabaseUrl)) {
       return yield* Effect.fail(
-        new MissingSecretKey({ message: "CODEX_POOLER_SECRET_KEY is required when DATABASE_URL is set (32 bytes, base64)" })
+        new MissingSecretKey({
+          message: "CODEX_POOLER_SECRET_KEY is required when DATABASE_URL is set (32 bytes, base64)"
+        })
       )
     }
     return makeVault({ current: yield* readSecretKeyFile(yield* DataDir), previous })

@@ -56,12 +56,17 @@ const reason = <R>(effect: Effect.Effect<UpstreamCredential, AccountUnavailable,
   Effect.map(Effect.flip(effect), (error) => error.reason)
 
 const accountRow = (id: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT status, credentials_version, access_expires_at, last_refresh_at FROM accounts WHERE id = ${id}`)
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql`SELECT status, credentials_version, access_expires_at, last_refresh_at FROM accounts WHERE id = ${id}`
+  )
 
 const auditRows = (id: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT actor_kind, details FROM audit_log WHERE target_id = ${id} AND action = 'account.reauth_required'`)
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`SELECT actor_kind, details FROM audit_log WHERE target_id = ${id} AND action = 'account.reauth_required'`
+  )
 
 // An auth server answering from a script and recording what it was sent; once closed, it refuses connections.
 const stubAuthServer = (answers: Array<{ readonly status: number; readonly body: string }>) =>
@@ -142,17 +147,19 @@ describe.each(backends)("account credentials on %s", (backend) => {
       }))
 
     // Cross-instance exclusion is a PostgreSQL feature (a row lock); embedded PGlite is one process by design.
-    if (backend === "postgres") it.effect("two instances on PostgreSQL refresh an account once between them", () =>
-      Effect.gen(function*() {
-        const { calls, fake, id, upstreamId } = yield* setup()
-        const [first, second] = [yield* instance(), yield* instance()]
-        const results = yield* Effect.all(
-          Array.from({ length: 10 }, (_, n) => (n % 2 === 0 ? first : second).refreshAfterUnauthorized(id, 1)),
-          { concurrency: "unbounded" }
-        )
-        expect(calls().map((call) => call.outcome)).toEqual(["ok"])
-        expect(new Set(results.map(token))).toEqual(new Set([fake.account(upstreamId).accessToken]))
-      }).pipe(Effect.scoped))
+    if (backend === "postgres") {
+      it.effect("two instances on PostgreSQL refresh an account once between them", () =>
+        Effect.gen(function*() {
+          const { calls, fake, id, upstreamId } = yield* setup()
+          const [first, second] = [yield* instance(), yield* instance()]
+          const results = yield* Effect.all(
+            Array.from({ length: 10 }, (_, n) => (n % 2 === 0 ? first : second).refreshAfterUnauthorized(id, 1)),
+            { concurrency: "unbounded" }
+          )
+          expect(calls().map((call) => call.outcome)).toEqual(["ok"])
+          expect(new Set(results.map(token))).toEqual(new Set([fake.account(upstreamId).accessToken]))
+        }).pipe(Effect.scoped))
+    }
 
     it.effect("each refresh redeems the rotated refresh token, and no token is ever stored in plaintext", () =>
       Effect.gen(function*() {

@@ -10,12 +10,21 @@ import { backends, withBackend } from "./support/Databases.ts"
 import { ManagementServices } from "./support/Services.ts"
 
 const failure = (text: string) =>
-  Effect.map(Effect.either(parseAuthJson(text)), Either.match({ onLeft: (error) => error.message, onRight: () => "parsed" }))
+  Effect.map(
+    Effect.either(parseAuthJson(text)),
+    Either.match({ onLeft: (error) => error.message, onRight: () => "parsed" })
+  )
 
 describe("auth.json parsing", () => {
   it.effect("reads account, user, email, plan and the access token's expiry from the claims", () =>
     Effect.gen(function*() {
-      const file = makeAuthJson({ accountId: "acc-42", userId: "user-7", email: "ops@example.com", plan: "team", exp: 1_900_000_000 })
+      const file = makeAuthJson({
+        accountId: "acc-42",
+        userId: "user-7",
+        email: "ops@example.com",
+        plan: "team",
+        exp: 1_900_000_000
+      })
       const parsed = yield* parseAuthJson(JSON.stringify(file))
       expect(parsed).toMatchObject({
         chatgptAccountId: "acc-42",
@@ -39,7 +48,9 @@ describe("auth.json parsing", () => {
     Effect.gen(function*() {
       const file = makeAuthJson()
       expect(yield* failure("{not json")).toEqual("auth.json is not valid JSON")
-      expect(yield* failure(JSON.stringify({ auth_mode: "apikey", OPENAI_API_KEY: "sk-x" }))).toMatch(/no ChatGPT tokens: tokens/)
+      expect(yield* failure(JSON.stringify({ auth_mode: "apikey", OPENAI_API_KEY: "sk-x" }))).toMatch(
+        /no ChatGPT tokens: tokens/
+      )
       const missing = yield* failure(JSON.stringify({ tokens: { id_token: file.tokens.id_token } }))
       expect(missing).toContain("tokens.access_token is missing")
       expect(missing).toContain("tokens.refresh_token is missing")
@@ -86,7 +97,9 @@ describe.each(backends)("account import on %s", (backend) => {
         const sql = yield* SqlClient.SqlClient
         const accounts = yield* Accounts
         const accountId = `acc-${randomBytes(4).toString("hex")}`
-        const unknownPool = yield* Effect.either(accounts.importAuthJson("no-such-pool", JSON.stringify(makeAuthJson({ accountId }))))
+        const unknownPool = yield* Effect.either(
+          accounts.importAuthJson("no-such-pool", JSON.stringify(makeAuthJson({ accountId })))
+        )
         expect(Either.isLeft(unknownPool) && unknownPool.left._tag).toEqual("PoolNotFound")
         expect(yield* sql`SELECT id FROM accounts WHERE chatgpt_account_id = ${accountId}`).toHaveLength(0)
       }))

@@ -5,8 +5,8 @@ import {
   assertProperty,
   badInputGateway,
   caseTimeoutMs,
-  type Fixture,
   fixedSeed,
+  type Fixture,
   fixtureOnce,
   freshSeed,
   upstreamDuring
@@ -23,7 +23,6 @@ import { rawRequest } from "./support/RawHttp.ts"
 // After the runs every request row is closed, no log line holds a secret, and the gateway still serves.
 
 announceSeeds("http")
-
 
 const property = (setup: Fixture) => async (input: HttpCase) => {
   const sent = () => rawRequest(setup.port, input.request, caseTimeoutMs)
@@ -46,8 +45,11 @@ describe.each(backends)("bad HTTP input on %s", (backend) => {
   layer(badInputGateway(backend), { excludeTestServices: true, timeout: 60_000 })((it) => {
     const setup = fixtureOnce()
     const run = (focus: Focus, numRuns: number, seed: number) =>
-      Effect.flatMap(setup, (fixture) =>
-        assertProperty(httpCases(focus, fixture.pool.key, fixture.operatorToken), property(fixture), numRuns, seed))
+      Effect.flatMap(
+        setup,
+        (fixture) =>
+          assertProperty(httpCases(focus, fixture.pool.key, fixture.operatorToken), property(fixture), numRuns, seed)
+      )
 
     for (const [focus, what, numRuns] of focuses) {
       it.effect(`${what}, fixed seed`, () => run(focus, numRuns, fixedSeed), { timeout: 300_000 })

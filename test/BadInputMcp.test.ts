@@ -5,8 +5,8 @@ import {
   assertProperty,
   badInputGateway,
   caseTimeoutMs,
-  type Fixture,
   fixedSeed,
+  type Fixture,
   fixtureOnce,
   freshSeed,
   upstreamDuring
@@ -48,12 +48,16 @@ describe.each(backends)("bad MCP input on %s", (backend) => {
     it.effect("messages, fixed seed", () => run(fixedSeed), { timeout: 300_000 })
     it.effect("messages, fresh seed", () => run(freshSeed), { timeout: 300_000 })
 
-    it.effect("afterwards: a new MCP session opens, no row in progress, no secret in the logs, still serving", () =>
-      Effect.gen(function*() {
-        const fixture = yield* setup
-        const { answer } = yield* Effect.promise(() => openMcpSession(fixture.port, fixture.operatorToken))
-        expect(answer.status).toBe(200)
-        yield* checkAftermath(fixture)
-      }), { timeout: 60_000 })
+    it.effect(
+      "afterwards: a new MCP session opens, no row in progress, no secret in the logs, still serving",
+      () =>
+        Effect.gen(function*() {
+          const fixture = yield* setup
+          const { answer } = yield* Effect.promise(() => openMcpSession(fixture.port, fixture.operatorToken))
+          expect(answer.status).toBe(200)
+          yield* checkAftermath(fixture)
+        }),
+      { timeout: 60_000 }
+    )
   })
 })

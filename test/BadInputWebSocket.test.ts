@@ -5,8 +5,8 @@ import {
   assertProperty,
   badInputGateway,
   caseTimeoutMs,
-  type Fixture,
   fixedSeed,
+  type Fixture,
   fixtureOnce,
   freshSeed,
   upstreamDuring
@@ -59,7 +59,10 @@ describe.each(backends)("bad websocket input on %s", (backend) => {
     it.effect("frames after a good handshake, fixed seed", () => run(frameCases, fixedSeed), { timeout: 300_000 })
     it.effect("frames after a good handshake, fresh seed", () => run(frameCases, freshSeed), { timeout: 300_000 })
 
-    it.effect("afterwards: no upstream socket open, no row in progress, no secret in the logs, still serving", () =>
-      Effect.flatMap(setup, (fixture) => checkAftermath(fixture, { upstreamSockets: true })), { timeout: 60_000 })
+    it.effect(
+      "afterwards: no upstream socket open, no row in progress, no secret in the logs, still serving",
+      () => Effect.flatMap(setup, (fixture) => checkAftermath(fixture, { upstreamSockets: true })),
+      { timeout: 60_000 }
+    )
   })
 })

@@ -8,33 +8,53 @@ import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
 
 const limit = 1024 * 1024
-const zstd = (input: string | Uint8Array, ...args: Array<string>) => spawnSync("zstd", ["-c", "-q", ...args], { input }).stdout
+const zstd = (input: string | Uint8Array, ...args: Array<string>) =>
+  spawnSync("zstd", ["-c", "-q", ...args], { input }).stdout
 const magic = [0x28, 0xb5, 0x2f, 0xfd]
 // An RLE block regenerating 128 KiB from one byte, not the last: 4 bytes.
 const rleBlock = [0x02, 0x00, 0x10, 0x61]
 // 50 bytes: a frame naming a 1.875 GiB window (exponent 20, mantissa 7), no content size, four RLE blocks, then a last
 // empty raw block. A decoder that believes the header allocates the window and shifts it once per block.
-const windowBomb = new Uint8Array([...magic, 0x00, 0xa7, ...rleBlock, ...rleBlock, ...rleBlock, ...rleBlock, 0x01, 0x00, 0x00])
+const windowBomb = new Uint8Array([
+  ...magic,
+  0x00,
+  0xa7,
+  ...rleBlock,
+  ...rleBlock,
+  ...rleBlock,
+  ...rleBlock,
+  0x01,
+  0x00,
+  0x00
+])
 // A single-segment frame declaring 2^40 bytes of content.
 const contentBomb = new Uint8Array([...magic, 0xe0, 0, 0, 0, 0, 0, 1, 0, 0, 0x01, 0x00, 0x00])
 // The frame header's reserved bit set.
 const reservedBit = new Uint8Array([...magic, 0x08, 0x50, 0x01, 0x00, 0x00])
 
 const keyWith = (slug: string, limits: NonNullable<Parameters<PoolKeys["create"]>[0]["limits"]>) =>
-  Effect.flatMap(PoolKeys, (keys) => keys.create({ poolSlug: slug, limits })).pipe(Effect.map((created) => created.token))
+  Effect.flatMap(PoolKeys, (keys) => keys.create({ poolSlug: slug, limits })).pipe(
+    Effect.map((created) => created.token)
+  )
 
 const post = (key: string, body: Uint8Array | string, encoding?: string) =>
   Effect.flatMap(gatewayUrl, (url) =>
     send(`${url}/backend-api/codex/responses`, {
       method: "POST",
-      headers: { ...codexHeaders(key, `thread-${Math.random()}`), ...(encoding === undefined ? {} : { "content-encoding": encoding }) },
+      headers: {
+        ...codexHeaders(key, `thread-${Math.random()}`),
+        ...(encoding === undefined ? {} : { "content-encoding": encoding })
+      },
       body
     }))
 
 const code = (text: string) => JSON.parse(text).error.code
 
 describe.each(backends)("hostile request bodies on %s", (backend) => {
-  layer(gatewayLayer(backend, { CODEX_POOLER_MAX_BODY_BYTES: String(limit) }), { excludeTestServices: true, timeout: 60_000 })((it) => {
+  layer(gatewayLayer(backend, { CODEX_POOLER_MAX_BODY_BYTES: String(limit) }), {
+    excludeTestServices: true,
+    timeout: 60_000
+  })((it) => {
     it.effect("a zstd frame naming a huge window or content size is refused from its header, /healthz served meanwhile", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
@@ -87,7 +107,9 @@ describe.each(backends)("hostile request bodies on %s", (backend) => {
           headers: codexHeaders(concurrent, "thread-open"),
           body: JSON.stringify(responsesBody())
         }).then((response) => response.text())
-        yield* Effect.promise(() => fake.waitFor(() => fake.requests.some((request) => request.fault === "stall"), 5_000))
+        yield* Effect.promise(() =>
+          fake.waitFor(() => fake.requests.some((request) => request.fault === "stall"), 5_000)
+        )
         const refused = yield* post(concurrent, "not zstd", "zstd")
         expect([refused.status, code(refused.text)]).toEqual([429, "key_concurrent_streams"])
         expect(yield* Effect.promise(() => open)).toContain("response.completed")
@@ -135,7 +157,11 @@ describe.each(backends)("hostile request bodies on %s", (backend) => {
         ]
         for (const path of ["/responses", "/responses/compact"]) {
           for (const sent of bodies) {
-            const answer = yield* send(`${url}/backend-api/codex${path}`, { method: "POST", headers: codexHeaders(key, "thread-model"), body: sent })
+            const answer = yield* send(`${url}/backend-api/codex${path}`, {
+              method: "POST",
+              headers: codexHeaders(key, "thread-model"),
+              body: sent
+            })
             expect([answer.status, code(answer.text)], `${path} ${sent.slice(0, 40)}`).toEqual([400, "invalid_json"])
           }
         }
@@ -148,10 +174,22 @@ describe.each(backends)("hostile request bodies on %s", (backend) => {
         const pool = yield* setupPool(1)
         fake.reset()
         // A lone 0xff where a string's character should be: a lossy decoder would read U+FFFD and pass it on.
-        const json = Buffer.concat([Buffer.from(JSON.stringify(responsesBody()).slice(0, -1) + `,"x":"`), Buffer.from([0xff]), Buffer.from(`"}`)])
-        for (const [body, encoding] of [[json, undefined], [gzipSync(json), "gzip"], [zstd(json, "--no-content-size"), "zstd"]] as const) {
+        const json = Buffer.concat([
+          Buffer.from(JSON.stringify(responsesBody()).slice(0, -1) + `,"x":"`),
+          Buffer.from([0xff]),
+          Buffer.from(`"}`)
+        ])
+        for (
+          const [body, encoding] of [[json, undefined], [gzipSync(json), "gzip"], [
+            zstd(json, "--no-content-size"),
+            "zstd"
+          ]] as const
+        ) {
           const answer = yield* post(pool.key, body, encoding)
-          expect([answer.status, JSON.parse(answer.text).error.message], encoding).toEqual([400, "request body is not valid UTF-8"])
+          expect([answer.status, JSON.parse(answer.text).error.message], encoding).toEqual([
+            400,
+            "request body is not valid UTF-8"
+          ])
         }
         expect(fake.requests).toHaveLength(0)
       }))

@@ -25,75 +25,103 @@ const filesUnder = (dir: string): Array<string> =>
   )
 
 describe.each(backends)("operator CLI on %s", (backend) => {
-  it.scoped("pool → account → key → list round trip; secrets reach stdout once and nothing else", () =>
-    Effect.gen(function*() {
-      const env = { ...(yield* backendEnv(backend)), LOG_LEVEL: "all" }
-      const run = (...args: Array<string>) => Effect.promise(() => cli(args, env))
-      const authFile = path.join(yield* tempDir("auth"), "auth.json")
-      const auth = makeAuthJson({ email: "lead@example.com", plan: "pro" })
-      fs.writeFileSync(authFile, JSON.stringify(auth))
-      const logs: Array<string> = []
-      const ok = (result: CliResult) => {
-        logs.push(result.stderr)
-        expect(result, result.stderr).toMatchObject({ code: 0 })
-        return result
-      }
+  it.scoped(
+    "pool → account → key → list round trip; secrets reach stdout once and nothing else",
+    () =>
+      Effect.gen(function*() {
+        const env = { ...(yield* backendEnv(backend)), LOG_LEVEL: "all" }
+        const run = (...args: Array<string>) => Effect.promise(() => cli(args, env))
+        const authFile = path.join(yield* tempDir("auth"), "auth.json")
+        const auth = makeAuthJson({ email: "lead@example.com", plan: "pro" })
+        fs.writeFileSync(authFile, JSON.stringify(auth))
+        const logs: Array<string> = []
+        const ok = (result: CliResult) => {
+          logs.push(result.stderr)
+          expect(result, result.stderr).toMatchObject({ code: 0 })
+          return result
+        }
 
-      expect(ok(yield* run("pool", "create", "team-x", "--name", "Team X", "--strategy", "round_robin")).stdout)
-        .toContain("created pool team-x")
-      expect(ok(yield* run("account", "import", "--pool", "team-x", authFile)).stdout).toContain("imported account")
-      expect(ok(yield* run("account", "import", "--pool", "team-x", authFile)).stdout).toContain("updated account")
-      const key = lastLine(ok(yield* run("key", "create", "--pool", "team-x", "--name", "laptop", "--expires", "30d")))
-      expect(key).toMatch(/^cpk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/)
-      const keyJson = JSON.parse(ok(yield* run(
-        "key", "create", "--pool", "team-x", "--json",
-        "--rpm", "60", "--tokens-per-day", "100000", "--max-concurrent", "4", "--models", "gpt-5.5, gpt-5.4"
-      )).stdout)
-      expect(keyJson.token).toMatch(/^cpk_/)
-      expect(keyJson.key).toMatchObject({
-        requestsPerMinute: 60,
-        tokensPerDay: 100000,
-        maxConcurrent: 4,
-        allowedModels: ["gpt-5.5", "gpt-5.4"]
-      })
-      const operator = lastLine(ok(yield* run("operator-token", "create", "--scope", "admin")))
-      expect(operator).toMatch(/^cpo_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/)
+        expect(ok(yield* run("pool", "create", "team-x", "--name", "Team X", "--strategy", "round_robin")).stdout)
+          .toContain("created pool team-x")
+        expect(ok(yield* run("account", "import", "--pool", "team-x", authFile)).stdout).toContain("imported account")
+        expect(ok(yield* run("account", "import", "--pool", "team-x", authFile)).stdout).toContain("updated account")
+        const key = lastLine(
+          ok(yield* run("key", "create", "--pool", "team-x", "--name", "laptop", "--expires", "30d"))
+        )
+        expect(key).toMatch(/^cpk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/)
+        const keyJson = JSON.parse(
+          ok(
+            yield* run(
+              "key",
+              "create",
+              "--pool",
+              "team-x",
+              "--json",
+              "--rpm",
+              "60",
+              "--tokens-per-day",
+              "100000",
+              "--max-concurrent",
+              "4",
+              "--models",
+              "gpt-5.5, gpt-5.4"
+            )
+          ).stdout
+        )
+        expect(keyJson.token).toMatch(/^cpk_/)
+        expect(keyJson.key).toMatchObject({
+          requestsPerMinute: 60,
+          tokensPerDay: 100000,
+          maxConcurrent: 4,
+          allowedModels: ["gpt-5.5", "gpt-5.4"]
+        })
+        const operator = lastLine(ok(yield* run("operator-token", "create", "--scope", "admin")))
+        expect(operator).toMatch(/^cpo_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/)
 
-      const listings = [
-        ok(yield* run("pool", "list", "--json")),
-        ok(yield* run("account", "list", "--json")),
-        ok(yield* run("key", "list", "--json")),
-        ok(yield* run("operator-token", "list", "--json")),
-        ok(yield* run("key", "list"))
-      ]
-      const [pools, accounts, keys] = listings.map((result) => JSON.parse(result.stdout.startsWith("[") ? result.stdout : "[]"))
-      expect(pools).toMatchObject([{ slug: "team-x", name: "Team X", strategy: "round_robin", accounts: 1, keys: 2 }])
-      expect(accounts).toMatchObject([{ email: "lead@example.com", plan: "pro", status: "active", pools: ["team-x"] }])
-      expect(keys.map((row: { name: string }) => row.name).sort()).toEqual(["laptop", "team-x-key"])
+        const listings = [
+          ok(yield* run("pool", "list", "--json")),
+          ok(yield* run("account", "list", "--json")),
+          ok(yield* run("key", "list", "--json")),
+          ok(yield* run("operator-token", "list", "--json")),
+          ok(yield* run("key", "list"))
+        ]
+        const [pools, accounts, keys] = listings.map((result) =>
+          JSON.parse(result.stdout.startsWith("[") ? result.stdout : "[]")
+        )
+        expect(pools).toMatchObject([{ slug: "team-x", name: "Team X", strategy: "round_robin", accounts: 1, keys: 2 }])
+        expect(accounts).toMatchObject([{
+          email: "lead@example.com",
+          plan: "pro",
+          status: "active",
+          pools: ["team-x"]
+        }])
+        expect(keys.map((row: { name: string }) => row.name).sort()).toEqual(["laptop", "team-x-key"])
 
-      const secrets = [
-        key,
-        key.slice(-43),
-        keyJson.token.slice(-43),
-        operator.slice(-43),
-        auth.tokens.access_token,
-        auth.tokens.refresh_token,
-        auth.tokens.id_token
-      ]
-      const listed = listings.map((result) => result.stdout).join("\n")
-      const database = yield* dumpDatabase(env)
-      expect(database).toContain("lead@example.com")
-      for (const secret of secrets) {
-        expect(listed).not.toContain(secret)
-        expect(logs.join("\n")).not.toContain(secret)
-        expect(database).not.toContain(secret)
-      }
-      if (env.CODEX_POOLER_DATA_DIR !== undefined) {
-        const raw = filesUnder(env.CODEX_POOLER_DATA_DIR).map((file) => fs.readFileSync(file))
-        expect(raw.some((bytes) => bytes.includes("lead@example.com"))).toBe(true)
-        for (const secret of secrets) expect(raw.some((bytes) => bytes.includes(secret))).toBe(false)
-      }
-    }), { timeout: 120_000 })
+        const secrets = [
+          key,
+          key.slice(-43),
+          keyJson.token.slice(-43),
+          operator.slice(-43),
+          auth.tokens.access_token,
+          auth.tokens.refresh_token,
+          auth.tokens.id_token
+        ]
+        const listed = listings.map((result) => result.stdout).join("\n")
+        const database = yield* dumpDatabase(env)
+        expect(database).toContain("lead@example.com")
+        for (const secret of secrets) {
+          expect(listed).not.toContain(secret)
+          expect(logs.join("\n")).not.toContain(secret)
+          expect(database).not.toContain(secret)
+        }
+        if (env.CODEX_POOLER_DATA_DIR !== undefined) {
+          const raw = filesUnder(env.CODEX_POOLER_DATA_DIR).map((file) => fs.readFileSync(file))
+          expect(raw.some((bytes) => bytes.includes("lead@example.com"))).toBe(true)
+          for (const secret of secrets) expect(raw.some((bytes) => bytes.includes(secret))).toBe(false)
+        }
+      }),
+    { timeout: 120_000 }
+  )
 
   it.scoped("bad input exits non-zero with one clear line and writes nothing", () =>
     Effect.gen(function*() {
@@ -111,12 +139,18 @@ describe.each(backends)("operator CLI on %s", (backend) => {
         [yield* run("pool", "create", "Not A Slug"), /^codex-pooler: pool slug "Not A Slug" must be/],
         [yield* run("account", "import", "--pool", "ghost", authFile), /^codex-pooler: no pool with slug "ghost"$/],
         [yield* run("account", "import", "--pool", "solo", broken), /^codex-pooler: auth.json has no ChatGPT tokens: /],
-        [yield* run("account", "import", "--pool", "solo", path.join(dir, "missing.json")), /^codex-pooler: cannot read /],
+        [
+          yield* run("account", "import", "--pool", "solo", path.join(dir, "missing.json")),
+          /^codex-pooler: cannot read /
+        ],
         [yield* run("account", "pause", "acct_unknown"), /^codex-pooler: no account with id "acct_unknown"$/],
         [yield* run("key", "create", "--pool", "ghost"), /^codex-pooler: no pool with slug "ghost"$/],
         [yield* run("key", "create", "--pool", "solo", "--expires", "soon"), /^codex-pooler: "soon" is not a duration/],
         [yield* run("key", "revoke", "0000000000000000"), /^codex-pooler: no key with id "0000000000000000"$/],
-        [yield* run("key", "create", "--pool", "solo", "--rpm", "0"), /^codex-pooler: --rpm must be a whole number from 1 to 1000000$/],
+        [
+          yield* run("key", "create", "--pool", "solo", "--rpm", "0"),
+          /^codex-pooler: --rpm must be a whole number from 1 to 1000000$/
+        ],
         [
           yield* run("key", "create", "--pool", "solo", "--max-concurrent", "99999999999"),
           /^codex-pooler: --max-concurrent must be a whole number from 1 to 10000$/

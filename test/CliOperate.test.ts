@@ -45,92 +45,135 @@ const succeeded = (result: CliResult) => {
 }
 
 const keyLimits = (env: Record<string, string>) =>
-  query(env, (sql) =>
-    sql`SELECT requests_per_minute, tokens_per_day::float8 AS tokens_per_day, max_concurrent, allowed_models
-      FROM pool_keys WHERE id = ${keyId}`)
+  query(
+    env,
+    (sql) =>
+      sql`SELECT requests_per_minute, tokens_per_day::float8 AS tokens_per_day, max_concurrent, allowed_models
+      FROM pool_keys WHERE id = ${keyId}`
+  )
 
 describe.each(backends)("operator CLI parity with the MCP tools on %s", (backend) => {
-  it.scoped("set-strategy, clear-cooldown and set-limits change the database, each audited as cli", () =>
-    Effect.gen(function*() {
-      const env = yield* backendEnv(backend)
-      const run = yield* started(env)
+  it.scoped(
+    "set-strategy, clear-cooldown and set-limits change the database, each audited as cli",
+    () =>
+      Effect.gen(function*() {
+        const env = yield* backendEnv(backend)
+        const run = yield* started(env)
 
-      expect(succeeded(yield* run("pool", "set-strategy", "team", "round_robin")))
-        .toBe("pool team now uses strategy round_robin\n")
-      const cleared = JSON.parse(succeeded(yield* run("account", "clear-cooldown", "acct_a", "--json")))
-      expect(cleared).toMatchObject({
-        id: "acct_a",
-        email: "l***@example.com",
-        cooldown: null,
-        circuit: { state: "closed", consecutiveFailures: 0 }
-      })
-      const human = succeeded(yield* run("account", "clear-cooldown", "acct_a"))
-      expect(human).toContain("cleared the cooldown of account acct_a l***@example.com: circuit closed, active")
-      expect(human).not.toContain("lead@example.com")
+        expect(succeeded(yield* run("pool", "set-strategy", "team", "round_robin")))
+          .toBe("pool team now uses strategy round_robin\n")
+        const cleared = JSON.parse(succeeded(yield* run("account", "clear-cooldown", "acct_a", "--json")))
+        expect(cleared).toMatchObject({
+          id: "acct_a",
+          email: "l***@example.com",
+          cooldown: null,
+          circuit: { state: "closed", consecutiveFailures: 0 }
+        })
+        const human = succeeded(yield* run("account", "clear-cooldown", "acct_a"))
+        expect(human).toContain("cleared the cooldown of account acct_a l***@example.com: circuit closed, active")
+        expect(human).not.toContain("lead@example.com")
 
-      // Left out: unchanged; none: removed.
-      const first = { requestsPerMinute: 60, tokensPerDay: 1000, maxConcurrent: null, allowedModels: null }
-      const limited = yield* run("key", "set-limits", keyId, "--tokens-per-day", "1000", "--models", "none", "--json")
-      expect(JSON.parse(succeeded(limited))).toMatchObject({ id: keyId, ...first })
-      expect(limited.stdout).not.toContain("secretHash")
-      expect(yield* keyLimits(env)).toEqual([first])
-      const second = { requestsPerMinute: null, tokensPerDay: 1000, maxConcurrent: 2, allowedModels: ["a", "b"] }
-      expect(succeeded(yield* run("key", "set-limits", keyId, "--rpm", "none", "--max-concurrent", "2", "--models", "a, b")))
-        .toContain(`key ${keyId} "ci" of pool team now has limits: 1000 tokens/day, 2 concurrent, models a,b`)
-      expect(yield* keyLimits(env)).toEqual([second])
+        // Left out: unchanged; none: removed.
+        const first = { requestsPerMinute: 60, tokensPerDay: 1000, maxConcurrent: null, allowedModels: null }
+        const limited = yield* run("key", "set-limits", keyId, "--tokens-per-day", "1000", "--models", "none", "--json")
+        expect(JSON.parse(succeeded(limited))).toMatchObject({ id: keyId, ...first })
+        expect(limited.stdout).not.toContain("secretHash")
+        expect(yield* keyLimits(env)).toEqual([first])
+        const second = { requestsPerMinute: null, tokensPerDay: 1000, maxConcurrent: 2, allowedModels: ["a", "b"] }
+        expect(
+          succeeded(
+            yield* run("key", "set-limits", keyId, "--rpm", "none", "--max-concurrent", "2", "--models", "a, b")
+          )
+        )
+          .toContain(`key ${keyId} "ci" of pool team now has limits: 1000 tokens/day, 2 concurrent, models a,b`)
+        expect(yield* keyLimits(env)).toEqual([second])
 
-      const [state] = yield* query(env, (sql) =>
-        sql`SELECT p.strategy, h.cooldown_until, h.cooldown_reason, h.circuit_state, h.consecutive_failures
+        const [state] = yield* query(env, (sql) =>
+          sql`SELECT p.strategy, h.cooldown_until, h.cooldown_reason, h.circuit_state, h.consecutive_failures
           FROM pools p, account_health h WHERE p.slug = 'team' AND h.account_id = 'acct_a'`)
-      expect(state).toEqual({
-        strategy: "round_robin",
-        cooldownUntil: null,
-        cooldownReason: null,
-        circuitState: "closed",
-        consecutiveFailures: 0
-      })
-      const audit = yield* query(env, (sql) =>
-        sql`SELECT actor_kind, action, target_id, details FROM audit_log WHERE action <> 'pool.create' ORDER BY id`)
-      const byCli = (action: string, targetId: unknown, details: Record<string, unknown>) =>
-        ({ actorKind: "cli", action, targetId, details })
-      expect(audit).toEqual([
-        byCli("pool.set_strategy", expect.stringMatching(/^pool_/), { from: "least_recently_used", to: "round_robin" }),
-        byCli("account.clear_cooldown", "acct_a", { hadHealthRow: true }),
-        byCli("account.clear_cooldown", "acct_a", { hadHealthRow: true }),
-        byCli("key.set_limits", keyId, first),
-        byCli("key.set_limits", keyId, { ...second, allowedModels: "a,b" })
-      ])
-    }), { timeout: 240_000 })
+        expect(state).toEqual({
+          strategy: "round_robin",
+          cooldownUntil: null,
+          cooldownReason: null,
+          circuitState: "closed",
+          consecutiveFailures: 0
+        })
+        const audit = yield* query(
+          env,
+          (sql) =>
+            sql`SELECT actor_kind, action, target_id, details FROM audit_log WHERE action <> 'pool.create' ORDER BY id`
+        )
+        const byCli = (action: string, targetId: unknown, details: Record<string, unknown>) => ({
+          actorKind: "cli",
+          action,
+          targetId,
+          details
+        })
+        expect(audit).toEqual([
+          byCli("pool.set_strategy", expect.stringMatching(/^pool_/), {
+            from: "least_recently_used",
+            to: "round_robin"
+          }),
+          byCli("account.clear_cooldown", "acct_a", { hadHealthRow: true }),
+          byCli("account.clear_cooldown", "acct_a", { hadHealthRow: true }),
+          byCli("key.set_limits", keyId, first),
+          byCli("key.set_limits", keyId, { ...second, allowedModels: "a,b" })
+        ])
+      }),
+    { timeout: 240_000 }
+  )
 
-  it.scoped("bad input to the new commands exits non-zero with one readable line and writes nothing", () =>
-    Effect.gen(function*() {
-      const env = yield* backendEnv(backend)
-      const run = yield* started(env)
-      const snapshot = query(env, (sql) =>
-        Effect.forEach(["pools", "accounts", "account_health", "pool_keys", "audit_log"], (table) =>
-          sql`SELECT row_to_json(t)::text AS row FROM ${sql(table)} t ORDER BY 1`))
-      const before = yield* snapshot
+  it.scoped(
+    "bad input to the new commands exits non-zero with one readable line and writes nothing",
+    () =>
+      Effect.gen(function*() {
+        const env = yield* backendEnv(backend)
+        const run = yield* started(env)
+        const snapshot = query(env, (sql) =>
+          Effect.forEach(
+            ["pools", "accounts", "account_health", "pool_keys", "audit_log"],
+            (table) => sql`SELECT row_to_json(t)::text AS row FROM ${sql(table)} t ORDER BY 1`
+          ))
+        const before = yield* snapshot
 
-      // A bad choice is a usage error, which @effect/cli reports itself with exit code 2, as for `pool create --strategy`.
-      const failures = [
-        [yield* run("pool", "set-strategy", "ghost", "round_robin"), 1, /^codex-pooler: no pool with slug "ghost"$/],
-        [yield* run("pool", "set-strategy", "team", "random"), 2, /^Expected one of the following cases: quota_first, /],
-        [yield* run("account", "clear-cooldown", "acct_missing"), 1, /^codex-pooler: no account with id "acct_missing"$/],
-        [yield* run("key", "set-limits", "0000000000000000", "--rpm", "5"), 1, /^codex-pooler: no key with id "0+"$/],
-        [yield* run("key", "set-limits", keyId, "--rpm", "-3", "--models", "x"), 1, /^codex-pooler: --rpm must be a whole/],
-        [yield* run("key", "set-limits", keyId, "--max-concurrent", "1.5"), 1, /^codex-pooler: --max-concurrent must be/],
-        [yield* run("key", "set-limits", keyId), 1, /^codex-pooler: give at least one of --rpm, --tokens-per-day, /],
-        [yield* run("usage", "--since", "soon"), 1, /^codex-pooler: "soon" is not a duration/],
-        [yield* run("requests", "--pool", "ghost"), 1, /^codex-pooler: no pool with slug "ghost"$/],
-        [yield* run("requests", "--limit", "0"), 1, /^codex-pooler: --limit must be from 1 to 200$/]
-      ] as const
-      for (const [result, code, line] of failures) {
-        expect([result.code, result.stdout]).toEqual([code, ""])
-        expect(result.stderr.trimEnd().split("\n")).toHaveLength(1)
-        expect(result.stderr.trimEnd()).toMatch(line)
-      }
-      expect(yield* snapshot).toEqual(before)
-    }), { timeout: 240_000 })
+        // A bad choice is a usage error, which @effect/cli reports itself with exit code 2, as for `pool create --strategy`.
+        const failures = [
+          [yield* run("pool", "set-strategy", "ghost", "round_robin"), 1, /^codex-pooler: no pool with slug "ghost"$/],
+          [
+            yield* run("pool", "set-strategy", "team", "random"),
+            2,
+            /^Expected one of the following cases: quota_first, /
+          ],
+          [
+            yield* run("account", "clear-cooldown", "acct_missing"),
+            1,
+            /^codex-pooler: no account with id "acct_missing"$/
+          ],
+          [yield* run("key", "set-limits", "0000000000000000", "--rpm", "5"), 1, /^codex-pooler: no key with id "0+"$/],
+          [
+            yield* run("key", "set-limits", keyId, "--rpm", "-3", "--models", "x"),
+            1,
+            /^codex-pooler: --rpm must be a whole/
+          ],
+          [
+            yield* run("key", "set-limits", keyId, "--max-concurrent", "1.5"),
+            1,
+            /^codex-pooler: --max-concurrent must be/
+          ],
+          [yield* run("key", "set-limits", keyId), 1, /^codex-pooler: give at least one of --rpm, --tokens-per-day, /],
+          [yield* run("usage", "--since", "soon"), 1, /^codex-pooler: "soon" is not a duration/],
+          [yield* run("requests", "--pool", "ghost"), 1, /^codex-pooler: no pool with slug "ghost"$/],
+          [yield* run("requests", "--limit", "0"), 1, /^codex-pooler: --limit must be from 1 to 200$/]
+        ] as const
+        for (const [result, code, line] of failures) {
+          expect([result.code, result.stdout]).toEqual([code, ""])
+          expect(result.stderr.trimEnd().split("\n")).toHaveLength(1)
+          expect(result.stderr.trimEnd()).toMatch(line)
+        }
+        expect(yield* snapshot).toEqual(before)
+      }),
+    { timeout: 240_000 }
+  )
 
   it.scoped("usage, requests and status print the numbers of the rows in the database", () =>
     Effect.gen(function*() {
@@ -157,11 +200,16 @@ describe.each(backends)("operator CLI parity with the MCP tools on %s", (backend
             SELECT id, 'hard', 'live', 'acct_a', now() + interval '1 hour' FROM pools WHERE slug = 'team'
             UNION ALL SELECT id, 'soft', 'gone', 'acct_a', now() - interval '1 minute' FROM pools WHERE slug = 'team'`
         }))
-      const json = (...args: Array<string>) => Effect.map(run(...args, "--json"), (result) => JSON.parse(succeeded(result)))
+      const json = (...args: Array<string>) =>
+        Effect.map(run(...args, "--json"), (result) => JSON.parse(succeeded(result)))
       const zero = { succeeded: 0, failed: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, totalTokens: 0 }
 
-      const tokens = (input: number, cached: number, output: number) =>
-        ({ inputTokens: input, cachedInputTokens: cached, outputTokens: output, totalTokens: input + output })
+      const tokens = (input: number, cached: number, output: number) => ({
+        inputTokens: input,
+        cachedInputTokens: cached,
+        outputTokens: output,
+        totalTokens: input + output
+      })
       expect(yield* json("usage")).toMatchObject({
         by: "pool",
         groups: [
@@ -182,8 +230,22 @@ describe.each(backends)("operator CLI parity with the MCP tools on %s", (backend
         nextOffset: 2
       })
       expect(Object.keys(page.requests[0]).sort()).toEqual([
-        "accountId", "attempts", "endedAt", "errorCode", "httpStatus", "id", "inputTokens", "keyId", "model", "outputTokens",
-        "poolSlug", "route", "startedAt", "status", "totalTokens", "transport"
+        "accountId",
+        "attempts",
+        "endedAt",
+        "errorCode",
+        "httpStatus",
+        "id",
+        "inputTokens",
+        "keyId",
+        "model",
+        "outputTokens",
+        "poolSlug",
+        "route",
+        "startedAt",
+        "status",
+        "totalTokens",
+        "transport"
       ])
       expect((yield* json("requests")).requests.map((request: { id: string }) => request.id))
         .toEqual(["req_4", "req_1", "req_2", "req_3", "req_5"])
@@ -209,7 +271,9 @@ describe.each(backends)("operator CLI parity with the MCP tools on %s", (backend
         succeeded(yield* run("requests", "--pool", "team")),
         succeeded(yield* run("status"))
       ]
-      expect(tables[0]).toMatch(/^POOL +REQUESTS +SUCCEEDED +FAILED .*\nteam +3 +2 +1 +300 +20 +150 +450\nother +1 +0 +0/m)
+      expect(tables[0]).toMatch(
+        /^POOL +REQUESTS +SUCCEEDED +FAILED .*\nteam +3 +2 +1 +300 +20 +150 +450\nother +1 +0 +0/m
+      )
       expect(tables[1]).toMatch(/^STARTED +ID +POOL +MODEL +STATUS/m)
       expect(tables[1]).toMatch(/ req_3 +team +gpt-5\.4 +failed +429 +usage_limit_reached +2 +- +acct_a /)
       expect(tables[2]).toContain("accounts  1 active, 1 paused, 0 need re-auth, 1 cooling down")

@@ -1,8 +1,8 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { backends } from "./support/Databases.ts"
 import { codexExec } from "./support/Codex.ts"
+import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
 import { settledRow } from "./support/Rows.ts"
 
@@ -42,7 +42,12 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
         const fake = yield* Fake
         const pool = yield* setupPool(2)
         fake.reset()
-        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "run tool please", transport: "http" })
+        const run = yield* codexExec({
+          origin: yield* gatewayUrl,
+          key: pool.key,
+          prompt: "run tool please",
+          transport: "http"
+        })
         expect(run.code, run.stderr).toBe(0)
         const calls = responsesCalls(fake.requests)
         expect(calls).toHaveLength(2)
@@ -58,7 +63,12 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
         const pool = yield* setupPool(1)
         fake.reset()
         fake.setUsage({ inputTokens: 262_000, cachedTokens: 0, outputTokens: 50, reasoningTokens: 0 })
-        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "run tool then answer", transport: "http" })
+        const run = yield* codexExec({
+          origin: yield* gatewayUrl,
+          key: pool.key,
+          prompt: "run tool then answer",
+          transport: "http"
+        })
         fake.setUsage({ inputTokens: 1234, cachedTokens: 1000, outputTokens: 5, reasoningTokens: 0 })
         expect(run.code, run.stderr).toBe(0)
         const calls = responsesCalls(fake.requests)
@@ -71,7 +81,10 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
 })
 
 const requestIds = (poolId: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT id FROM requests WHERE pool_id = ${poolId} ORDER BY started_at`)
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql`SELECT id FROM requests WHERE pool_id = ${poolId} ORDER BY started_at`
+  )
     .pipe(Effect.map((rows) => rows.map((row) => row["id"])))
 
 const upgrades = <R extends { readonly kind: string }>(requests: ReadonlyArray<R>) =>
@@ -88,12 +101,19 @@ describe.each(backends)("codex exec over websocket through the gateway on %s", (
         const pool = yield* setupPool(1)
         fake.reset()
         fake.setAnswer("Hello over the socket")
-        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "say hi", transport: "websocket" })
+        const run = yield* codexExec({
+          origin: yield* gatewayUrl,
+          key: pool.key,
+          prompt: "say hi",
+          transport: "websocket"
+        })
         fake.setAnswer("hi")
         expect(run.code, run.stderr).toBe(0)
         expect(run.stdout).toContain("Hello over the socket")
         expect(upgrades(fake.requests)).toHaveLength(1)
-        expect(upgrades(fake.requests)[0]?.headers["authorization"]).toEqual(`Bearer ${pool.accounts[0]!.fake.accessToken}`)
+        expect(upgrades(fake.requests)[0]?.headers["authorization"]).toEqual(
+          `Bearer ${pool.accounts[0]!.fake.accessToken}`
+        )
         expect(responsesCalls(fake.requests)).toHaveLength(0)
         expect(frames(fake.requests).length).toBeGreaterThanOrEqual(2)
       }))
@@ -103,11 +123,18 @@ describe.each(backends)("codex exec over websocket through the gateway on %s", (
         const fake = yield* Fake
         const pool = yield* setupPool(1)
         fake.reset()
-        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "run tool please", transport: "websocket" })
+        const run = yield* codexExec({
+          origin: yield* gatewayUrl,
+          key: pool.key,
+          prompt: "run tool please",
+          transport: "websocket"
+        })
         expect(run.code, run.stderr).toBe(0)
         expect(upgrades(fake.requests)).toHaveLength(1)
         expect(responsesCalls(fake.requests)).toHaveLength(0)
-        expect(frames(fake.requests).some((frame) => inputTypes(frame.body).includes("function_call_output"))).toBe(true)
+        expect(frames(fake.requests).some((frame) => inputTypes(frame.body).includes("function_call_output"))).toBe(
+          true
+        )
       }))
 
     it.scoped("compacts remotely over the socket", () =>
@@ -116,7 +143,12 @@ describe.each(backends)("codex exec over websocket through the gateway on %s", (
         const pool = yield* setupPool(1)
         fake.reset()
         fake.setUsage({ inputTokens: 262_000, cachedTokens: 0, outputTokens: 50, reasoningTokens: 0 })
-        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "run tool then answer", transport: "websocket" })
+        const run = yield* codexExec({
+          origin: yield* gatewayUrl,
+          key: pool.key,
+          prompt: "run tool then answer",
+          transport: "websocket"
+        })
         fake.setUsage({ inputTokens: 1234, cachedTokens: 1000, outputTokens: 5, reasoningTokens: 0 })
         expect(run.code, run.stderr).toBe(0)
         expect(upgrades(fake.requests)).toHaveLength(1)
@@ -133,7 +165,12 @@ describe.each(backends)("codex exec over websocket through the gateway on %s", (
         const pool = yield* setupPool(1)
         fake.reset()
         fake.fault(pool.accounts[0]!.fake.accountId, "ws_426")
-        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "say hi", transport: "websocket" })
+        const run = yield* codexExec({
+          origin: yield* gatewayUrl,
+          key: pool.key,
+          prompt: "say hi",
+          transport: "websocket"
+        })
         expect(run.code, run.stderr).toBe(0)
         expect(run.stdout).toContain("hi")
         expect(upgrades(fake.requests).map((request) => request.status)).toEqual([426])
@@ -154,7 +191,12 @@ describe.each(backends)("session rescue with codex exec on %s", (backend) => {
           fake.fault(account.fake.accountId, { kind: "stall", ms: 1 })
           fake.fault(account.fake.accountId, { kind: "usage_limit", resetsInSeconds: 1800 })
         }
-        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "run tool please", transport: "http" })
+        const run = yield* codexExec({
+          origin: yield* gatewayUrl,
+          key: pool.key,
+          prompt: "run tool please",
+          transport: "http"
+        })
         expect(run.code, run.stderr).toBe(0)
         const calls = responsesCalls(fake.requests)
         const [first, limited, rescued] = calls
@@ -173,7 +215,12 @@ describe.each(backends)("session rescue with codex exec on %s", (backend) => {
           fake.fault(account.fake.accountId, { kind: "stall", ms: 1 }, 2)
           fake.fault(account.fake.accountId, { kind: "usage_limit", resetsInSeconds: 1800 })
         }
-        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "run tool please", transport: "websocket" })
+        const run = yield* codexExec({
+          origin: yield* gatewayUrl,
+          key: pool.key,
+          prompt: "run tool please",
+          transport: "websocket"
+        })
         expect(run.code, run.stderr).toBe(0)
         expect(run.stdout + run.stderr).not.toMatch(/usage limit/i)
         const sockets = upgrades(fake.requests)

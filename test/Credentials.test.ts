@@ -27,7 +27,8 @@ const later = (ms: number) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       unsafeCurrentTimeMillis: () => clock.unsafeCurrentTimeMillis() + ms,
       unsafeCurrentTimeNanos: () => clock.unsafeCurrentTimeNanos() + BigInt(ms) * 1_000_000n,
       sleep: clock.sleep
-    }))
+    })
+  )
 
 describe.each(backends)("credentials on %s", (backend) => {
   layer(withBackend(backend, ManagementServices), { excludeTestServices: true, timeout: 60_000 })((it) => {

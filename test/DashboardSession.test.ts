@@ -32,10 +32,13 @@ const page = (session: string) =>
   Effect.map(admin("/admin", { headers: { cookie: `codex_pooler_admin=${session}` } }), (answer) => answer.status)
 
 const sessionRows = (tokenId: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT encode(id_hash, 'hex') AS id_hash, row_to_json(s)::text AS json,
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`SELECT encode(id_hash, 'hex') AS id_hash, row_to_json(s)::text AS json,
         extract(epoch FROM expires_at - created_at)::int AS lifetime
-      FROM dashboard_sessions s WHERE operator_token_id = ${tokenId} ORDER BY created_at`)
+      FROM dashboard_sessions s WHERE operator_token_id = ${tokenId} ORDER BY created_at`
+  )
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 
@@ -103,8 +106,11 @@ describe.each(backends)("dashboard sessions on %s", (backend) => {
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const { token } = yield* operatorToken
-        const [expired, idle, live] = [(yield* signIn(token)).session ?? "", (yield* signIn(token)).session ?? "",
-          (yield* signIn(token)).session ?? ""]
+        const [expired, idle, live] = [
+          (yield* signIn(token)).session ?? "",
+          (yield* signIn(token)).session ?? "",
+          (yield* signIn(token)).session ?? ""
+        ]
         yield* sql`UPDATE dashboard_sessions SET expires_at = now() - interval '1 second'
           WHERE id_hash = decode(${sha256(expired)}, 'hex')`
         yield* sql`UPDATE dashboard_sessions SET last_seen_at = now() - interval '31 minutes'

@@ -1,8 +1,8 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { randomBytes } from "node:crypto"
 import { spawn, spawnSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -17,14 +17,16 @@ const holderOf = (dataDir: string): Record<string, unknown> =>
 
 // The TCP ports a process listens on: its socket inodes, looked up among the kernel's listening sockets.
 const listeningPorts = (pid: number) => {
-  const inodes = new Set(fs.readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
-    try {
-      const inode = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]
-      return inode === undefined ? [] : [inode]
-    } catch {
-      return []
-    }
-  }))
+  const inodes = new Set(
+    fs.readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+      try {
+        const inode = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]
+        return inode === undefined ? [] : [inode]
+      } catch {
+        return []
+      }
+    })
+  )
   return ["tcp", "tcp6"].flatMap((table) =>
     fs.readFileSync(`/proc/${pid}/net/${table}`, "utf8").trim().split("\n").slice(1).flatMap((line) => {
       const [, local, , state, , , , , , inode] = line.trim().split(/\s+/)
@@ -50,64 +52,74 @@ const canSwitchUser = process.getuid?.() === 0 && spawnSync("runuser", ["--help"
 const socketOf = (dir: string) => path.join(dir, ".s.PGSQL.5432")
 
 describe("embedded database access", () => {
-  it.scopedLive.skipIf(!canSwitchUser)("is served on a Unix socket in a data dir made 0700; no one else gets in", () =>
-    Effect.gen(function*() {
-      // A data dir left open to everyone, with a key file to match, under a parent others may traverse.
-      const parent = yield* tempDir("embedded-access")
-      fs.chmodSync(parent, 0o755)
-      const dataDir = path.join(parent, "data")
-      fs.mkdirSync(dataDir, { mode: 0o755 })
-      fs.chmodSync(dataDir, 0o755)
-      fs.writeFileSync(path.join(dataDir, "secret.key"), randomBytes(32).toString("base64") + "\n", { mode: 0o644 })
-      fs.chmodSync(path.join(dataDir, "secret.key"), 0o644)
-      const env = { CODEX_POOLER_DATA_DIR: dataDir }
-      const gateway = yield* startGateway(env)
+  it.scopedLive.skipIf(!canSwitchUser)(
+    "is served on a Unix socket in a data dir made 0700; no one else gets in",
+    () =>
+      Effect.gen(function*() {
+        // A data dir left open to everyone, with a key file to match, under a parent others may traverse.
+        const parent = yield* tempDir("embedded-access")
+        fs.chmodSync(parent, 0o755)
+        const dataDir = path.join(parent, "data")
+        fs.mkdirSync(dataDir, { mode: 0o755 })
+        fs.chmodSync(dataDir, 0o755)
+        fs.writeFileSync(path.join(dataDir, "secret.key"), randomBytes(32).toString("base64") + "\n", { mode: 0o644 })
+        fs.chmodSync(path.join(dataDir, "secret.key"), 0o644)
+        const env = { CODEX_POOLER_DATA_DIR: dataDir }
+        const gateway = yield* startGateway(env)
 
-      expect(modeOf(dataDir)).toBe(0o700)
-      expect(modeOf(path.join(dataDir, "secret.key"))).toBe(0o600)
-      expect(modeOf(path.join(dataDir, "embedded-server.json"))).toBe(0o600)
-      expect(modeOf(path.join(dataDir, "lock"))).toBe(0o600)
-      expect(gateway.output()).toContain(`data dir ${dataDir} was open to other local users (mode 755); now 0700`)
+        expect(modeOf(dataDir)).toBe(0o700)
+        expect(modeOf(path.join(dataDir, "secret.key"))).toBe(0o600)
+        expect(modeOf(path.join(dataDir, "embedded-server.json"))).toBe(0o600)
+        expect(modeOf(path.join(dataDir, "lock"))).toBe(0o600)
+        expect(gateway.output()).toContain(`data dir ${dataDir} was open to other local users (mode 755); now 0700`)
 
-      const holder = holderOf(dataDir)
-      expect(holder).toEqual({ pid: gateway.child.pid, socketDir: dataDir, role: "serve" })
-      expect(fs.statSync(socketOf(dataDir)).isSocket()).toBe(true)
-      // The HTTP port is the only TCP port the gateway listens on.
-      const pid = gateway.child.pid ?? 0
-      expect(listeningPorts(pid)).toEqual([Number(new URL(gateway.url).port)])
-
-      // The CLI still reaches the running server's database (as the same user), another user does not.
-      const created = yield* Effect.promise(() => cli(["pool", "create", "beside-serve"], env))
-      expect(created.code, created.stderr).toBe(0)
-      expect(yield* connectAsNobody(socketOf(dataDir))).toBe("EACCES")
-
-      expect(yield* Effect.promise(() => gateway.stop("SIGTERM"))).toBe(0)
-      expect(fs.existsSync(socketOf(dataDir))).toBe(false)
-    }), { timeout: 90_000 })
-
-  it.scopedLive("a data dir too long a path for a socket serves from a fresh 0700 temp dir, removed at the end", () =>
-    Effect.gen(function*() {
-      const dataDir = path.join(yield* tempDir("embedded-long"), "d".repeat(100))
-      const socketDir = yield* Effect.gen(function*() {
-        expect(yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1 AS one`)).toEqual([{ one: 1 }])
         const holder = holderOf(dataDir)
-        const dir = String(holder["socketDir"])
-        expect(path.dirname(dir)).toBe(path.resolve(os.tmpdir()))
-        expect(holder["port"]).toBeUndefined()
-        expect(modeOf(dir)).toBe(0o700)
-        expect(fs.statSync(socketOf(dir)).isSocket()).toBe(true)
-        if (canSwitchUser) expect(yield* connectAsNobody(socketOf(dir))).toBe("EACCES")
-        return dir
-      }).pipe(Effect.provide(SqlLive.pipe(Layer.provide(configFrom({ CODEX_POOLER_DATA_DIR: dataDir })))))
-      expect(fs.existsSync(socketDir)).toBe(false)
-      expect(fs.existsSync(path.join(dataDir, "embedded-server.json"))).toBe(false)
-    }), { timeout: 60_000 })
+        expect(holder).toEqual({ pid: gateway.child.pid, socketDir: dataDir, role: "serve" })
+        expect(fs.statSync(socketOf(dataDir)).isSocket()).toBe(true)
+        // The HTTP port is the only TCP port the gateway listens on.
+        const pid = gateway.child.pid ?? 0
+        expect(listeningPorts(pid)).toEqual([Number(new URL(gateway.url).port)])
+
+        // The CLI still reaches the running server's database (as the same user), another user does not.
+        const created = yield* Effect.promise(() => cli(["pool", "create", "beside-serve"], env))
+        expect(created.code, created.stderr).toBe(0)
+        expect(yield* connectAsNobody(socketOf(dataDir))).toBe("EACCES")
+
+        expect(yield* Effect.promise(() => gateway.stop("SIGTERM"))).toBe(0)
+        expect(fs.existsSync(socketOf(dataDir))).toBe(false)
+      }),
+    { timeout: 90_000 }
+  )
+
+  it.scopedLive(
+    "a data dir too long a path for a socket serves from a fresh 0700 temp dir, removed at the end",
+    () =>
+      Effect.gen(function*() {
+        const dataDir = path.join(yield* tempDir("embedded-long"), "d".repeat(100))
+        const socketDir = yield* Effect.gen(function*() {
+          expect(yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1 AS one`)).toEqual([{ one: 1 }])
+          const holder = holderOf(dataDir)
+          const dir = String(holder["socketDir"])
+          expect(path.dirname(dir)).toBe(path.resolve(os.tmpdir()))
+          expect(holder["port"]).toBeUndefined()
+          expect(modeOf(dir)).toBe(0o700)
+          expect(fs.statSync(socketOf(dir)).isSocket()).toBe(true)
+          if (canSwitchUser) expect(yield* connectAsNobody(socketOf(dir))).toBe("EACCES")
+          return dir
+        }).pipe(Effect.provide(SqlLive.pipe(Layer.provide(configFrom({ CODEX_POOLER_DATA_DIR: dataDir })))))
+        expect(fs.existsSync(socketDir)).toBe(false)
+        expect(fs.existsSync(path.join(dataDir, "embedded-server.json"))).toBe(false)
+      }),
+    { timeout: 60_000 }
+  )
 
   it.scoped("a data dir that cannot be made private stops the command with one line", () =>
     Effect.gen(function*() {
       const blocker = path.join(yield* tempDir("embedded-blocked"), "file")
       fs.writeFileSync(blocker, "")
-      const result = yield* Effect.promise(() => cli(["pool", "list"], { CODEX_POOLER_DATA_DIR: path.join(blocker, "data") }))
+      const result = yield* Effect.promise(() =>
+        cli(["pool", "list"], { CODEX_POOLER_DATA_DIR: path.join(blocker, "data") })
+      )
       expect(result.code).toBe(1)
       expect(result.stderr.trimEnd().split("\n")).toEqual([
         expect.stringContaining(`codex-pooler: cannot make data dir ${path.join(blocker, "data")} private (0700)`)

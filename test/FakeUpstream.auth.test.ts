@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FakeUpstream, startFakeUpstream } from "./FakeUpstream/FakeUpstream.ts"
 import { isRecord } from "./FakeUpstream/Json.ts"
-import { decodeJwt } from "./FakeUpstream/Tokens.ts"
 import { authHeaders, capturedRequest, field, postJson, userTurn } from "./FakeUpstream/TestClient.ts"
+import { decodeJwt } from "./FakeUpstream/Tokens.ts"
 
 const capturedRefresh = capturedRequest("chatgpt-auth-direct-http-401-recovery", "/oauth/token")
 const refreshBody = (refreshToken: string, overrides: Record<string, unknown> = {}) => {

@@ -1,14 +1,7 @@
 import { readFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FakeAccount, type FakeUpstream, startFakeUpstream } from "./FakeUpstream/FakeUpstream.ts"
-import {
-  authHeaders,
-  capturedRequest,
-  field,
-  postJson,
-  postResponses,
-  userTurn
-} from "./FakeUpstream/TestClient.ts"
+import { authHeaders, capturedRequest, field, postJson, postResponses, userTurn } from "./FakeUpstream/TestClient.ts"
 
 const catalog: unknown = JSON.parse(readFileSync(new URL("./FakeUpstream/models.json", import.meta.url), "utf8"))
 

@@ -52,13 +52,15 @@ describe("FakeUpstream scripted faults over HTTP", () => {
     expect(fake.requests.at(-1)).toMatchObject({ fault: "usage_limit", status: 429, accountId: "acct-a" })
   })
 
-  it.each([
-    ["usage_not_included", 429, { type: "usage_not_included" }],
-    ["plain_429", 429, { code: "rate_limit_exceeded" }],
-    ["unauthorized", 401, { code: "token_expired" }],
-    ["overloaded", 503, { code: "server_is_overloaded" }],
-    ["http_500", 500, { type: "server_error" }]
-  ] as const)("%s answers %i with the §9 body", async (kind, status, error) => {
+  it.each(
+    [
+      ["usage_not_included", 429, { type: "usage_not_included" }],
+      ["plain_429", 429, { code: "rate_limit_exceeded" }],
+      ["unauthorized", 401, { code: "token_expired" }],
+      ["overloaded", 503, { code: "server_is_overloaded" }],
+      ["http_500", 500, { type: "server_error" }]
+    ] as const
+  )("%s answers %i with the §9 body", async (kind, status, error) => {
     fake.fault("acct-a", kind)
     const res = await send()
     expect(res.status).toBe(status)

@@ -22,7 +22,6 @@ const capturedEvents = (entry: unknown) => field(entry, "outcome", "sse_events")
 
 const names = (events: ReadonlyArray<SseEvent>) => events.map((event) => event.data["type"])
 
-
 describe("FakeUpstream HTTP /responses", () => {
   let fake: FakeUpstream
   let account: FakeAccount

@@ -1,15 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type FakeAccount, type FakeUpstream, startFakeUpstream } from "./FakeUpstream/FakeUpstream.ts"
 import type { JsonObject } from "./FakeUpstream/Json.ts"
-import {
-  field,
-  loadCapture,
-  types,
-  UpgradeRejected,
-  userTurn,
-  WsClient,
-  wsHeaders
-} from "./FakeUpstream/TestClient.ts"
+import { field, loadCapture, types, UpgradeRejected, userTurn, WsClient, wsHeaders } from "./FakeUpstream/TestClient.ts"
 
 interface CapturedTurn {
   readonly request: JsonObject

@@ -18,12 +18,16 @@ const call = (key: string, path = "/responses", model = "gpt-5.5") =>
     }))
 
 const keyWith = (slug: string, limits: NonNullable<Parameters<PoolKeys["create"]>[0]["limits"]>) =>
-  Effect.flatMap(PoolKeys, (keys) => keys.create({ poolSlug: slug, limits })).pipe(Effect.map((created) => created.token))
+  Effect.flatMap(PoolKeys, (keys) => keys.create({ poolSlug: slug, limits })).pipe(
+    Effect.map((created) => created.token)
+  )
 
-const burst = (key: string, size: number) => Effect.all(Array.from({ length: size }, () => call(key)), { concurrency: "unbounded" })
+const burst = (key: string, size: number) =>
+  Effect.all(Array.from({ length: size }, () => call(key)), { concurrency: "unbounded" })
 
 const outcomes = (answers: ReadonlyArray<{ readonly status: number; readonly text: string }>) =>
-  answers.map((answer) => answer.status === 200 ? "admitted" : `${answer.status} ${JSON.parse(answer.text).error.code}`).sort()
+  answers.map((answer) => answer.status === 200 ? "admitted" : `${answer.status} ${JSON.parse(answer.text).error.code}`)
+    .sort()
 
 // Sockets of their own, opened first, then one response.create on each at once: the frames that answer them.
 const burstOverWebsocket = (key: string, size: number) =>
@@ -32,20 +36,25 @@ const burstOverWebsocket = (key: string, size: number) =>
       const sockets = await Promise.all(Array.from({ length: size }, () =>
         new Promise<WebSocket>((open) => {
           const socket = new WebSocket(url.replace(/^http/, "ws") + "/backend-api/codex/responses", {
-            headers: { ...codexHeaders(key, `thread-${Math.random()}`), "openai-beta": "responses_websockets=2026-02-06" }
+            headers: {
+              ...codexHeaders(key, `thread-${Math.random()}`),
+              "openai-beta": "responses_websockets=2026-02-06"
+            }
           })
           socket.once("open", () => open(socket))
         })))
       return Promise.all(sockets.map((socket) =>
-        new Promise<{ readonly type: string; readonly status?: number; readonly error?: { readonly code?: string } }>((done) => {
-          socket.on("message", (data) => {
-            const frame = JSON.parse(data.toString())
-            if (frame.type !== "response.completed" && frame.type !== "error") return
-            socket.close()
-            done(frame)
-          })
-          socket.send(JSON.stringify({ type: "response.create", ...responsesBody() }))
-        })
+        new Promise<{ readonly type: string; readonly status?: number; readonly error?: { readonly code?: string } }>(
+          (done) => {
+            socket.on("message", (data) => {
+              const frame = JSON.parse(data.toString())
+              if (frame.type !== "response.completed" && frame.type !== "error") return
+              socket.close()
+              done(frame)
+            })
+            socket.send(JSON.stringify({ type: "response.create", ...responsesBody() }))
+          }
+        )
       ))
     }))
 
@@ -94,14 +103,20 @@ describe.each(backends)("key policy on %s", (backend) => {
         // And a stream of this instance, still open.
         fake.fault(pool.accounts[0]!.fake.accountId, { kind: "stall", ms: 3_000 })
         const open = yield* Effect.fork(call(key))
-        yield* Effect.promise(() => fake.waitFor(() => fake.requests.some((request) => request.path.endsWith("/responses")), 5_000))
+        yield* Effect.promise(() =>
+          fake.waitFor(() => fake.requests.some((request) => request.path.endsWith("/responses")), 5_000)
+        )
         expect(JSON.parse((yield* call(key)).text).error.code).toEqual("key_concurrent_streams")
 
         expect(yield* instances.sweep).toBe(1)
-        expect(yield* sql`SELECT status, error_code FROM requests WHERE id = 'req_lost'`).toEqual([{ status: "failed", errorCode: "instance_lost" }])
+        expect(yield* sql`SELECT status, error_code FROM requests WHERE id = 'req_lost'`).toEqual([{
+          status: "failed",
+          errorCode: "instance_lost"
+        }])
         expect(yield* sql`SELECT outcome, error_code FROM request_attempts WHERE request_id = 'req_lost'`)
           .toEqual([{ outcome: "failed", errorCode: "instance_lost" }])
-        const live = yield* sql`SELECT status FROM requests WHERE key_id = ${keyId} AND id <> 'req_lost' AND status = 'in_progress'`
+        const live =
+          yield* sql`SELECT status FROM requests WHERE key_id = ${keyId} AND id <> 'req_lost' AND status = 'in_progress'`
         expect(live).toHaveLength(1)
         expect((yield* call(key)).status).toBe(200)
         expect((yield* Fiber.join(open)).status).toBe(200)
@@ -117,7 +132,11 @@ describe.each(backends)("key policy on %s", (backend) => {
         fake.reset()
         const refused = yield* call(key)
         expect(refused.status).toBe(429)
-        expect(JSON.parse(refused.text).error).toMatchObject({ type: "rate_limit_exceeded", code: "key_requests_per_minute", retryable: true })
+        expect(JSON.parse(refused.text).error).toMatchObject({
+          type: "rate_limit_exceeded",
+          code: "key_requests_per_minute",
+          retryable: true
+        })
         expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1)
         expect(fake.requests).toHaveLength(0)
       }))
@@ -146,7 +165,9 @@ describe.each(backends)("key policy on %s", (backend) => {
           headers: codexHeaders(key, "thread-long"),
           body: JSON.stringify(responsesBody())
         }).then((response) => response.text())
-        yield* Effect.promise(() => fake.waitFor(() => fake.requests.some((request) => request.fault === "stall"), 5_000))
+        yield* Effect.promise(() =>
+          fake.waitFor(() => fake.requests.some((request) => request.fault === "stall"), 5_000)
+        )
         const refused = yield* call(key)
         expect([refused.status, JSON.parse(refused.text).error.code]).toEqual([429, "key_concurrent_streams"])
         expect(yield* Effect.promise(() => open)).toContain("response.completed")
@@ -196,7 +217,9 @@ describe.each(backends)("key policy over websocket on %s", (backend) => {
         const pool = yield* setupPool(1)
         const key = yield* keyWith(pool.slug, { allowedModels: ["gpt-5.5"], requestsPerMinute: 2 })
         const url = (yield* gatewayUrl).replace(/^http/, "ws") + "/backend-api/codex/responses"
-        const socket = new WebSocket(url, { headers: { ...codexHeaders(key), "openai-beta": "responses_websockets=2026-02-06" } })
+        const socket = new WebSocket(url, {
+          headers: { ...codexHeaders(key), "openai-beta": "responses_websockets=2026-02-06" }
+        })
         const frames: Array<{ type: string; status?: number; error?: { code?: string } }> = []
         const waiters: Array<() => void> = []
         socket.on("message", (data) => {
@@ -211,7 +234,8 @@ describe.each(backends)("key policy over websocket on %s", (backend) => {
             })
           )
         yield* Effect.promise(() => new Promise((done) => socket.once("open", done)))
-        const create = (model: string) => socket.send(JSON.stringify({ type: "response.create", ...responsesBody(), model }))
+        const create = (model: string) =>
+          socket.send(JSON.stringify({ type: "response.create", ...responsesBody(), model }))
 
         create("gpt-4o")
         yield* next((frame) => frame.type === "error")
@@ -235,13 +259,18 @@ describe.each(backends)("key policy over websocket on %s", (backend) => {
         const pool = yield* setupPool(1)
         const key = yield* keyWith(pool.slug, { requestsPerMinute: 2 })
         const answers = yield* burstOverWebsocket(key, 4)
-        expect(answers.map((frame) => frame.type === "error" ? `${frame.status} ${frame.error?.code}` : frame.type).sort()).toEqual([
+        expect(
+          answers.map((frame) => frame.type === "error" ? `${frame.status} ${frame.error?.code}` : frame.type).sort()
+        ).toEqual([
           "429 key_requests_per_minute",
           "429 key_requests_per_minute",
           "response.completed",
           "response.completed"
         ])
-        expect(yield* settledRowsOf(key)).toEqual([{ status: "succeeded", attempts: 1 }, { status: "succeeded", attempts: 1 }])
+        expect(yield* settledRowsOf(key)).toEqual([{ status: "succeeded", attempts: 1 }, {
+          status: "succeeded",
+          attempts: 1
+        }])
       }))
   })
 })

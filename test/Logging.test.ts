@@ -163,28 +163,35 @@ describe("logfmt log lines", () => {
 })
 
 describe("LOG_FORMAT in the CLI", () => {
-  it.scoped("json writes one object per line to stderr, stdout is untouched, and a pipe defaults to logfmt", () =>
-    Effect.gen(function*() {
-      const env = { ...(yield* backendEnv("pglite")), LOG_LEVEL: "all" }
-      const migrated = yield* Effect.promise(() => cli(["migrate"], { ...env, LOG_FORMAT: "json" }))
-      expect(migrated.code, migrated.stderr).toBe(0)
-      expect(migrated.stdout).toMatch(/^applied \d{4}_\w+(, \d{4}_\w+)*\n$/)
-      const records = migrated.stderr.trimEnd().split("\n").map((line) => JSON.parse(line))
-      expect(records.length).toBeGreaterThan(1)
-      for (const record of records) {
-        expect(new Date(record.timestamp).toISOString()).toBe(record.timestamp)
-        expect(record).toMatchObject({ level: expect.stringMatching(/^[A-Z]+$/), message: expect.any(String) })
-        expect(record.fiberId).toMatch(/^#\d+$/)
-      }
-      expect(records.at(-1)).toMatchObject({ message: "Migrations complete", latest_migration_id: expect.any(String) })
+  it.scoped(
+    "json writes one object per line to stderr, stdout is untouched, and a pipe defaults to logfmt",
+    () =>
+      Effect.gen(function*() {
+        const env = { ...(yield* backendEnv("pglite")), LOG_LEVEL: "all" }
+        const migrated = yield* Effect.promise(() => cli(["migrate"], { ...env, LOG_FORMAT: "json" }))
+        expect(migrated.code, migrated.stderr).toBe(0)
+        expect(migrated.stdout).toMatch(/^applied \d{4}_\w+(, \d{4}_\w+)*\n$/)
+        const records = migrated.stderr.trimEnd().split("\n").map((line) => JSON.parse(line))
+        expect(records.length).toBeGreaterThan(1)
+        for (const record of records) {
+          expect(new Date(record.timestamp).toISOString()).toBe(record.timestamp)
+          expect(record).toMatchObject({ level: expect.stringMatching(/^[A-Z]+$/), message: expect.any(String) })
+          expect(record.fiberId).toMatch(/^#\d+$/)
+        }
+        expect(records.at(-1)).toMatchObject({
+          message: "Migrations complete",
+          latest_migration_id: expect.any(String)
+        })
 
-      const created = yield* Effect.promise(() => cli(["pool", "create", "logs"], env))
-      expect(created.code, created.stderr).toBe(0)
-      expect(created.stdout).toMatch(/^created pool logs \(/)
-      for (const line of created.stderr.trimEnd().split("\n")) {
-        expect(line).toMatch(/^timestamp=\S+ level=[A-Z]+ fiber=#\d+ message=/)
-      }
-    }), { timeout: 90_000 })
+        const created = yield* Effect.promise(() => cli(["pool", "create", "logs"], env))
+        expect(created.code, created.stderr).toBe(0)
+        expect(created.stdout).toMatch(/^created pool logs \(/)
+        for (const line of created.stderr.trimEnd().split("\n")) {
+          expect(line).toMatch(/^timestamp=\S+ level=[A-Z]+ fiber=#\d+ message=/)
+        }
+      }),
+    { timeout: 90_000 }
+  )
 
   it.live("an unknown LOG_FORMAT stops the start with one line naming it", () =>
     Effect.gen(function*() {

@@ -9,10 +9,14 @@ import { cuttableRelay } from "./support/Outage.ts"
 
 // Every log line of the fibers forked under `effect`, as text (message and cause), instead of on the console.
 const capturingLogs = <A, E, R>(lines: Array<string>, effect: Effect.Effect<A, E, R>) =>
-  Effect.locally(effect, FiberRef.currentLoggers, HashSet.make(Logger.make(({ cause, message }) => {
-    const text = Array.isArray(message) ? message.join(" ") : String(message)
-    lines.push(Cause.isEmpty(cause) ? text : `${text} ${Cause.pretty(cause)}`)
-  })))
+  Effect.locally(
+    effect,
+    FiberRef.currentLoggers,
+    HashSet.make(Logger.make(({ cause, message }) => {
+      const text = Array.isArray(message) ? message.join(" ") : String(message)
+      lines.push(Cause.isEmpty(cause) ? text : `${text} ${Cause.pretty(cause)}`)
+    }))
+  )
 
 const waitFor = (check: () => boolean) =>
   Effect.sync(check).pipe(
@@ -70,27 +74,31 @@ describe("long-lived loops", () => {
 
 if (backends.includes("postgres")) {
   describe("the usage poll through a database outage", () => {
-    it.scopedLive("rounds fail while the database is away, are logged, and polling resumes when it is back", () =>
-      Effect.gen(function*() {
-        const target = new URL(process.env["TEST_DATABASE_URL"] ?? "")
-        const relay = yield* cuttableRelay({ host: target.hostname, port: Number(target.port || 5432) })
-        const polling = { CODEX_POOLER_USAGE_POLL_SECONDS: "1" }
-        const { fake, instance, manage } = yield* sharedPostgres(polling, { databasePort: relay.port })
-        const account = fake.addAccount()
-        yield* manage(Effect.gen(function*() {
-          yield* (yield* Pools).create({ slug: "outage-poll" })
-          yield* (yield* Accounts).importAuthJson("outage-poll", JSON.stringify(fake.authJson(account.accountId)))
-        }))
-        const polls = () => fake.requests.filter((request) => request.path === "/backend-api/wham/usage").length
-        const lines: Array<string> = []
-        yield* capturingLogs(lines, instance)
-        yield* waitFor(() => polls() > 0)
+    it.scopedLive(
+      "rounds fail while the database is away, are logged, and polling resumes when it is back",
+      () =>
+        Effect.gen(function*() {
+          const target = new URL(process.env["TEST_DATABASE_URL"] ?? "")
+          const relay = yield* cuttableRelay({ host: target.hostname, port: Number(target.port || 5432) })
+          const polling = { CODEX_POOLER_USAGE_POLL_SECONDS: "1" }
+          const { fake, instance, manage } = yield* sharedPostgres(polling, { databasePort: relay.port })
+          const account = fake.addAccount()
+          yield* manage(Effect.gen(function*() {
+            yield* (yield* Pools).create({ slug: "outage-poll" })
+            yield* (yield* Accounts).importAuthJson("outage-poll", JSON.stringify(fake.authJson(account.accountId)))
+          }))
+          const polls = () => fake.requests.filter((request) => request.path === "/backend-api/wham/usage").length
+          const lines: Array<string> = []
+          yield* capturingLogs(lines, instance)
+          yield* waitFor(() => polls() > 0)
 
-        yield* relay.cut
-        yield* waitFor(() => lines.filter((line) => line.startsWith("usage poll: round failed")).length >= 2)
-        const during = polls()
-        yield* relay.restore
-        yield* waitFor(() => polls() >= during + 2)
-      }), { timeout: 90_000 })
+          yield* relay.cut
+          yield* waitFor(() => lines.filter((line) => line.startsWith("usage poll: round failed")).length >= 2)
+          const during = polls()
+          yield* relay.restore
+          yield* waitFor(() => polls() >= during + 2)
+        }),
+      { timeout: 90_000 }
+    )
   })
 }

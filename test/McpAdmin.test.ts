@@ -4,8 +4,8 @@ import { Effect } from "effect"
 import { OperatorTokens } from "../src/OperatorTokens.ts"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { backends } from "./support/Databases.ts"
-import { callTool, connectMcp } from "./support/Mcp.ts"
 import { gatewayLayer, setupPool } from "./support/Gateway.ts"
+import { callTool, connectMcp } from "./support/Mcp.ts"
 
 const connect = connectMcp
 const call = callTool
@@ -13,8 +13,11 @@ const call = callTool
 const admin = Effect.flatMap(OperatorTokens, (tokens) => tokens.create({ scope: "admin" }))
 
 const auditRows = (tokenId: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT actor_kind, action, target_kind, target_id FROM audit_log WHERE actor_id = ${tokenId} ORDER BY id`)
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`SELECT actor_kind, action, target_kind, target_id FROM audit_log WHERE actor_id = ${tokenId} ORDER BY id`
+  )
 
 describe.each(backends)("operator MCP write tools on %s", (backend) => {
   layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 60_000 })((it) => {
@@ -24,21 +27,35 @@ describe.each(backends)("operator MCP write tools on %s", (backend) => {
         const { operatorToken, token } = yield* admin
         const client = yield* connect(token)
         const listed = yield* Effect.promise(() => client.listTools())
-        expect(listed.tools.filter((tool) => tool.annotations?.readOnlyHint === false).map((tool) => tool.name).sort()).toEqual([
-          "clear_account_cooldown", "create_key", "pause_account", "resume_account", "revoke_key", "set_key_limits",
-          "set_pool_strategy"
-        ])
+        expect(listed.tools.filter((tool) => tool.annotations?.readOnlyHint === false).map((tool) => tool.name).sort())
+          .toEqual([
+            "clear_account_cooldown",
+            "create_key",
+            "pause_account",
+            "resume_account",
+            "revoke_key",
+            "set_key_limits",
+            "set_pool_strategy"
+          ])
         expect(listed.tools).toHaveLength(17)
         const pool = yield* setupPool(1)
         const accountId = pool.accounts[0]?.id ?? ""
         yield* sql`INSERT INTO account_health (account_id, cooldown_until, cooldown_reason, circuit_state, consecutive_failures)
           VALUES (${accountId}, now() + interval '10 minutes', 'rate_limited', 'open', 3)`
         const before = yield* call(client, "get_account", { accountId })
-        expect(before.structured).toMatchObject({ account: { cooldown: { reason: "rate_limited" }, circuit: { state: "open" } } })
-        expect(yield* call(client, "pause_account", { accountId })).toMatchObject({ structured: { account: { status: "paused" } } })
-        expect(yield* call(client, "resume_account", { accountId })).toMatchObject({ structured: { account: { status: "active" } } })
+        expect(before.structured).toMatchObject({
+          account: { cooldown: { reason: "rate_limited" }, circuit: { state: "open" } }
+        })
+        expect(yield* call(client, "pause_account", { accountId })).toMatchObject({
+          structured: { account: { status: "paused" } }
+        })
+        expect(yield* call(client, "resume_account", { accountId })).toMatchObject({
+          structured: { account: { status: "active" } }
+        })
         const cleared = yield* call(client, "clear_account_cooldown", { accountId })
-        expect(cleared.structured).toMatchObject({ account: { cooldown: null, circuit: { state: "closed", consecutiveFailures: 0 } } })
+        expect(cleared.structured).toMatchObject({
+          account: { cooldown: null, circuit: { state: "closed", consecutiveFailures: 0 } }
+        })
         expect(yield* auditRows(operatorToken.id)).toEqual([
           { actorKind: "operator_token", action: "account.pause", targetKind: "account", targetId: accountId },
           { actorKind: "operator_token", action: "account.resume", targetKind: "account", targetId: accountId },
@@ -54,12 +71,21 @@ describe.each(backends)("operator MCP write tools on %s", (backend) => {
         const strategy = yield* call(client, "set_pool_strategy", { pool: pool.slug, strategy: "round_robin" })
         expect(strategy.structured).toMatchObject({ pool: { slug: pool.slug, strategy: "round_robin" } })
         const created = yield* call(client, "create_key", { pool: pool.slug, name: "ci", expires: "30d" })
-        expect(created.structured).toMatchObject({ key: { name: "ci", status: "active" }, token: expect.stringMatching(/^cpk_/) })
+        expect(created.structured).toMatchObject({
+          key: { name: "ci", status: "active" },
+          token: expect.stringMatching(/^cpk_/)
+        })
         const secret = String(Reflect.get(created.structured ?? {}, "token"))
         const keyId = (yield* (yield* PoolKeys).verify(secret)).id
-        const limited = yield* call(client, "set_key_limits", { keyId, requestsPerMinute: 60, allowedModels: ["gpt-5.5"] })
+        const limited = yield* call(client, "set_key_limits", {
+          keyId,
+          requestsPerMinute: 60,
+          allowedModels: ["gpt-5.5"]
+        })
         expect(limited.structured).toMatchObject({
-          key: { limits: { requestsPerMinute: 60, tokensPerDay: null, maxConcurrent: null, allowedModels: ["gpt-5.5"] } }
+          key: {
+            limits: { requestsPerMinute: 60, tokensPerDay: null, maxConcurrent: null, allowedModels: ["gpt-5.5"] }
+          }
         })
         const partial = yield* call(client, "set_key_limits", { keyId, tokensPerDay: 100_000, allowedModels: null })
         expect(partial.structured).toMatchObject({
@@ -67,7 +93,9 @@ describe.each(backends)("operator MCP write tools on %s", (backend) => {
         })
         const listed = yield* call(client, "list_keys", { pool: pool.slug })
         expect(JSON.stringify(listed)).not.toContain(secret)
-        expect(yield* call(client, "revoke_key", { keyId })).toMatchObject({ structured: { key: { status: "revoked" } } })
+        expect(yield* call(client, "revoke_key", { keyId })).toMatchObject({
+          structured: { key: { status: "revoked" } }
+        })
         const refused = yield* Effect.flip((yield* PoolKeys).verify(secret))
         expect(refused.reason).toEqual("revoked")
         expect((yield* auditRows(operatorToken.id)).map((row) => [row["action"], row["targetId"]])).toEqual([

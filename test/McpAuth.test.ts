@@ -40,7 +40,10 @@ describe.each(backends)("operator MCP authentication on %s", (backend) => {
         expect(answers.map((answer) => answer.status)).toEqual([401, 401, 401, 401])
         expect(answers[0]?.headers.get("www-authenticate")).toEqual(`Bearer realm="codex-pooler"`)
         expect(answers[3]?.headers.get("www-authenticate")).toContain(`error="invalid_token"`)
-        expect(JSON.parse(answers[3]?.text ?? "")).toMatchObject({ jsonrpc: "2.0", error: { message: "This operator token has been revoked" } })
+        expect(JSON.parse(answers[3]?.text ?? "")).toMatchObject({
+          jsonrpc: "2.0",
+          error: { message: "This operator token has been revoked" }
+        })
       }))
 
     it.effect("answers malformed JSON-RPC and unknown sessions with JSON-RPC errors, never a 5xx", () =>
@@ -52,7 +55,10 @@ describe.each(backends)("operator MCP authentication on %s", (backend) => {
         const early = yield* postMcp({ authorization }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }))
         expect(early.status).toBe(400)
         expect(JSON.parse(early.text)).toMatchObject({ jsonrpc: "2.0", error: {} })
-        const stale = yield* postMcp({ authorization, "mcp-session-id": "nope" }, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }))
+        const stale = yield* postMcp(
+          { authorization, "mcp-session-id": "nope" },
+          JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" })
+        )
         expect(stale.status).toBe(404)
       }))
   })

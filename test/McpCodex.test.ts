@@ -28,44 +28,50 @@ const rpcMethod = (text: string) => {
 // gateway answered, streams included.
 const recordingProxy = (target: string) =>
   Effect.acquireRelease(
-    Effect.async<{ readonly origin: string; readonly seen: Array<Exchange>; readonly server: http.Server }>((resume) => {
-      const seen: Array<Exchange> = []
-      const server = http.createServer((request, response) => {
-        const chunks: Array<Buffer> = []
-        request.on("data", (chunk: Buffer) => chunks.push(chunk))
-        request.on("end", () => {
-          const body = Buffer.concat(chunks)
-          const forward = http.request(`${target}${request.url ?? "/"}`, { method: request.method ?? "GET", headers: request.headers }, (answer) => {
-            response.writeHead(answer.statusCode ?? 502, answer.headers)
-            const exchange: Exchange = {
-              httpMethod: request.method ?? "",
-              rpcMethod: rpcMethod(body.toString()),
-              authorization: request.headers.authorization,
-              protocolVersion: [request.headers["mcp-protocol-version"]].flat()[0],
-              status: answer.statusCode ?? 0,
-              body: ""
-            }
-            seen.push(exchange)
-            answer.on("data", (chunk: Buffer) => {
-              exchange.body += chunk.toString()
-              response.write(chunk)
+    Effect.async<{ readonly origin: string; readonly seen: Array<Exchange>; readonly server: http.Server }>(
+      (resume) => {
+        const seen: Array<Exchange> = []
+        const server = http.createServer((request, response) => {
+          const chunks: Array<Buffer> = []
+          request.on("data", (chunk: Buffer) => chunks.push(chunk))
+          request.on("end", () => {
+            const body = Buffer.concat(chunks)
+            const forward = http.request(`${target}${request.url ?? "/"}`, {
+              method: request.method ?? "GET",
+              headers: request.headers
+            }, (answer) => {
+              response.writeHead(answer.statusCode ?? 502, answer.headers)
+              const exchange: Exchange = {
+                httpMethod: request.method ?? "",
+                rpcMethod: rpcMethod(body.toString()),
+                authorization: request.headers.authorization,
+                protocolVersion: [request.headers["mcp-protocol-version"]].flat()[0],
+                status: answer.statusCode ?? 0,
+                body: ""
+              }
+              seen.push(exchange)
+              answer.on("data", (chunk: Buffer) => {
+                exchange.body += chunk.toString()
+                response.write(chunk)
+              })
+              answer.on("end", () => response.end())
             })
-            answer.on("end", () => response.end())
+            forward.on("error", () => response.destroy())
+            forward.end(body)
           })
-          forward.on("error", () => response.destroy())
-          forward.end(body)
         })
+        server.listen(0, "127.0.0.1", () => {
+          const address = server.address()
+          const port = typeof address === "object" && address !== null ? address.port : 0
+          resume(Effect.succeed({ origin: `http://127.0.0.1:${port}`, seen, server }))
+        })
+      }
+    ),
+    ({ server }) =>
+      Effect.sync(() => {
+        server.closeAllConnections()
+        server.close()
       })
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address()
-        const port = typeof address === "object" && address !== null ? address.port : 0
-        resume(Effect.succeed({ origin: `http://127.0.0.1:${port}`, seen, server }))
-      })
-    }),
-    ({ server }) => Effect.sync(() => {
-      server.closeAllConnections()
-      server.close()
-    })
   )
 
 describe.each(backends)("Codex CLI's MCP client against the gateway on %s", (backend) => {

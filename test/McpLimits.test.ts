@@ -1,6 +1,6 @@
+import { describe, expect, it, layer } from "@effect/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
-import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { makeSessions } from "../src/Mcp/Sessions.ts"
 import { OperatorTokens } from "../src/OperatorTokens.ts"
@@ -64,8 +64,10 @@ describe("the session registry", () => {
 
   it("keeps per-token and total counts at their caps, pushing out the least recently seen", () => {
     const evicted: Array<string> = []
-    const sessions = makeSessions<ReturnType<typeof fakeTransport>>({ perToken: 2, total: 3 }, (session) =>
-      void evicted.push(`${session.principal.tokenId}@${session.lastSeen}`))
+    const sessions = makeSessions<ReturnType<typeof fakeTransport>>(
+      { perToken: 2, total: 3 },
+      (session) => void evicted.push(`${session.principal.tokenId}@${session.lastSeen}`)
+    )
     sessions.add("a1", { transport: fakeTransport(), principal: principal("a"), lastSeen: 1 })
     sessions.add("a2", { transport: fakeTransport(), principal: principal("a"), lastSeen: 2 })
     sessions.seen("a1", 3)

@@ -2,14 +2,22 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { OperatorTokens } from "../src/OperatorTokens.ts"
 import { backends } from "./support/Databases.ts"
-import { callTool, connectMcp } from "./support/Mcp.ts"
 import { gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
+import { callTool, connectMcp } from "./support/Mcp.ts"
 import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
 import { settledRow } from "./support/Rows.ts"
 
 const readTools = [
-  "service_status", "list_pools", "get_pool", "list_accounts", "get_account", "list_keys", "get_key",
-  "list_requests", "usage_summary", "session_counts"
+  "service_status",
+  "list_pools",
+  "get_pool",
+  "list_accounts",
+  "get_account",
+  "list_keys",
+  "get_key",
+  "list_requests",
+  "usage_summary",
+  "session_counts"
 ]
 
 const connect = connectMcp
@@ -35,8 +43,15 @@ describe.each(backends)("operator MCP read tools on %s", (backend) => {
     it.scoped("read tools report pools, accounts, keys, requests, usage and sessions, masked and without secrets", () =>
       Effect.gen(function*() {
         const pool = yield* setupPool(2)
-        const answer = yield* Effect.flatMap(gatewayUrl, (url) =>
-          send(`${url}/backend-api/codex/responses`, { method: "POST", headers: codexHeaders(pool.key), body: JSON.stringify(responsesBody()) }))
+        const answer = yield* Effect.flatMap(
+          gatewayUrl,
+          (url) =>
+            send(`${url}/backend-api/codex/responses`, {
+              method: "POST",
+              headers: codexHeaders(pool.key),
+              body: JSON.stringify(responsesBody())
+            })
+        )
         yield* settledRow(answer.headers.get("x-codex-pooler-request-id") ?? "")
         const secret = yield* token("read")
         const client = yield* connect(secret)
@@ -57,11 +72,23 @@ describe.each(backends)("operator MCP read tools on %s", (backend) => {
         expect(results.status.structured).toMatchObject({ status: "ok", database: "ok" })
         expect(results.pool.structured).toMatchObject({ pool: { slug: pool.slug, accounts: 2, activeKeys: 1 } })
         expect(results.account.structured).toMatchObject({
-          account: { id: pool.accounts[0]?.id, email: expect.stringMatching(/^u\*\*\*@fake\.example$/), status: "active" }
+          account: {
+            id: pool.accounts[0]?.id,
+            email: expect.stringMatching(/^u\*\*\*@fake\.example$/),
+            status: "active"
+          }
         })
-        expect(results.key.structured).toMatchObject({ key: { id: keyId, prefix: `cpk_${keyId}_`, usage: { requestsTotal: 1 } } })
-        expect(results.requests.structured).toMatchObject({ requests: [{ poolSlug: pool.slug, model: "gpt-5.5" }], nextOffset: null })
-        expect(results.usage.structured).toMatchObject({ by: "model", groups: expect.arrayContaining([expect.objectContaining({ group: "gpt-5.5" })]) })
+        expect(results.key.structured).toMatchObject({
+          key: { id: keyId, prefix: `cpk_${keyId}_`, usage: { requestsTotal: 1 } }
+        })
+        expect(results.requests.structured).toMatchObject({
+          requests: [{ poolSlug: pool.slug, model: "gpt-5.5" }],
+          nextOffset: null
+        })
+        expect(results.usage.structured).toMatchObject({
+          by: "model",
+          groups: expect.arrayContaining([expect.objectContaining({ group: "gpt-5.5" })])
+        })
         expect(results.sessions.structured).toMatchObject({ total: expect.any(Number) })
         const everything = JSON.stringify(results)
         expect(everything).not.toMatch(/user\d+@fake\.example/)

@@ -11,24 +11,37 @@ const samples = (text: string) =>
   text.split("\n").filter((line) => line !== "" && !line.startsWith("#")).map((line) => {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
     if (match === null) throw new Error(`not a Prometheus sample line: ${line}`)
-    const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]))
+    const labels = Object.fromEntries(
+      [...(match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]])
+    )
     return { name: match[1]!, labels, value: Number(match[3]) }
   })
 
 const valueOf = (text: string, name: string, labels: Record<string, string> = {}) =>
   samples(text)
-    .filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+    .filter((sample) =>
+      sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value)
+    )
     .reduce((sum, sample) => sum + sample.value, 0)
 
 const scrape = (authorization?: string) =>
-  Effect.flatMap(gatewayUrl, (url) => send(`${url}/metrics`, authorization === undefined ? {} : { headers: { authorization } }))
+  Effect.flatMap(
+    gatewayUrl,
+    (url) => send(`${url}/metrics`, authorization === undefined ? {} : { headers: { authorization } })
+  )
 
 describe.each(backends)("metrics on %s", (backend) => {
   layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 60_000 })((it) => {
     it.effect("GET /metrics wants an operator token; a Pool key or none gets 401", () =>
       Effect.gen(function*() {
         const pool = yield* setupPool(1)
-        for (const authorization of [undefined, `Bearer ${pool.key}`, "Bearer cpo_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]) {
+        for (
+          const authorization of [
+            undefined,
+            `Bearer ${pool.key}`,
+            "Bearer cpo_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+          ]
+        ) {
           const refused = yield* scrape(authorization)
           expect(refused.status).toBe(401)
           expect(refused.headers.get("www-authenticate")).toContain("Bearer")
@@ -40,7 +53,8 @@ describe.each(backends)("metrics on %s", (backend) => {
         expect(scraped.headers.get("content-type")).toContain("text/plain")
         // The process's own numbers come along.
         expect(valueOf(scraped.text, "codex_pooler_process_cpu_seconds_total")).toBeGreaterThan(0)
-        expect(samples(scraped.text).some((sample) => sample.name === "codex_pooler_nodejs_eventloop_lag_seconds")).toBe(true)
+        expect(samples(scraped.text).some((sample) => sample.name === "codex_pooler_nodejs_eventloop_lag_seconds"))
+          .toBe(true)
       }))
 
     it.effect("requests, attempts, tokens, the gateway's own errors and the Pools' accounts are counted", () =>
@@ -57,11 +71,15 @@ describe.each(backends)("metrics on %s", (backend) => {
         const served = yield* postResponses(pool.key, "thread-metrics")
         expect(served.status).toBe(200)
         yield* settledRow(served.headers.get("x-codex-pooler-request-id") ?? "")
-        expect((yield* postResponses("cpk_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).status).toBe(401)
+        expect((yield* postResponses("cpk_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).status).toBe(
+          401
+        )
 
         const after = (yield* scrape(`Bearer ${token}`)).text
-        const delta = (name: string, labels: Record<string, string> = {}) => valueOf(after, name, labels) - valueOf(before, name, labels)
-        expect(delta("codex_pooler_requests_total", { route: "responses", transport: "sse", outcome: "succeeded" })).toBe(1)
+        const delta = (name: string, labels: Record<string, string> = {}) =>
+          valueOf(after, name, labels) - valueOf(before, name, labels)
+        expect(delta("codex_pooler_requests_total", { route: "responses", transport: "sse", outcome: "succeeded" }))
+          .toBe(1)
         expect(delta("codex_pooler_upstream_attempts_total", { outcome: "retried" })).toBe(1)
         expect(delta("codex_pooler_upstream_attempts_total", { outcome: "succeeded" })).toBe(1)
         expect(delta("codex_pooler_request_duration_seconds_count", { route: "responses", transport: "sse" })).toBe(1)
@@ -73,7 +91,9 @@ describe.each(backends)("metrics on %s", (backend) => {
         // Pool state is read from the database at scrape time: both active, A resting at its limit.
         expect(valueOf(after, "codex_pooler_pool_accounts", { pool: pool.slug, state: "active" })).toBe(2)
         expect(valueOf(after, "codex_pooler_pool_accounts", { pool: pool.slug, state: "resting" })).toBe(1)
-        expect(valueOf(after, "codex_pooler_account_quota_used_percent", { account: b.id, window: "primary" })).toBe(12.5)
+        expect(valueOf(after, "codex_pooler_account_quota_used_percent", { account: b.id, window: "primary" })).toBe(
+          12.5
+        )
         expect(valueOf(after, "codex_pooler_instances")).toBe(1)
 
         // Ids and slugs only: no key, token or e-mail.

@@ -19,27 +19,39 @@ const tables = [
   "sessions"
 ]
 
-const listTables = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`).pipe(
-    Effect.map((rows) => rows.map((row) => row["tableName"]))
-  )
+const listTables = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) => sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`
+).pipe(
+  Effect.map((rows) => rows.map((row) => row["tableName"]))
+)
 
 describe.each(backends)("migrations on %s", (backend) => {
-  it.live("create the whole schema once; a second run, even in a new connection, applies nothing", () =>
-    Effect.gen(function*() {
-      const env = yield* backendEnv(backend)
-      const session = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
-        effect.pipe(Effect.provide(SqlLive.pipe(Layer.provide(configFrom(env)))), Effect.scoped)
+  it.live(
+    "create the whole schema once; a second run, even in a new connection, applies nothing",
+    () =>
+      Effect.gen(function*() {
+        const env = yield* backendEnv(backend)
+        const session = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
+          effect.pipe(Effect.provide(SqlLive.pipe(Layer.provide(configFrom(env)))), Effect.scoped)
 
-      const first = yield* session(migrate)
-      expect(first.map(([id, name]) => [id, name])).toEqual([[1, "initial_schema"], [2, "usage_poll"], [3, "instances"], [4, "dashboard_sessions"]])
-      expect(yield* session(listTables)).toEqual(expect.arrayContaining(tables))
+        const first = yield* session(migrate)
+        expect(first.map(([id, name]) => [id, name])).toEqual([[1, "initial_schema"], [2, "usage_poll"], [
+          3,
+          "instances"
+        ], [4, "dashboard_sessions"]])
+        expect(yield* session(listTables)).toEqual(expect.arrayContaining(tables))
 
-      const second = yield* session(Effect.zip(migrate, migrate))
-      expect(second).toEqual([[], []])
-      const applied = yield* session(
-        Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT migration_id FROM codex_pooler_migrations ORDER BY migration_id`)
-      )
-      expect(applied).toEqual([{ migrationId: 1 }, { migrationId: 2 }, { migrationId: 3 }, { migrationId: 4 }])
-    }).pipe(Effect.scoped), { timeout: 60_000 })
+        const second = yield* session(Effect.zip(migrate, migrate))
+        expect(second).toEqual([[], []])
+        const applied = yield* session(
+          Effect.flatMap(
+            SqlClient.SqlClient,
+            (sql) => sql`SELECT migration_id FROM codex_pooler_migrations ORDER BY migration_id`
+          )
+        )
+        expect(applied).toEqual([{ migrationId: 1 }, { migrationId: 2 }, { migrationId: 3 }, { migrationId: 4 }])
+      }).pipe(Effect.scoped),
+    { timeout: 60_000 }
+  )
 })

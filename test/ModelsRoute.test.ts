@@ -9,8 +9,10 @@ import { inFlight } from "./support/InFlight.ts"
 import { send } from "./support/Requests.ts"
 
 const models = (key: string, query: string) =>
-  Effect.flatMap(gatewayUrl, (url) =>
-    send(`${url}/backend-api/codex/models${query}`, { headers: { authorization: `Bearer ${key}` } }))
+  Effect.flatMap(
+    gatewayUrl,
+    (url) => send(`${url}/backend-api/codex/models${query}`, { headers: { authorization: `Bearer ${key}` } })
+  )
 
 // The catalog requests upstream saw for this Pool's accounts.
 const upstreamCalls = (pool: TestPool) =>

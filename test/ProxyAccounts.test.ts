@@ -40,7 +40,9 @@ describe.each(backends)("accounts behind the proxy on %s", (backend) => {
         yield* postResponses(pool.key)
         fake.reset()
         fake.expireAccessToken(account.fake.accountId)
-        const answers = yield* Effect.all(Array.from({ length: 20 }, () => postResponses(pool.key)), { concurrency: "unbounded" })
+        const answers = yield* Effect.all(Array.from({ length: 20 }, () => postResponses(pool.key)), {
+          concurrency: "unbounded"
+        })
         expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(200))
         expect(fake.refreshCalls).toHaveLength(1)
         expect(fake.refreshCalls[0]?.outcome).toEqual("ok")
@@ -160,10 +162,14 @@ describe.each(backends)("accounts behind the proxy on %s", (backend) => {
         expect(catalog.status).toBe(200)
         expect(catalog.headers.get("etag")).toEqual(fake.modelsEtag)
         expect(JSON.parse(catalog.text).models.length).toBeGreaterThan(0)
-        const again = yield* send(models, { headers: { authorization: `Bearer ${pool.key}`, "if-none-match": fake.modelsEtag } })
+        const again = yield* send(models, {
+          headers: { authorization: `Bearer ${pool.key}`, "if-none-match": fake.modelsEtag }
+        })
         expect([again.status, again.text, again.headers.get("etag")]).toEqual([304, "", fake.modelsEtag])
         expect(fake.requests.filter((request) => request.path.endsWith("/models"))).toHaveLength(1)
-        expect(fake.requests.find((request) => request.path.endsWith("/models"))?.query).toEqual({ client_version: "0.169.0" })
+        expect(fake.requests.find((request) => request.path.endsWith("/models"))?.query).toEqual({
+          client_version: "0.169.0"
+        })
       }))
   })
 })

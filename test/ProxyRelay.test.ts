@@ -32,11 +32,26 @@ describe.each(backends)("relay on %s", (backend) => {
         const account = pool.accounts[0]!.fake
         expect(seen["authorization"]).toEqual(`Bearer ${account.accessToken}`)
         expect(seen["chatgpt-account-id"]).toEqual(account.accountId)
-        for (const name of ["originator", "user-agent", "session-id", "thread-id", "x-client-request-id", "x-codex-window-id",
-          "x-codex-beta-features", "x-codex-turn-metadata", "x-codex-turn-state", "accept", "content-type"] as const) {
+        for (
+          const name of [
+            "originator",
+            "user-agent",
+            "session-id",
+            "thread-id",
+            "x-client-request-id",
+            "x-codex-window-id",
+            "x-codex-beta-features",
+            "x-codex-turn-metadata",
+            "x-codex-turn-state",
+            "accept",
+            "content-type"
+          ] as const
+        ) {
           expect(seen[name], name).toEqual(headers[name])
         }
-        for (const name of ["cookie", "x-openai-fedramp", "x-forwarded-for", "te"]) expect(seen[name], name).toBeUndefined()
+        for (const name of ["cookie", "x-openai-fedramp", "x-forwarded-for", "te"]) {
+          expect(seen[name], name).toBeUndefined()
+        }
         expect(JSON.stringify(fake.requests)).not.toContain(pool.key.slice(-43))
         expect(answer.headers.get("x-codex-turn-state")).toEqual("turn-from-client")
         expect(answer.headers.get("x-codex-primary-used-percent")).toEqual("12.5")
@@ -50,7 +65,10 @@ describe.each(backends)("relay on %s", (backend) => {
         const fake = yield* Fake
         const pool = yield* setupPool(1)
         fake.reset()
-        fake.setUsage({ inputTokens: 1234, cachedTokens: 1000, outputTokens: 5, reasoningTokens: 2 }, pool.accounts[0]!.fake.accountId)
+        fake.setUsage(
+          { inputTokens: 1234, cachedTokens: 1000, outputTokens: 5, reasoningTokens: 2 },
+          pool.accounts[0]!.fake.accountId
+        )
         const answer = yield* send(`${yield* gatewayUrl}/backend-api/codex/responses`, {
           method: "POST",
           headers: codexHeaders(pool.key),
@@ -150,7 +168,11 @@ describe.each(backends)("relay on %s", (backend) => {
         expect(answer.status).toBe(429)
         expect(JSON.parse(answer.text)).toMatchObject({ error: { type: "usage_limit_reached", plan_type: "pro" } })
         const requestId = answer.headers.get("x-codex-pooler-request-id") ?? ""
-        expect(yield* settledRow(requestId)).toMatchObject({ status: "failed", httpStatus: 429, errorCode: "usage_limit_reached" })
+        expect(yield* settledRow(requestId)).toMatchObject({
+          status: "failed",
+          httpStatus: 429,
+          errorCode: "usage_limit_reached"
+        })
         expect(yield* attemptRows(requestId)).toMatchObject([{ attempt: 1, httpStatus: 429, outcome: "failed" }])
         expect(yield* requestRow(requestId)).toBeDefined()
       }))

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest"
 import * as fs from "node:fs"
+import { describe, expect, it } from "vitest"
 import { codexConfig } from "../scripts/CodexConfig.ts"
 import { repoRoot } from "./support/Cli.ts"
 

@@ -19,8 +19,10 @@ class Env extends Context.Tag("test/Env")<Env, Record<string, string>>() {}
 const bound = "10 seconds"
 
 const gateway = (backend: (typeof backends)[number]) =>
-  Layer.unwrapScoped(Effect.map(authGate, (gate) =>
-    gatewayLayer(backend, { CODEX_POOLER_AUTH_URL: gate.url }).pipe(Layer.merge(Layer.succeed(Gate, gate)))))
+  Layer.unwrapScoped(
+    Effect.map(authGate, (gate) =>
+      gatewayLayer(backend, { CODEX_POOLER_AUTH_URL: gate.url }).pipe(Layer.merge(Layer.succeed(Gate, gate))))
+  )
 
 const services = (backend: (typeof backends)[number]) =>
   Layer.unwrapScoped(Effect.gen(function*() {

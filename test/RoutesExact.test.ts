@@ -13,7 +13,8 @@ const rawPost = (origin: string, path: string, headers: Record<string, string>, 
       const request = http.request({ host: hostname, port, path, method: "POST", headers }, (response) => {
         const parts: Array<Buffer> = []
         response.on("data", (part: Buffer) => parts.push(part))
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(parts).toString("utf8") }))
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, text: Buffer.concat(parts).toString("utf8") }))
       })
       request.on("error", reject)
       request.end(body)
@@ -66,7 +67,10 @@ describe.each(backends)("exact Codex routes on %s", (backend) => {
           const answer = yield* rawPost(origin, path, headers, body)
           expect(answer.status, path).toBe(200)
         }
-        expect(fake.requests.map((request) => request.path)).toEqual(["/backend-api/codex/responses", "/backend-api/codex/responses"])
+        expect(fake.requests.map((request) => request.path)).toEqual([
+          "/backend-api/codex/responses",
+          "/backend-api/codex/responses"
+        ])
       }))
 
     it.effect("a realtime call must be a JSON {sdp, session} offer; anything else is a 400 that reaches no account", () =>
@@ -94,7 +98,10 @@ describe.each(backends)("exact Codex routes on %s", (backend) => {
           expect([answer.status, codeOf(answer.text)], body).toEqual([400, "invalid_json"])
         }
         expect(fake.requests).toHaveLength(0)
-        const offer = JSON.stringify({ sdp: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n", session: { type: "realtime" } })
+        const offer = JSON.stringify({
+          sdp: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n",
+          session: { type: "realtime" }
+        })
         const call = yield* rawPost(origin, "/backend-api/codex/realtime/calls", headers, offer)
         expect(call.status).toBe(201)
         expect(fake.requests.map((request) => request.body)).toEqual([JSON.parse(offer)])

@@ -7,7 +7,17 @@ import { PoolKeys } from "../src/PoolKeys.ts"
 import { Pools } from "../src/Pools.ts"
 import { codexExec } from "./support/Codex.ts"
 import { backends } from "./support/Databases.ts"
-import { Fake, firstInLine, gatewayLayer, gatewayUrl, postResponses, setupPool, sharedPostgres, turnInLine, type TestPool } from "./support/Gateway.ts"
+import {
+  Fake,
+  firstInLine,
+  gatewayLayer,
+  gatewayUrl,
+  postResponses,
+  setupPool,
+  sharedPostgres,
+  type TestPool,
+  turnInLine
+} from "./support/Gateway.ts"
 import { codexHeaders, responsesBody, send, sseEvents } from "./support/Requests.ts"
 import { attemptRows, healthRow, settledRow } from "./support/Rows.ts"
 
@@ -36,7 +46,9 @@ describe.each(backends)("routing on %s", (backend) => {
         ])
         const cooldown = yield* healthRow(a.id)
         const until = cooldown?.["cooldownUntil"]
-        expect(until instanceof Date ? Math.abs(until.getTime() - (Date.now() + 1_800_000)) : Infinity).toBeLessThan(60_000)
+        expect(until instanceof Date ? Math.abs(until.getTime() - (Date.now() + 1_800_000)) : Infinity).toBeLessThan(
+          60_000
+        )
         expect(cooldown?.["cooldownReason"]).toEqual("usage_limit")
 
         // A is now least recently used again but resting: a new thread still lands on B.
@@ -119,7 +131,11 @@ describe.each(backends)("routing on %s", (backend) => {
         const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
 
         // A has credits: its full window does not stop it.
-        fake.setRateLimits(a.fake.accountId, { primaryUsedPercent: 100, primaryResetAfterSeconds: 3600, hasCredits: true })
+        fake.setRateLimits(a.fake.accountId, {
+          primaryUsedPercent: 100,
+          primaryResetAfterSeconds: 3600,
+          hasCredits: true
+        })
         expect(yield* turnInLine(pool, "thread-credits")).toEqual({ status: 200, accounts: [a.fake.accountId] })
         expect((yield* healthRow(a.id))?.["cooldownUntil"] ?? null).toBeNull()
 
@@ -147,7 +163,9 @@ describe.each(backends)("routing on %s", (backend) => {
           fake.fault(pool.accounts[0]!.fake.accountId, fault)
           const answer = yield* postResponses(pool.key, `thread-${fault.kind}`)
           expect(answer.status).toBe(200)
-          expect(fake.requests.map((request) => request.accountId)).toEqual(pool.accounts.map((account) => account.fake.accountId))
+          expect(fake.requests.map((request) => request.accountId)).toEqual(
+            pool.accounts.map((account) => account.fake.accountId)
+          )
           const requestId = answer.headers.get("x-codex-pooler-request-id") ?? ""
           yield* settledRow(requestId)
           const attempts = yield* attemptRows(requestId)
@@ -214,7 +232,9 @@ describe.each(backends)("routing on %s", (backend) => {
         const expected = threads.map((thread) => {
           const key = createHash("sha256").update(`thread:01a216ab-${thread}`).digest("hex")
           return [...spread.accounts].sort((x, y) =>
-            createHash("md5").update(key + x.id).digest("hex") < createHash("md5").update(key + y.id).digest("hex") ? -1 : 1
+            createHash("md5").update(key + x.id).digest("hex") < createHash("md5").update(key + y.id).digest("hex")
+              ? -1
+              : 1
           )[0]!.id
         })
         fake.reset()
@@ -249,80 +269,97 @@ describe.each(backends)("routing on %s", (backend) => {
 })
 
 describe.each(backends)("circuit breaker on %s", (backend) => {
-  layer(gatewayLayer(backend, { CODEX_POOLER_CIRCUIT_OPEN_MS: "500" }), { excludeTestServices: true, timeout: 60_000 })((it) => {
-    it.effect("failures in a row open an account's circuit; once the time is up one probe closes it again", () =>
-      Effect.gen(function*() {
-        const fake = yield* Fake
-        const sql = yield* SqlClient.SqlClient
-        const pool = yield* setupPool(2)
-        const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
-        fake.fault(a.fake.accountId, { kind: "http_500" }, 3)
-        for (const index of [1, 2, 3]) {
-          yield* firstInLine(pool)
-          expect((yield* postResponses(pool.key, `circuit-${index}`)).status).toBe(200)
-        }
-        const [opened] = yield* sql`SELECT circuit_state, consecutive_failures FROM account_health WHERE account_id = ${a.id}`
-        expect(opened).toEqual({ circuitState: "open", consecutiveFailures: 3 })
+  layer(gatewayLayer(backend, { CODEX_POOLER_CIRCUIT_OPEN_MS: "500" }), { excludeTestServices: true, timeout: 60_000 })(
+    (it) => {
+      it.effect("failures in a row open an account's circuit; once the time is up one probe closes it again", () =>
+        Effect.gen(function*() {
+          const fake = yield* Fake
+          const sql = yield* SqlClient.SqlClient
+          const pool = yield* setupPool(2)
+          const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
+          fake.fault(a.fake.accountId, { kind: "http_500" }, 3)
+          for (const index of [1, 2, 3]) {
+            yield* firstInLine(pool)
+            expect((yield* postResponses(pool.key, `circuit-${index}`)).status).toBe(200)
+          }
+          const [opened] =
+            yield* sql`SELECT circuit_state, consecutive_failures FROM account_health WHERE account_id = ${a.id}`
+          expect(opened).toEqual({ circuitState: "open", consecutiveFailures: 3 })
 
-        // Open: A is passed over even though it is first in line.
-        expect(yield* turnInLine(pool, "circuit-open")).toEqual({ status: 200, accounts: [b.fake.accountId] })
+          // Open: A is passed over even though it is first in line.
+          expect(yield* turnInLine(pool, "circuit-open")).toEqual({ status: 200, accounts: [b.fake.accountId] })
 
-        // Time up: the next request probes A, which now answers, and the circuit closes.
-        yield* Effect.sleep("600 millis")
-        expect(yield* turnInLine(pool, "circuit-probe")).toEqual({ status: 200, accounts: [a.fake.accountId] })
-        const [closed] = yield* sql`SELECT circuit_state, consecutive_failures FROM account_health WHERE account_id = ${a.id}`
-        expect(closed).toEqual({ circuitState: "closed", consecutiveFailures: 0 })
-      }))
-  })
+          // Time up: the next request probes A, which now answers, and the circuit closes.
+          yield* Effect.sleep("600 millis")
+          expect(yield* turnInLine(pool, "circuit-probe")).toEqual({ status: 200, accounts: [a.fake.accountId] })
+          const [closed] =
+            yield* sql`SELECT circuit_state, consecutive_failures FROM account_health WHERE account_id = ${a.id}`
+          expect(closed).toEqual({ circuitState: "closed", consecutiveFailures: 0 })
+        }))
+    }
+  )
 })
 
 // Instances share everything through PostgreSQL; embedded PGlite is one process's database by design.
 if (backends.includes("postgres")) {
   describe("two gateway instances on one PostgreSQL", () => {
-  it.scopedLive("share cooldowns, session bindings and key limits", () =>
-    Effect.gen(function*() {
-      const { fake, instance, manage } = yield* sharedPostgres({})
-      const [one, two] = [yield* instance, yield* instance]
+    it.scopedLive("share cooldowns, session bindings and key limits", () =>
+      Effect.gen(function*() {
+        const { fake, instance, manage } = yield* sharedPostgres({})
+        const [one, two] = [yield* instance, yield* instance]
 
-      const [a, b] = [fake.addAccount(), fake.addAccount()]
-      const ids = yield* manage(Effect.gen(function*() {
-        yield* (yield* Pools).create({ slug: "shared" })
-        const accounts = yield* Accounts
-        return yield* Effect.forEach([a, b], (account) =>
-          Effect.map(accounts.importAuthJson("shared", JSON.stringify(fake.authJson(account.accountId))), (imported) => imported.account.id))
-      }))
-      const key = yield* manage(Effect.map(Effect.flatMap(PoolKeys, (keys) => keys.create({ poolSlug: "shared", limits: { requestsPerMinute: 3 } })), (created) => created.token))
-      const firstInLine = manage(Effect.flatMap(SqlClient.SqlClient, (sql) =>
-        Effect.all([
-          sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${ids[0] ?? ""}`,
-          sql`UPDATE accounts SET last_used_at = now() WHERE id = ${ids[1] ?? ""}`
-        ])))
-      const call = (origin: string, thread: string) =>
-        send(`${origin}/backend-api/codex/responses`, { method: "POST", headers: codexHeaders(key, thread), body: JSON.stringify(responsesBody()) })
+        const [a, b] = [fake.addAccount(), fake.addAccount()]
+        const ids = yield* manage(Effect.gen(function*() {
+          yield* (yield* Pools).create({ slug: "shared" })
+          const accounts = yield* Accounts
+          return yield* Effect.forEach([a, b], (account) =>
+            Effect.map(
+              accounts.importAuthJson("shared", JSON.stringify(fake.authJson(account.accountId))),
+              (imported) => imported.account.id
+            ))
+        }))
+        const key = yield* manage(Effect.map(
+          Effect.flatMap(PoolKeys, (keys) => keys.create({ poolSlug: "shared", limits: { requestsPerMinute: 3 } })),
+          (created) => created.token
+        ))
+        const firstInLine = manage(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          Effect.all([
+            sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${ids[0] ?? ""}`,
+            sql`UPDATE accounts SET last_used_at = now() WHERE id = ${ids[1] ?? ""}`
+          ])))
+        const call = (origin: string, thread: string) =>
+          send(`${origin}/backend-api/codex/responses`, {
+            method: "POST",
+            headers: codexHeaders(key, thread),
+            body: JSON.stringify(responsesBody())
+          })
 
-      // A usage limit seen by one instance rests the account for the other.
-      yield* firstInLine
-      fake.fault(a.accountId, { kind: "usage_limit", resetsInSeconds: 1800 })
-      expect((yield* call(one, "thread-1")).status).toBe(200)
-      yield* firstInLine
-      fake.reset()
-      expect((yield* call(two, "thread-2")).status).toBe(200)
-      expect(fake.requests.map((request) => request.accountId)).toEqual([b.accountId])
+        // A usage limit seen by one instance rests the account for the other.
+        yield* firstInLine
+        fake.fault(a.accountId, { kind: "usage_limit", resetsInSeconds: 1800 })
+        expect((yield* call(one, "thread-1")).status).toBe(200)
+        yield* firstInLine
+        fake.reset()
+        expect((yield* call(two, "thread-2")).status).toBe(200)
+        expect(fake.requests.map((request) => request.accountId)).toEqual([b.accountId])
 
-      // A thread bound on one instance stays on its account on the other.
-      fake.reset()
-      expect((yield* call(two, "thread-1")).status).toBe(200)
-      expect(fake.requests.map((request) => request.accountId)).toEqual([b.accountId])
+        // A thread bound on one instance stays on its account on the other.
+        fake.reset()
+        expect((yield* call(two, "thread-1")).status).toBe(200)
+        expect(fake.requests.map((request) => request.accountId)).toEqual([b.accountId])
 
-      // Three requests a minute for the key, counted across both instances: the fourth is refused.
-      const fourth = yield* call(one, "thread-3")
-      expect([fourth.status, JSON.parse(fourth.text).error.code]).toEqual([429, "key_requests_per_minute"])
-    }), { timeout: 90_000 })
-})
+        // Three requests a minute for the key, counted across both instances: the fourth is refused.
+        const fourth = yield* call(one, "thread-3")
+        expect([fourth.status, JSON.parse(fourth.text).error.code]).toEqual([429, "key_requests_per_minute"])
+      }), { timeout: 90_000 })
+  })
 }
 
 describe("failover time budget", () => {
-  layer(gatewayLayer("pglite", { CODEX_POOLER_FAILOVER_BUDGET_MS: "0" }), { excludeTestServices: true, timeout: 60_000 })((it) => {
+  layer(gatewayLayer("pglite", { CODEX_POOLER_FAILOVER_BUDGET_MS: "0" }), {
+    excludeTestServices: true,
+    timeout: 60_000
+  })((it) => {
     it.effect("past the budget, the failed answer is relayed instead of trying another account", () =>
       Effect.gen(function*() {
         const fake = yield* Fake

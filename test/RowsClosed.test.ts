@@ -13,7 +13,9 @@ const onBind = (poolId: string, body: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const name = `test_bind_${randomBytes(4).toString("hex")}`
-    yield* sql.unsafe(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${body}; RETURN NEW; END $$`)
+    yield* sql.unsafe(
+      `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${body}; RETURN NEW; END $$`
+    )
     yield* sql.unsafe(`CREATE TRIGGER ${name} BEFORE INSERT ON sessions FOR EACH ROW
       WHEN (NEW.pool_id = '${poolId}') EXECUTE FUNCTION ${name}()`)
     return sql.unsafe(`DROP TRIGGER ${name} ON sessions`).pipe(Effect.orDie)
@@ -49,7 +51,11 @@ describe.each(backends)("request rows closed on every exit, on %s", (backend) =>
         const rows = yield* sql`SELECT id FROM requests WHERE key_id = ${keyId}`
         expect(rows).toHaveLength(1)
         const requestId = String(rows[0]!["id"])
-        expect(yield* settledRow(requestId)).toMatchObject({ status: "failed", errorCode: "defect", accountId: pool.accounts[0]!.id })
+        expect(yield* settledRow(requestId)).toMatchObject({
+          status: "failed",
+          errorCode: "defect",
+          accountId: pool.accounts[0]!.id
+        })
         expect(yield* attemptRows(requestId)).toMatchObject([{ attempt: 1, outcome: "failed" }])
         yield* restore
         const next = yield* turn(key, "thread-after")
@@ -83,7 +89,10 @@ describe.each(backends)("request rows closed on every exit, on %s", (backend) =>
           const sql = yield* SqlClient.SqlClient
           const keyId = (yield* (yield* PoolKeys).verify(key)).id
           const rows = yield* sql`SELECT id FROM requests WHERE key_id = ${keyId}`
-          expect(yield* settledRow(String(rows[0]!["id"]))).toMatchObject({ status: "cancelled", errorCode: "client_closed" })
+          expect(yield* settledRow(String(rows[0]!["id"]))).toMatchObject({
+            status: "cancelled",
+            errorCode: "client_closed"
+          })
           yield* restore
           expect((yield* turn(key, "thread-next")).status).toBe(200)
         }))

@@ -3,7 +3,10 @@ import { emptyFacts, makeSseTap, sseLineLimit } from "../src/Proxy/SseTap.ts"
 
 const encoder = new TextEncoder()
 const completed = `event: response.completed\ndata: ${
-  JSON.stringify({ type: "response.completed", response: { id: "resp_1", usage: { input_tokens: 3, output_tokens: 5, total_tokens: 8 } } })
+  JSON.stringify({
+    type: "response.completed",
+    response: { id: "resp_1", usage: { input_tokens: 3, output_tokens: 5, total_tokens: 8 } }
+  })
 }\n\n`
 
 describe("SSE tap", () => {

@@ -18,11 +18,13 @@ const eventually = <A>(read: Effect.Effect<A, unknown, SqlClient.SqlClient>, unt
 const usagePolls = <R extends { readonly path: string; readonly accountId?: string }>(
   fake: { readonly requests: ReadonlyArray<R> },
   accountId: string
-) =>
-  fake.requests.filter((request) => request.path === "/backend-api/wham/usage" && request.accountId === accountId)
+) => fake.requests.filter((request) => request.path === "/backend-api/wham/usage" && request.accountId === accountId)
 
 describe.each(backends)("usage poll on %s", (backend) => {
-  layer(gatewayLayer(backend, { CODEX_POOLER_USAGE_POLL_SECONDS: "1" }), { excludeTestServices: true, timeout: 60_000 })((it) => {
+  layer(gatewayLayer(backend, { CODEX_POOLER_USAGE_POLL_SECONDS: "1" }), {
+    excludeTestServices: true,
+    timeout: 60_000
+  })((it) => {
     it.effect("an account resting at its usage limit is asked again, and a reset ends its rest early", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
@@ -34,12 +36,17 @@ describe.each(backends)("usage poll on %s", (backend) => {
         fake.fault(a.fake.accountId, { kind: "usage_limit", resetsInSeconds: 1800 })
         yield* firstInLine(pool)
         expect((yield* postResponses(pool.key, "thread-rest")).status).toBe(200)
-        expect(fake.requests.filter((request) => request.path.endsWith("/responses")).at(-1)?.accountId).toEqual(b.fake.accountId)
+        expect(fake.requests.filter((request) => request.path.endsWith("/responses")).at(-1)?.accountId).toEqual(
+          b.fake.accountId
+        )
         fake.clearFaults(a.fake.accountId)
 
         // Still at its limit: the poll keeps it resting (until the full window's reset, the longer evidence).
         const polledAt = (yield* healthRow(a.id))?.["usagePolledAt"]
-        yield* eventually(healthRow(a.id), (row) => row?.["usagePolledAt"] instanceof Date && row["usagePolledAt"] !== polledAt)
+        yield* eventually(
+          healthRow(a.id),
+          (row) => row?.["usagePolledAt"] instanceof Date && row["usagePolledAt"] !== polledAt
+        )
         yield* Effect.sleep("1500 millis")
         const resting = yield* healthRow(a.id)
         expect(resting?.["cooldownReason"]).toEqual("usage_limit")
@@ -51,7 +58,13 @@ describe.each(backends)("usage poll on %s", (backend) => {
         yield* eventually(healthRow(a.id), (row) => row?.["cooldownUntil"] === null)
         const audited = yield* sql`SELECT actor_kind, actor_id, action, target_id, details FROM audit_log
           WHERE action = 'account.cooldown_ended' AND target_id = ${a.id}`
-        expect(audited).toEqual([{ actorKind: "system", actorId: "usage_poll", action: "account.cooldown_ended", targetId: a.id, details: { evidence: "usage_poll" } }])
+        expect(audited).toEqual([{
+          actorKind: "system",
+          actorId: "usage_poll",
+          action: "account.cooldown_ended",
+          targetId: a.id,
+          details: { evidence: "usage_poll" }
+        }])
         const [quota] = yield* sql`SELECT used_percent, source FROM account_quota
           WHERE account_id = ${a.id} AND limit_name = 'codex' AND window_kind = 'primary'`
         expect(quota).toEqual({ usedPercent: 2, source: "poll" })
@@ -59,7 +72,9 @@ describe.each(backends)("usage poll on %s", (backend) => {
         yield* firstInLine(pool)
         fake.reset()
         expect((yield* postResponses(pool.key, "thread-back")).status).toBe(200)
-        expect(fake.requests.filter((request) => request.path.endsWith("/responses")).map((request) => request.accountId))
+        expect(
+          fake.requests.filter((request) => request.path.endsWith("/responses")).map((request) => request.accountId)
+        )
           .toEqual([a.fake.accountId])
       }))
 
@@ -79,8 +94,12 @@ describe.each(backends)("usage poll on %s", (backend) => {
 
         // A is never tried: every request lands on B or C.
         fake.reset()
-        for (const thread of ["one", "two", "three", "four"]) expect((yield* postResponses(pool.key, `thread-${thread}`)).status).toBe(200)
-        const served = new Set(fake.requests.filter((request) => request.path.endsWith("/responses")).map((request) => request.accountId))
+        for (const thread of ["one", "two", "three", "four"]) {
+          expect((yield* postResponses(pool.key, `thread-${thread}`)).status).toBe(200)
+        }
+        const served = new Set(
+          fake.requests.filter((request) => request.path.endsWith("/responses")).map((request) => request.accountId)
+        )
         expect(served).toEqual(new Set([b.fake.accountId, c.fake.accountId]))
       }))
 
@@ -90,7 +109,8 @@ describe.each(backends)("usage poll on %s", (backend) => {
         const sql = yield* SqlClient.SqlClient
         const pool = yield* setupPool(1)
         const a = pool.accounts[0]!
-        const primary = sql`SELECT used_percent FROM account_quota WHERE account_id = ${a.id} AND window_kind = 'primary'`
+        const primary =
+          sql`SELECT used_percent FROM account_quota WHERE account_id = ${a.id} AND window_kind = 'primary'`
         expect(yield* eventually(primary, (rows) => rows.length > 0)).toEqual([{ usedPercent: 12.5 }])
         const refreshes = fake.refreshCalls.length
         const polls = usagePolls(fake, a.fake.accountId).length
@@ -98,7 +118,10 @@ describe.each(backends)("usage poll on %s", (backend) => {
         fake.setRateLimits(a.fake.accountId, { primaryUsedPercent: 37 })
         yield* eventually(primary, (rows) => rows[0]?.["usedPercent"] === 37)
         expect(fake.refreshCalls.length).toBe(refreshes + 1)
-        expect(usagePolls(fake, a.fake.accountId).slice(polls, polls + 2).map((request) => request.status)).toEqual([401, 200])
+        expect(usagePolls(fake, a.fake.accountId).slice(polls, polls + 2).map((request) => request.status)).toEqual([
+          401,
+          200
+        ])
         expect(yield* sql`SELECT status FROM accounts WHERE id = ${a.id}`).toEqual([{ status: "active" }])
       }))
   })

@@ -61,7 +61,9 @@ describe("Vault", () => {
   it.effect("refuses to start on PostgreSQL without CODEX_POOLER_SECRET_KEY", () =>
     Effect.gen(function*() {
       const provider = ConfigProvider.fromMap(new Map([["DATABASE_URL", "postgres://127.0.0.1/x"]]))
-      const exit = yield* Effect.exit(Effect.provide(Vault, Vault.Default.pipe(Layer.provide(Layer.setConfigProvider(provider)))))
+      const exit = yield* Effect.exit(
+        Effect.provide(Vault, Vault.Default.pipe(Layer.provide(Layer.setConfigProvider(provider))))
+      )
       expect(Exit.isFailure(exit) && Option.getOrUndefined(Exit.causeOption(exit))?.toString()).toContain(
         "CODEX_POOLER_SECRET_KEY is required when DATABASE_URL is set"
       )

@@ -1,15 +1,15 @@
+import { SqlClient } from "@effect/sql"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
 import WebSocket from "ws"
-import { PoolKeys } from "../src/PoolKeys.ts"
 import { Accounts } from "../src/Accounts.ts"
+import { PoolKeys } from "../src/PoolKeys.ts"
+import { highWaterMark, queueLimit } from "../src/Proxy/WebSocket/Frames.ts"
+import { WebSocketBridge } from "../src/Proxy/WebSocketBridge.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody } from "./support/Requests.ts"
 import { settledRow } from "./support/Rows.ts"
-import { SqlClient } from "@effect/sql"
-import { highWaterMark, queueLimit } from "../src/Proxy/WebSocket/Frames.ts"
-import { WebSocketBridge } from "../src/Proxy/WebSocketBridge.ts"
 
 interface Client {
   readonly socket: WebSocket
@@ -54,7 +54,8 @@ const open = (url: string, headers: Record<string, string>) =>
 const upgradeStatuses = (requests: ReadonlyArray<{ readonly kind: string; readonly status?: number }>) =>
   requests.filter((request) => request.kind === "ws-upgrade").map((request) => request.status ?? 101)
 
-const create = (extra: Record<string, unknown> = {}) => JSON.stringify({ type: "response.create", ...responsesBody(), ...extra })
+const create = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ type: "response.create", ...responsesBody(), ...extra })
 
 describe.each(backends)("websocket bridge on %s", (backend) => {
   layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 60_000 })((it) => {
@@ -93,7 +94,10 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         client.socket.send(create({ previous_response_id: prewarmId }))
         yield* Effect.promise(() => client.next("response.completed"))
         expect(client.frames.map((frame) => frame.type)).toContain("codex.rate_limits")
-        expect(client.frames.at(-1)).toMatchObject({ type: "response.completed", response: { usage: { input_tokens: 1234 } } })
+        expect(client.frames.at(-1)).toMatchObject({
+          type: "response.completed",
+          response: { usage: { input_tokens: 1234 } }
+        })
         client.socket.close(1000, "done")
         expect(yield* Effect.promise(() => client.closed)).toMatchObject({ code: 1000 })
         yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === 0, 5_000))
@@ -101,7 +105,12 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         const rows = yield* sql`SELECT id FROM requests WHERE key_id = ${pool.key.slice(4, 20)} ORDER BY started_at`
         expect(rows).toHaveLength(2)
         const last = yield* settledRow(String(rows[1]?.["id"]))
-        expect(last).toMatchObject({ status: "succeeded", transport: "websocket", accountId: account?.id, inputTokens: "1234" })
+        expect(last).toMatchObject({
+          status: "succeeded",
+          transport: "websocket",
+          accountId: account?.id,
+          inputTokens: "1234"
+        })
       }))
 
     it.effect("upstream refusing websockets (426 or 404) is answered 426 so Codex switches to HTTP at once", () =>
@@ -149,7 +158,10 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         fake.fault(pool.accounts[0]!.fake.accountId, "ws_connection_limit")
         client.socket.send(create())
         expect(yield* Effect.promise(() => client.closed)).toMatchObject({ code: 1000 })
-        expect(client.frames.at(-1)).toMatchObject({ type: "error", error: { code: "websocket_connection_limit_reached" } })
+        expect(client.frames.at(-1)).toMatchObject({
+          type: "error",
+          error: { code: "websocket_connection_limit_reached" }
+        })
       }))
 
     it.effect("a client that vanishes (no close frame) gets its upstream socket closed", () =>
@@ -191,7 +203,11 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         fake.fault(first.fake.accountId, { kind: "usage_limit", onUpgrade: true })
         const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
         expect("socket" in client).toBe(true)
-        expect(fake.requests.filter((request) => request.kind === "ws-upgrade").map((request) => [request.accountId, request.status ?? 101]))
+        expect(
+          fake.requests.filter((request) => request.kind === "ws-upgrade").map((
+            request
+          ) => [request.accountId, request.status ?? 101])
+        )
           .toEqual([[first.fake.accountId, 429], [second.fake.accountId, 101]])
         if ("socket" in client) client.socket.close()
       }))
@@ -203,7 +219,9 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         fake.fault(pool.accounts[0]!.fake.accountId, { kind: "usage_limit", onUpgrade: true })
         const answer = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
         expect(answer).toMatchObject({ status: 429 })
-        expect("body" in answer && JSON.parse(answer.body)).toMatchObject({ error: { type: "usage_limit_reached", plan_type: "pro" } })
+        expect("body" in answer && JSON.parse(answer.body)).toMatchObject({
+          error: { type: "usage_limit_reached", plan_type: "pro" }
+        })
       }))
 
     it.effect("a revoked key closes its open socket with 1008", () =>
@@ -227,13 +245,18 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         client.socket.send(create())
         yield* Effect.promise(() => client.next("response.completed"))
         // The frame reached Codex untouched.
-        expect(client.frames.find((frame) => frame.type === "codex.rate_limits")).toMatchObject({ rate_limits: { limit_reached: true } })
-        const resting = sql`SELECT cooldown_reason FROM account_health WHERE account_id = ${account.id} AND cooldown_until > now() + interval '50 minutes'`
-        expect(yield* resting.pipe(
-          Effect.filterOrFail((rows) => rows.length > 0),
-          Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("5 seconds"))),
-          Effect.orDie
-        )).toEqual([{ cooldownReason: "usage_limit" }])
+        expect(client.frames.find((frame) => frame.type === "codex.rate_limits")).toMatchObject({
+          rate_limits: { limit_reached: true }
+        })
+        const resting =
+          sql`SELECT cooldown_reason FROM account_health WHERE account_id = ${account.id} AND cooldown_until > now() + interval '50 minutes'`
+        expect(
+          yield* resting.pipe(
+            Effect.filterOrFail((rows) => rows.length > 0),
+            Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("5 seconds"))),
+            Effect.orDie
+          )
+        ).toEqual([{ cooldownReason: "usage_limit" }])
         client.socket.close()
       }))
 
@@ -249,7 +272,10 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
 })
 
 describe("websocket idle timeout", () => {
-  layer(gatewayLayer("pglite", { CODEX_POOLER_WS_IDLE_TIMEOUT_MS: "300" }), { excludeTestServices: true, timeout: 60_000 })((it) => {
+  layer(gatewayLayer("pglite", { CODEX_POOLER_WS_IDLE_TIMEOUT_MS: "300" }), {
+    excludeTestServices: true,
+    timeout: 60_000
+  })((it) => {
     it.effect("a bridge with no frames either way for the idle timeout is closed on both sides", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
@@ -264,33 +290,40 @@ describe("websocket idle timeout", () => {
 })
 
 describe("websocket drain", () => {
-  it.live("stopping the gateway moves an idle socket at once and a busy one right after its response (1012)", () =>
-    Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      // A grace period far past the test's own timeout: stopping can only finish by the sockets having moved.
-      const context = yield* Layer.buildWithScope(gatewayLayer("pglite", { CODEX_POOLER_SHUTDOWN_GRACE_MS: "3600000" }), scope)
-      const fake = Context.get(context, Fake)
-      const pool = yield* Effect.provide(setupPool(1), context)
-      const url = yield* Effect.provide(gatewayUrl, context)
-      const idle = yield* open(url, wsHeaders(pool.key, "thread-idle"))
-      const busy = yield* open(url, wsHeaders(pool.key, "thread-busy"))
-      if (!("socket" in idle) || !("socket" in busy)) return expect.fail("upgrade refused")
-      idle.socket.send(create())
-      yield* Effect.promise(() => idle.next("response.completed"))
+  it.live(
+    "stopping the gateway moves an idle socket at once and a busy one right after its response (1012)",
+    () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        // A grace period far past the test's own timeout: stopping can only finish by the sockets having moved.
+        const context = yield* Layer.buildWithScope(
+          gatewayLayer("pglite", { CODEX_POOLER_SHUTDOWN_GRACE_MS: "3600000" }),
+          scope
+        )
+        const fake = Context.get(context, Fake)
+        const pool = yield* Effect.provide(setupPool(1), context)
+        const url = yield* Effect.provide(gatewayUrl, context)
+        const idle = yield* open(url, wsHeaders(pool.key, "thread-idle"))
+        const busy = yield* open(url, wsHeaders(pool.key, "thread-busy"))
+        if (!("socket" in idle) || !("socket" in busy)) return expect.fail("upgrade refused")
+        idle.socket.send(create())
+        yield* Effect.promise(() => idle.next("response.completed"))
 
-      fake.setEventDelay(150)
-      busy.socket.send(create())
-      yield* Effect.promise(() => busy.next("response.created"))
-      const stopping = yield* Effect.fork(Scope.close(scope, Exit.void))
+        fake.setEventDelay(150)
+        busy.socket.send(create())
+        yield* Effect.promise(() => busy.next("response.created"))
+        const stopping = yield* Effect.fork(Scope.close(scope, Exit.void))
 
-      const idleClosed = yield* Effect.promise(() => idle.closed)
-      expect(idleClosed).toEqual({ code: 1012, reason: "gateway restarting" })
-      expect(busy.frames.some((frame) => frame.type === "response.completed")).toBe(false)
-      expect(yield* Effect.promise(() => busy.closed)).toEqual({ code: 1012, reason: "gateway restarting" })
-      // The busy socket's response reached Codex whole before the socket was closed.
-      expect(busy.frames.at(-1)?.type).toEqual("response.completed")
-      // Stopping finishes once both sockets have gone, not when the grace period runs out.
-      yield* Fiber.join(stopping)
-      fake.setEventDelay(0)
-    }), 60_000)
+        const idleClosed = yield* Effect.promise(() => idle.closed)
+        expect(idleClosed).toEqual({ code: 1012, reason: "gateway restarting" })
+        expect(busy.frames.some((frame) => frame.type === "response.completed")).toBe(false)
+        expect(yield* Effect.promise(() => busy.closed)).toEqual({ code: 1012, reason: "gateway restarting" })
+        // The busy socket's response reached Codex whole before the socket was closed.
+        expect(busy.frames.at(-1)?.type).toEqual("response.completed")
+        // Stopping finishes once both sockets have gone, not when the grace period runs out.
+        yield* Fiber.join(stopping)
+        fake.setEventDelay(0)
+      }),
+    60_000
+  )
 })

@@ -1,24 +1,25 @@
-import { describe, expect, it, layer } from "@effect/vitest"
 import { SqlClient } from "@effect/sql"
+import { describe, expect, it, layer } from "@effect/vitest"
 import { Deferred, Effect, Schedule } from "effect"
+import * as fs from "node:fs"
+import * as nodePath from "node:path"
 import WebSocket from "ws"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { makeWatch } from "../src/Proxy/WebSocket/Watch.ts"
-import * as fs from "node:fs"
-import * as nodePath from "node:path"
 import { startFakeUpstream } from "./FakeUpstream/FakeUpstream.ts"
 import { cli } from "./support/Cli.ts"
 import { backendEnv, backends, tempDir } from "./support/Databases.ts"
-import { startGateway } from "./support/Serve.ts"
 import { Fake, gatewayLayer, gatewayUrl, postResponses, setupPool } from "./support/Gateway.ts"
 import { closeCodeOf, closePayload, frame, opcodes, type RawClient, rawUpgrade } from "./support/RawWebSocket.ts"
 import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
+import { startGateway } from "./support/Serve.ts"
 
 const path = "/backend-api/codex/responses"
 
 const wsHeaders = (key: string) => ({ ...codexHeaders(key), "openai-beta": "responses_websockets=2026-02-06" })
 
-const create = (extra: Record<string, unknown> = {}) => JSON.stringify({ type: "response.create", ...responsesBody(), ...extra })
+const create = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ type: "response.create", ...responsesBody(), ...extra })
 
 const keyIdOf = (key: string) => key.slice(4, 20)
 
@@ -46,7 +47,9 @@ const open = (url: string, key: string) =>
         new Promise<Record<string, unknown>>((done) => {
           const seen = frames.length
           const check = () => {
-            const found = frames.slice(seen).find((one) => one["type"] === "response.completed" || one["type"] === "error")
+            const found = frames.slice(seen).find((one) =>
+              one["type"] === "response.completed" || one["type"] === "error"
+            )
             if (found !== undefined) done(found)
             else waiters.push(check)
           }
@@ -57,7 +60,8 @@ const open = (url: string, key: string) =>
     })
   )
 
-const raw = (key: string) => Effect.flatMap(gatewayUrl, (url) => Effect.promise(() => rawUpgrade(url, path, wsHeaders(key))))
+const raw = (key: string) =>
+  Effect.flatMap(gatewayUrl, (url) => Effect.promise(() => rawUpgrade(url, path, wsHeaders(key))))
 
 const nextClose = (client: RawClient) => Effect.promise(() => client.next((one) => one.opcode === opcodes.close))
 
@@ -143,11 +147,20 @@ describe.each(backends)("hostile websocket clients on %s", (backend) => {
         const from = fake.requests.length
         const { model: _, ...rest } = responsesBody()
         const forbidden = [
-          JSON.stringify({ type: "response.create", client_metadata: { model: "gpt-5.5" }, model: "gpt-forbidden", ...rest }),
+          JSON.stringify({
+            type: "response.create",
+            client_metadata: { model: "gpt-5.5" },
+            model: "gpt-forbidden",
+            ...rest
+          }),
           JSON.stringify({ type: "response.create", padding: "x".repeat(5000), ...rest, model: "gpt-forbidden" })
         ]
         for (const frame of forbidden) {
-          expect(yield* Effect.promise(() => client.turn(frame))).toMatchObject({ type: "error", status: 403, error: { code: "model_not_allowed" } })
+          expect(yield* Effect.promise(() => client.turn(frame))).toMatchObject({
+            type: "error",
+            status: 403,
+            error: { code: "model_not_allowed" }
+          })
         }
         const invalid: ReadonlyArray<readonly [string | Buffer, boolean]> = [
           [`{"type":"response.create","model":"gpt-forbidden","model":"gpt-5.5","input":[]}`, false],
@@ -161,7 +174,11 @@ describe.each(backends)("hostile websocket clients on %s", (backend) => {
           [Buffer.from(create()), true]
         ]
         for (const [frame, binary] of invalid) {
-          expect(yield* Effect.promise(() => client.turn(frame, binary))).toMatchObject({ type: "error", status: 400, error: { code: "invalid_frame" } })
+          expect(yield* Effect.promise(() => client.turn(frame, binary))).toMatchObject({
+            type: "error",
+            status: 400,
+            error: { code: "invalid_frame" }
+          })
         }
         expect(framesUpstream(fake, from)).toHaveLength(0)
         expect(yield* Effect.promise(() => client.turn(create()))).toMatchObject({ type: "response.completed" })
@@ -207,7 +224,9 @@ describe.each(backends)("hostile websocket clients on %s", (backend) => {
         expect(first.status).toBe(101)
         const second = yield* raw(pool.key)
         expect(second.status).toBe(429)
-        expect(JSON.parse(yield* Effect.promise(() => second.body))).toMatchObject({ error: { code: "key_open_websockets" } })
+        expect(JSON.parse(yield* Effect.promise(() => second.body))).toMatchObject({
+          error: { code: "key_open_websockets" }
+        })
         first.socket.destroy()
         yield* Effect.promise(() => first.closed)
         // the slot is given back once the first socket is gone
@@ -225,10 +244,20 @@ describe.each(backends)("hostile websocket clients on %s", (backend) => {
         const pool = yield* setupPool(1)
         const url = yield* gatewayUrl
         const from = fake.requests.length
-        for (const other of ["/backend-api/codex/models", "/backend-api/codex/RESPONSES", `${path};x=y`, `${path}/`, "/healthz"]) {
+        for (
+          const other of [
+            "/backend-api/codex/models",
+            "/backend-api/codex/RESPONSES",
+            `${path};x=y`,
+            `${path}/`,
+            "/healthz"
+          ]
+        ) {
           const answer = yield* Effect.promise(() => rawUpgrade(url, other, wsHeaders(pool.key)))
           expect(answer.status).toBe(400)
-          expect(JSON.parse(yield* Effect.promise(() => answer.body))).toMatchObject({ error: { code: "websocket_not_supported" } })
+          expect(JSON.parse(yield* Effect.promise(() => answer.body))).toMatchObject({
+            error: { code: "websocket_not_supported" }
+          })
         }
         expect(fake.requests.slice(from)).toHaveLength(0)
       }))
@@ -245,7 +274,10 @@ describe.each(backends)("hostile websocket clients on %s", (backend) => {
           Effect.retry(Schedule.spaced("400 millis").pipe(Schedule.intersect(Schedule.recurs(20)))),
           Effect.option
         )
-        expect(refused._tag === "Some" && refused.value).toMatchObject({ status: 403, error: { code: "model_not_allowed" } })
+        expect(refused._tag === "Some" && refused.value).toMatchObject({
+          status: 403,
+          error: { code: "model_not_allowed" }
+        })
         client.socket.close()
       }))
 
@@ -270,14 +302,19 @@ describe.each(backends)("hostile websocket clients on %s", (backend) => {
 })
 
 describe("websocket frame limit", () => {
-  layer(gatewayLayer("pglite", { CODEX_POOLER_MAX_BODY_BYTES: "65536" }), { excludeTestServices: true, timeout: 60_000 })((it) => {
+  layer(gatewayLayer("pglite", { CODEX_POOLER_MAX_BODY_BYTES: "65536" }), {
+    excludeTestServices: true,
+    timeout: 60_000
+  })((it) => {
     it.effect("a client frame over CODEX_POOLER_MAX_BODY_BYTES closes the socket with 1009 and nothing goes upstream", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
         const pool = yield* setupPool(1)
         const client = yield* raw(pool.key)
         const from = fake.requests.length
-        client.socket.write(frame(opcodes.text, JSON.stringify({ type: "response.create", ...responsesBody("x".repeat(70_000)) })))
+        client.socket.write(
+          frame(opcodes.text, JSON.stringify({ type: "response.create", ...responsesBody("x".repeat(70_000)) }))
+        )
         expect(closeCodeOf(yield* nextClose(client))).toBe(1009)
         yield* Effect.promise(() => client.closed)
         expect(framesUpstream(fake, from)).toHaveLength(0)
@@ -297,7 +334,10 @@ describe("websocket frame limit", () => {
 })
 
 describe("websockets per key", () => {
-  layer(gatewayLayer("pglite", { CODEX_POOLER_MAX_WEBSOCKETS_PER_KEY: "2" }), { excludeTestServices: true, timeout: 60_000 })((it) => {
+  layer(gatewayLayer("pglite", { CODEX_POOLER_MAX_WEBSOCKETS_PER_KEY: "2" }), {
+    excludeTestServices: true,
+    timeout: 60_000
+  })((it) => {
     it.effect("a key holds at most CODEX_POOLER_MAX_WEBSOCKETS_PER_KEY open sockets; another key is not affected", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
@@ -308,7 +348,9 @@ describe("websockets per key", () => {
         expect(opened.map((client) => client.status)).toEqual([101, 101])
         const refused = yield* raw(pool.key)
         expect(refused.status).toBe(429)
-        expect(JSON.parse(yield* Effect.promise(() => refused.body))).toMatchObject({ error: { code: "key_open_websockets" } })
+        expect(JSON.parse(yield* Effect.promise(() => refused.body))).toMatchObject({
+          error: { code: "key_open_websockets" }
+        })
         const another = yield* raw(other.key)
         expect(another.status).toBe(101)
         expect(fake.openSockets()).toBe(before + 3)
@@ -332,7 +374,11 @@ describe("websocket watch", () => {
         accountUsable: () => Effect.void,
         interval: "20 millis"
       })
-      yield* watcher.watch({ authorization: "Bearer cpk_x", accountId: "acct_1", close: () => Deferred.unsafeDone(closed, Effect.void) })
+      yield* watcher.watch({
+        authorization: "Bearer cpk_x",
+        accountId: "acct_1",
+        close: () => Deferred.unsafeDone(closed, Effect.void)
+      })
       yield* Effect.sleep("20 millis").pipe(Effect.repeat({ until: () => calls >= 3 }), Effect.timeout("5 seconds"))
       expect(yield* Deferred.isDone(closed)).toBe(false)
       revoked = true
@@ -343,18 +389,31 @@ describe("websocket watch", () => {
 describe("a protocol violation in a gateway process", () => {
   it.scopedLive("ends that socket only: the process stays up and serves", () =>
     Effect.gen(function*() {
-      const fake = yield* Effect.acquireRelease(Effect.promise(() => startFakeUpstream()), (fake) => Effect.promise(() => fake.close()))
-      const env = { ...(yield* backendEnv("pglite")), CODEX_POOLER_UPSTREAM_URL: fake.url, CODEX_POOLER_AUTH_URL: fake.authUrl }
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => startFakeUpstream()), (fake) =>
+        Effect.promise(() => fake.close()))
+      const env = {
+        ...(yield* backendEnv("pglite")),
+        CODEX_POOLER_UPSTREAM_URL: fake.url,
+        CODEX_POOLER_AUTH_URL: fake.authUrl
+      }
       const account = fake.addAccount()
       const authFile = nodePath.join(yield* tempDir("hostile"), "auth.json")
       fs.writeFileSync(authFile, JSON.stringify(fake.authJson(account.accountId)))
       for (const args of [["pool", "create", "hostile"], ["account", "import", "--pool", "hostile", authFile]]) {
-        expect((yield* Effect.promise(() => cli(args, env))).code).toBe(0)
+        expect(
+          (yield* Effect.promise(() =>
+            cli(args, env)
+          )).code
+        ).toBe(0)
       }
-      const key = (yield* Effect.promise(() => cli(["key", "create", "--pool", "hostile"], env))).stdout.trimEnd().split("\n").at(-1) ?? ""
+      const key = (yield* Effect.promise(() =>
+        cli(["key", "create", "--pool", "hostile"], env)
+      )).stdout.trimEnd().split("\n").at(-1) ?? ""
       const gateway = yield* startGateway(env)
       for (const [, bytes, code] of protocolViolations.slice(0, 4)) {
-        const client = yield* Effect.promise(() => rawUpgrade(gateway.url, path, wsHeaders(key)))
+        const client = yield* Effect.promise(() =>
+          rawUpgrade(gateway.url, path, wsHeaders(key))
+        )
         expect(client.status).toBe(101)
         client.socket.write(bytes)
         expect(closeCodeOf(yield* nextClose(client))).toBe(code)
@@ -376,7 +435,10 @@ describe("client frames", () => {
     // imported here so that the rest of this file also runs where the parser does not exist (commit 93af2ee)
     const { readClientFrame } = await import("../src/Proxy/WebSocket/ClientFrames.ts")
     const read = (text: string) => readClientFrame(Buffer.from(text), false)._tag
-    expect(readClientFrame(Buffer.from(`{"model":"m","type":"response.create"}`), false)).toEqual({ _tag: "Create", model: "m" })
+    expect(readClientFrame(Buffer.from(`{"model":"m","type":"response.create"}`), false)).toEqual({
+      _tag: "Create",
+      model: "m"
+    })
     expect(read(`\r\n {"type" : "response\\u002ecreate", "model":"m"}`)).toBe("Create")
     expect(read(`{"type":"response.interrupt","response_id":"resp_1"}`)).toBe("Other")
     // a key seen twice, however it is spelled, is refused; the same key at another depth is not a repeat

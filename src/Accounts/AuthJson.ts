@@ -66,9 +66,13 @@ export const parseAuthJson = (text: string): Effect.Effect<UpstreamCredentials, 
     )
     const file = yield* Schema.decodeUnknownEither(AuthFile, { errors: "all" })(json).pipe(
       Either.mapLeft((error) =>
-        invalid(`auth.json has no ChatGPT tokens: ${ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
-          `${issue.path.join(".")} ${issue.message}`.trim()
-        ).join("; ")}`)
+        invalid(
+          `auth.json has no ChatGPT tokens: ${
+            ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
+              `${issue.path.join(".")} ${issue.message}`.trim()
+            ).join("; ")
+          }`
+        )
       )
     )
     const claims = yield* Option.match(decodeJwtClaims(file.tokens.id_token), {
@@ -78,7 +82,9 @@ export const parseAuthJson = (text: string): Effect.Effect<UpstreamCredentials, 
     const auth = claims["https://api.openai.com/auth"]
     const chatgptAccountId = file.tokens.account_id || auth?.chatgpt_account_id
     if (!chatgptAccountId) {
-      return yield* invalid("no ChatGPT account id: tokens.account_id and the id_token's chatgpt_account_id are both missing")
+      return yield* invalid(
+        "no ChatGPT account id: tokens.account_id and the id_token's chatgpt_account_id are both missing"
+      )
     }
     const exp = decodeJwtClaims(file.tokens.access_token).pipe(Option.flatMapNullable((access) => access.exp))
     return {

@@ -20,10 +20,15 @@ const importCommand = Command.make("import", {
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const text = yield* fs.readFileString(input.file).pipe(
-      Effect.mapError((error) => new InvalidInput({ message: `cannot read ${input.file}: ${error._tag === "SystemError" ? error.reason : error.message}` }))
+      Effect.mapError((error) =>
+        new InvalidInput({
+          message: `cannot read ${input.file}: ${error._tag === "SystemError" ? error.reason : error.message}`
+        })
+      )
     )
     const { account, created } = yield* (yield* Accounts).importAuthJson(input.pool, text)
-    yield* emit(input.json, { account, created }, () => `${created ? "imported" : "updated"} account ${describe(account)}`)
+    yield* emit(input.json, { account, created }, () =>
+      `${created ? "imported" : "updated"} account ${describe(account)}`)
   })).pipe(Command.withDescription("import a ChatGPT account from a Codex CLI auth.json"))
 
 const list = Command.make("list", { json }, (input) =>

@@ -35,7 +35,17 @@ export const usageCommand = Command.make("usage", {
   })).pipe(Command.withDescription("requests and tokens per pool, key, account or model"))
 
 const requestColumns = [
-  "STARTED", "ID", "POOL", "MODEL", "STATUS", "HTTP", "ERROR", "ATTEMPTS", "TOKENS", "ACCOUNT", "KEY"
+  "STARTED",
+  "ID",
+  "POOL",
+  "MODEL",
+  "STATUS",
+  "HTTP",
+  "ERROR",
+  "ATTEMPTS",
+  "TOKENS",
+  "ACCOUNT",
+  "KEY"
 ]
 const requestRow = (row: typeof RequestRow.Type) => [
   row.startedAt,

@@ -5,9 +5,13 @@ import { describeConfigError } from "../Config.ts"
 // Every expected failure ends the process with one readable line on stderr and exit code 1 (2 for usage errors).
 export const describeFailure = (error: unknown): { readonly line: string; readonly exitCode: number } => {
   if (ValidationError.isValidationError(error)) return { line: "", exitCode: 2 }
-  if (ConfigError.isConfigError(error)) return { line: `invalid configuration: ${describeConfigError(error)}`, exitCode: 1 }
+  if (ConfigError.isConfigError(error)) {
+    return { line: `invalid configuration: ${describeConfigError(error)}`, exitCode: 1 }
+  }
   if (Predicate.hasProperty(error, "message") && typeof error.message === "string") {
-    const cause = Predicate.hasProperty(error, "cause") && error.cause instanceof Error ? `: ${error.cause.message}` : ""
+    const cause = Predicate.hasProperty(error, "cause") && error.cause instanceof Error
+      ? `: ${error.cause.message}`
+      : ""
     return { line: `${error.message}${cause}`, exitCode: 1 }
   }
   return { line: String(error), exitCode: 1 }

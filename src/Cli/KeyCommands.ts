@@ -1,9 +1,9 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Effect, Either, Option, Struct } from "effect"
-import { InvalidInput } from "../Domain/Errors.ts"
 import { parseLifetime } from "../Domain/Duration.ts"
-import type { KeyLimits } from "../PoolKeys/PoolKeysRepo.ts"
+import { InvalidInput } from "../Domain/Errors.ts"
 import { limitCeilings, PoolKeys } from "../PoolKeys.ts"
+import type { KeyLimits } from "../PoolKeys/PoolKeysRepo.ts"
 import { emit, emitList, emitSecret, json } from "./Output.ts"
 
 const modelList = (text: string) => text.split(",").map((model) => model.trim()).filter((model) => model !== "")
@@ -19,10 +19,16 @@ const describeLimits = (key: KeyLimits) =>
 const create = Command.make("create", {
   pool: Options.text("pool").pipe(Options.withDescription("slug of the pool the key opens")),
   name: Options.text("name").pipe(Options.optional),
-  expires: Options.text("expires").pipe(Options.withDescription("lifetime such as 90m, 12h, 30d, 8w"), Options.optional),
+  expires: Options.text("expires").pipe(
+    Options.withDescription("lifetime such as 90m, 12h, 30d, 8w"),
+    Options.optional
+  ),
   rpm: Options.integer("rpm").pipe(Options.withDescription("requests per minute"), Options.optional),
   tokensPerDay: Options.integer("tokens-per-day").pipe(Options.withDescription("tokens per UTC day"), Options.optional),
-  maxConcurrent: Options.integer("max-concurrent").pipe(Options.withDescription("open streams at once"), Options.optional),
+  maxConcurrent: Options.integer("max-concurrent").pipe(
+    Options.withDescription("open streams at once"),
+    Options.optional
+  ),
   models: Options.text("models").pipe(Options.withDescription("comma-separated model allow-list"), Options.optional),
   json
 }, (input) =>
@@ -56,9 +62,9 @@ const create = Command.make("create", {
     yield* emitSecret(
       input.json,
       { key, token: created.token },
-      `created key ${key.id} "${key.name}" for pool ${key.poolSlug}${key.expiresAt ? `, expires ${key.expiresAt.toISOString()}` : ""}${
-        limited.length > 0 ? `, limits: ${limited.join(", ")}` : ""
-      }`,
+      `created key ${key.id} "${key.name}" for pool ${key.poolSlug}${
+        key.expiresAt ? `, expires ${key.expiresAt.toISOString()}` : ""
+      }${limited.length > 0 ? `, limits: ${limited.join(", ")}` : ""}`,
       created.token
     )
   })).pipe(Command.withDescription("create a Pool API key (the secret is shown once)"))

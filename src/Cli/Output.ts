@@ -4,12 +4,20 @@ import { Console, Effect } from "effect"
 export const json = Options.boolean("json").pipe(Options.withDescription("print JSON for scripts"))
 
 const cell = (value: unknown): string =>
-  value === null || value === undefined ? "-" : value instanceof Date ? value.toISOString() : Array.isArray(value) ? value.join(",") || "-" : String(value)
+  value === null || value === undefined
+    ? "-"
+    : value instanceof Date
+    ? value.toISOString()
+    : Array.isArray(value)
+    ? value.join(",") || "-"
+    : String(value)
 
 export const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<unknown>>): string => {
   const cells = [headers, ...rows.map((row) => row.map(cell))]
   const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? "").length)))
-  return cells.map((row) => row.map((value, column) => value.padEnd(widths[column] ?? 0)).join("  ").trimEnd()).join("\n")
+  return cells.map((row) => row.map((value, column) => value.padEnd(widths[column] ?? 0)).join("  ").trimEnd()).join(
+    "\n"
+  )
 }
 
 export const emit = (asJson: boolean, value: unknown, human: () => string) =>

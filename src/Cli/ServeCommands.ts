@@ -1,12 +1,18 @@
 import { Command } from "@effect/cli"
 import { Console, Effect, Layer } from "effect"
-import { migrate, ServeSqlLive, SqlLive } from "../Sql.ts"
 import { ServerLive } from "../Server.ts"
+import { migrate, ServeSqlLive, SqlLive } from "../Sql.ts"
 import { Vault } from "../Vault.ts"
 
 export const serveCommand = Command.make("serve", {}, () =>
   // Spans stay off until a tracer is configured: on the hot path they cost more than the work they describe.
-  Layer.launch(ServerLive.pipe(Layer.provide(Vault.Default), Layer.provide(ServeSqlLive), Layer.provide(Layer.setTracerEnabled(false))))).pipe(
+  Layer.launch(
+    ServerLive.pipe(
+      Layer.provide(Vault.Default),
+      Layer.provide(ServeSqlLive),
+      Layer.provide(Layer.setTracerEnabled(false))
+    )
+  )).pipe(
     Command.withDescription("run the gateway (migrates the database first)")
   )
 

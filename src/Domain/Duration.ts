@@ -10,5 +10,7 @@ export const parseLifetime = (text: string): Either.Either<number, InvalidInput>
   const unit = units[match?.[2] ?? ""]
   return match !== null && unit !== undefined && amount > 0
     ? Either.right(amount * unit)
-    : Either.left(new InvalidInput({ message: `"${text}" is not a duration: use a number and m, h, d or w (e.g. 30d)` }))
+    : Either.left(
+      new InvalidInput({ message: `"${text}" is not a duration: use a number and m, h, d or w (e.g. 30d)` })
+    )
 }

@@ -21,7 +21,9 @@ const routes = Effect.gen(function*() {
         ? { status: 200, body: { status: "ready", migration: latest } }
         : { status: 503, body: { status: "not_ready", reason: "migrations pending", migration: latest ?? 0, expected } }
     ),
-    Effect.catchAll(() => Effect.succeed({ status: 503, body: { status: "not_ready", reason: "database unreachable" } }))
+    Effect.catchAll(() =>
+      Effect.succeed({ status: 503, body: { status: "not_ready", reason: "database unreachable" } })
+    )
   )
 
   return [

@@ -16,11 +16,16 @@ const route = Effect.gen(function*() {
     yield* token === undefined ? new CredentialRejected({ kind: "cpo", reason: "missing" }) : tokens.verify(token)
     return HttpServerResponse.text(yield* metrics.render, { contentType: metrics.contentType })
   }).pipe(
-    Effect.catchTag("CredentialRejected", (error) =>
-      HttpServerResponse.json({ error: { type: "invalid_request_error", code: "invalid_operator_token", message: error.message } }, {
-        status: 401,
-        headers: { "www-authenticate": `Bearer realm="codex-pooler"` }
-      }))
+    Effect.catchTag(
+      "CredentialRejected",
+      (error) =>
+        HttpServerResponse.json({
+          error: { type: "invalid_request_error", code: "invalid_operator_token", message: error.message }
+        }, {
+          status: 401,
+          headers: { "www-authenticate": `Bearer realm="codex-pooler"` }
+        })
+    )
   )
   return [HttpLayerRouter.route("GET", "/metrics", scrape)]
 })

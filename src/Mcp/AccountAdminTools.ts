@@ -33,7 +33,8 @@ export const accountAdminTools = Effect.gen(function*() {
     }),
     defineTool({
       name: "clear_account_cooldown",
-      description: "Clear an account's cooldown and close its circuit, making it eligible again. Recorded in the audit log.",
+      description:
+        "Clear an account's cooldown and close its circuit, making it eligible again. Recorded in the audit log.",
       scope: "admin",
       input: AccountId,
       output: Result,

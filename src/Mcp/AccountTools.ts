@@ -13,16 +13,20 @@ export const accountTools = Effect.gen(function*() {
   return [
     defineTool({
       name: "list_accounts",
-      description: "List accounts with plan, status, pools, quota windows (with reset times), cooldown and circuit state.",
+      description:
+        "List accounts with plan, status, pools, quota windows (with reset times), cooldown and circuit state.",
       scope: "read",
       input: Schema.Struct({ pool: Schema.optional(Schema.String), status: Schema.optional(AccountStatus) }),
       output: Schema.Struct({ accounts: Schema.Array(AccountView) }),
       run: (input) =>
-        Effect.map(accounts.list, (all) =>
-          all.filter((account) =>
-            (input.pool === undefined || account.pools.includes(input.pool)) &&
-            (input.status === undefined || account.status === input.status)
-          )).pipe(Effect.flatMap(views.many), Effect.map((list) => ({ accounts: list })))
+        Effect.map(
+          accounts.list,
+          (all) =>
+            all.filter((account) =>
+              (input.pool === undefined || account.pools.includes(input.pool)) &&
+              (input.status === undefined || account.status === input.status)
+            )
+        ).pipe(Effect.flatMap(views.many), Effect.map((list) => ({ accounts: list })))
     }),
     defineTool({
       name: "get_account",

@@ -31,9 +31,20 @@ export const AccountView = Schema.Struct({
 })
 export type AccountView = typeof AccountView.Type
 
-const closed = { state: "closed", consecutiveFailures: 0, openedAt: null, lastErrorCode: null, lastFailureAt: null } as const
+const closed = {
+  state: "closed",
+  consecutiveFailures: 0,
+  openedAt: null,
+  lastErrorCode: null,
+  lastFailureAt: null
+} as const
 
-const toView = (account: Account, row: Health | undefined, windows: ReadonlyArray<QuotaRow>, now: number): AccountView => ({
+const toView = (
+  account: Account,
+  row: Health | undefined,
+  windows: ReadonlyArray<QuotaRow>,
+  now: number
+): AccountView => ({
   id: account.id,
   email: maskEmail(account.email),
   plan: account.plan,
@@ -69,7 +80,8 @@ export const makeAccountViews = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const health = new Map<string, Health>((yield* fleet.health).map((row) => [row.accountId, row]))
       return yield* Effect.forEach(accounts, (account) =>
-        Effect.map(quota.forAccount(account.id), (windows) => toView(account, health.get(account.id), windows, now)))
+        Effect.map(quota.forAccount(account.id), (windows) =>
+          toView(account, health.get(account.id), windows, now)))
     })
   const one = (account: Account) =>
     Effect.gen(function*() {

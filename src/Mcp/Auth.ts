@@ -6,7 +6,11 @@ export const bearerToken = (request: IncomingMessage) => bearerOf(request.header
 
 export const jsonRpcError = (response: ServerResponse, status: number, code: number, message: string, headers = {}) => {
   const body = JSON.stringify({ jsonrpc: "2.0", error: { code, message }, id: null })
-  response.writeHead(status, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) })
+  response.writeHead(status, {
+    ...headers,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body)
+  })
   response.end(body)
 }
 

@@ -11,7 +11,10 @@ const limit = (max: number, description: string) =>
 
 const Limits = Schema.Struct({
   keyId: KeyId,
-  requestsPerMinute: limit(limitCeilings.requestsPerMinute, "requests per minute, 1 to 1000000; null removes the limit"),
+  requestsPerMinute: limit(
+    limitCeilings.requestsPerMinute,
+    "requests per minute, 1 to 1000000; null removes the limit"
+  ),
   tokensPerDay: limit(limitCeilings.tokensPerDay, "tokens per day, 1 to 10^12; null removes the limit"),
   maxConcurrent: limit(limitCeilings.maxConcurrent, "concurrent requests, 1 to 10000; null removes the limit"),
   allowedModels: Schema.optional(
@@ -27,7 +30,9 @@ export const keyAdminTools = Effect.gen(function*() {
   const setLimits = ({ keyId, ...changes }: typeof Limits.Type) =>
     Effect.gen(function*() {
       if (Object.keys(changes).length === 0) {
-        return yield* new InvalidInput({ message: "give at least one of requestsPerMinute, tokensPerDay, maxConcurrent, allowedModels" })
+        return yield* new InvalidInput({
+          message: "give at least one of requestsPerMinute, tokensPerDay, maxConcurrent, allowedModels"
+        })
       }
       yield* keys.setLimits(keyId, changes)
       return yield* findKey(fleet, keyId)
@@ -46,10 +51,12 @@ export const keyAdminTools = Effect.gen(function*() {
       output: Schema.Struct({ key: KeyView, token: Schema.String }),
       run: (input) =>
         Effect.gen(function*() {
-          const lifetimeMs = input.expires === undefined ? undefined : yield* Either.match(parseLifetime(input.expires), {
-            onLeft: Effect.fail,
-            onRight: Effect.succeed
-          })
+          const lifetimeMs = input.expires === undefined ?
+            undefined :
+            yield* Either.match(parseLifetime(input.expires), {
+              onLeft: Effect.fail,
+              onRight: Effect.succeed
+            })
           const created = yield* keys.create({
             poolSlug: input.pool,
             ...(input.name === undefined ? {} : { name: input.name }),

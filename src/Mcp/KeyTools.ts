@@ -53,7 +53,10 @@ export const keyView = (key: KeyDetail): typeof KeyView.Type => ({
 export const KeyId = Schema.String.annotations({ description: "a Pool key id (the 16 hex digits after cpk_)" })
 
 export const findKey = (fleet: FleetRepo, id: string) =>
-  Effect.flatMap(fleet.key(id), (key) => key === undefined ? Effect.fail(new NotFound({ kind: "key", id })) : Effect.succeed(keyView(key)))
+  Effect.flatMap(
+    fleet.key(id),
+    (key) => key === undefined ? Effect.fail(new NotFound({ kind: "key", id })) : Effect.succeed(keyView(key))
+  )
 
 export const keyTools = Effect.gen(function*() {
   const fleet = yield* FleetRepo
@@ -70,8 +73,10 @@ export const keyTools = Effect.gen(function*() {
       run: (input) =>
         Effect.map(fleet.keys, (keys) => ({
           keys: keys
-            .filter((key) => (input.pool === undefined || key.poolSlug === input.pool) &&
-              (input.status === undefined || key.status === input.status))
+            .filter((key) =>
+              (input.pool === undefined || key.poolSlug === input.pool) &&
+              (input.status === undefined || key.status === input.status)
+            )
             .map(keyView)
         }))
     }),

@@ -25,11 +25,14 @@ export const poolTools = Effect.gen(function*() {
 
   const list = Effect.map(pools.list, (all) => all.map(({ keys, ...pool }) => ({ ...pool, activeKeys: keys })))
   const find = (ref: string) =>
-    Effect.flatMap(list, (all) =>
-      Option.match(Option.fromNullable(all.find((pool) => pool.slug === ref || pool.id === ref)), {
-        onNone: () => Effect.fail(new PoolNotFound({ slug: ref })),
-        onSome: Effect.succeed
-      }))
+    Effect.flatMap(
+      list,
+      (all) =>
+        Option.match(Option.fromNullable(all.find((pool) => pool.slug === ref || pool.id === ref)), {
+          onNone: () => Effect.fail(new PoolNotFound({ slug: ref })),
+          onSome: Effect.succeed
+        })
+    )
 
   return [
     defineTool({

@@ -22,7 +22,9 @@ export const requestTools = Effect.gen(function*() {
         status: Schema.optional(Schema.Literal("in_progress", "succeeded", "failed", "cancelled")),
         since: Schema.optional(Instant),
         until: Schema.optional(Instant),
-        limit: Schema.optional(Schema.Int.pipe(Schema.between(1, requestPageMax))).annotations({ description: "1 to 200, default 50" }),
+        limit: Schema.optional(Schema.Int.pipe(Schema.between(1, requestPageMax))).annotations({
+          description: "1 to 200, default 50"
+        }),
         offset: Schema.optional(Schema.Int.pipe(Schema.between(0, 1_000_000)))
       }),
       output: Schema.Struct({ requests: Schema.Array(RequestView), nextOffset: Schema.NullOr(Schema.Number) }),
@@ -30,7 +32,8 @@ export const requestTools = Effect.gen(function*() {
     }),
     defineTool({
       name: "usage_summary",
-      description: "Requests and tokens grouped by pool, key, account or model over a time window (default: the last 24 hours).",
+      description:
+        "Requests and tokens grouped by pool, key, account or model over a time window (default: the last 24 hours).",
       scope: "read",
       input: Schema.Struct({
         by: Schema.optional(UsageGroup).annotations({ description: "pool (default), key, account or model" }),

@@ -30,12 +30,19 @@ export interface ToolSpec<I, II, O, OI extends Readonly<Record<string, unknown>>
 // A Struct with no fields becomes `anyOf: [object, array]`; MCP wants an object schema even then.
 const objectSchema = <A, I>(schema: Schema.Schema<A, I>): ObjectJsonSchema => {
   const { $schema: _, ...json } = JSONSchema.make(schema)
-  return "properties" in json ? { ...json, type: "object" } : { type: "object", properties: {}, additionalProperties: false }
+  return "properties" in json
+    ? { ...json, type: "object" }
+    : { type: "object", properties: {}, additionalProperties: false }
 }
 
-export const toolError = (message: string): CallToolResult => ({ isError: true, content: [{ type: "text", text: message }] })
+export const toolError = (message: string): CallToolResult => ({
+  isError: true,
+  content: [{ type: "text", text: message }]
+})
 
-export const defineTool = <I, II, O, OI extends Readonly<Record<string, unknown>>>(spec: ToolSpec<I, II, O, OI>): Tool => {
+export const defineTool = <I, II, O, OI extends Readonly<Record<string, unknown>>>(
+  spec: ToolSpec<I, II, O, OI>
+): Tool => {
   const decode = Schema.decodeUnknown(spec.input, { onExcessProperty: "error" })
   const encode = Schema.encode(spec.output)
   return {
@@ -46,7 +53,9 @@ export const defineTool = <I, II, O, OI extends Readonly<Record<string, unknown>
     outputSchema: objectSchema(spec.output),
     call: (args, actor) =>
       decode(args ?? {}).pipe(
-        Effect.mapError((error) => ({ message: `invalid arguments: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })),
+        Effect.mapError((error) => ({
+          message: `invalid arguments: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+        })),
         Effect.flatMap(spec.run),
         Effect.flatMap((output) => Effect.orDie(encode(output))),
         Effect.map((structured): CallToolResult => ({
@@ -56,7 +65,9 @@ export const defineTool = <I, II, O, OI extends Readonly<Record<string, unknown>
         Effect.catchAll((error) => Effect.succeed(toolError(error.message))),
         // The edge of a tool call: an unexpected failure is logged and answered as a tool error, never a 5xx.
         Effect.catchAllCause((cause) =>
-          Effect.logError("mcp tool failed", Cause.pretty(cause)).pipe(Effect.as(toolError(`${spec.name} failed unexpectedly`)))
+          Effect.logError("mcp tool failed", Cause.pretty(cause)).pipe(
+            Effect.as(toolError(`${spec.name} failed unexpectedly`))
+          )
         ),
         Effect.provideService(Actor, actor),
         Effect.withSpan(`Mcp.${spec.name}`)

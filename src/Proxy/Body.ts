@@ -45,7 +45,9 @@ const parseObject = (bytes: Uint8Array) =>
 
 // A Responses or compact request names its model (codex-protocol.md §3, §6.2); the key's allow-list judges it.
 const checkModel = (body: Readonly<Record<string, unknown>>) =>
-  modelOf(body) === undefined ? Effect.fail(new InvalidBody({ message: `request body's ${modelRule}` })) : Effect.succeed(body)
+  modelOf(body) === undefined
+    ? Effect.fail(new InvalidBody({ message: `request body's ${modelRule}` }))
+    : Effect.succeed(body)
 
 // POST /realtime/calls on the backend base carries JSON {sdp, session} (codex-protocol.md §8); nothing else is sent.
 const checkRealtimeCall = (body: Readonly<Record<string, unknown>>) =>

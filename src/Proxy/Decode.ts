@@ -96,7 +96,9 @@ const unzstd = (raw: Uint8Array, limit: number) =>
       const part = yield* viaZlib("zstd", limit, (callback) =>
         decode(raw.subarray(start, end), { maxOutputLength: Math.max(1, maxOutputLength), params }, callback))
       size += part.length
-      if (size > limit) return yield* new BodyTooLarge({ limit })
+      if (size > limit) {
+        return yield* new BodyTooLarge({ limit })
+      }
       parts.push(part)
     }
     return Buffer.concat(parts)

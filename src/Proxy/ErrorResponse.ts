@@ -1,23 +1,23 @@
 import { HttpServerResponse } from "@effect/platform"
 import { Cause, Effect } from "effect"
-import type { CredentialRejected } from "../Domain/Errors.ts"
 import type { AccountUnavailable } from "../AccountCredentials/Errors.ts"
+import type { CredentialRejected } from "../Domain/Errors.ts"
 import {
   type BodyTooLarge,
   DatabaseUnavailable,
   InternalError,
   type InvalidBody,
   type InvalidQuery,
+  type KeyLimitExceeded,
   type MethodNotAllowed,
+  type ModelNotAllowed,
   type NoAccountAvailable,
+  type OpenWebSocketsExceeded,
+  type PoolExhausted,
   type UnsupportedEncoding,
   type UnsupportedEndpoint,
-  type KeyLimitExceeded,
-  type ModelNotAllowed,
-  type PoolExhausted,
   type UpgradeRequired,
   type UpstreamUnavailable,
-  type OpenWebSocketsExceeded,
   type WebSocketFrameInvalid,
   type WebSocketHandshakeInvalid,
   type WebSocketNotSupported
@@ -59,7 +59,13 @@ export interface ErrorAnswer {
   }
 }
 
-const body = (status: number, type: string, code: string, message: string, headers: Record<string, string> = {}): ErrorAnswer => ({
+const body = (
+  status: number,
+  type: string,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {}
+): ErrorAnswer => ({
   status,
   headers,
   body: { error: { type, code, message } }
@@ -90,7 +96,12 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
     case "NoAccountAvailable":
       return body(503, "server_error", "no_account_available", error.message)
     case "AccountUnavailable":
-      return body(503, "server_error", "no_account_available", "no account of this Pool can serve the request right now")
+      return body(
+        503,
+        "server_error",
+        "no_account_available",
+        "no account of this Pool can serve the request right now"
+      )
     case "UpstreamUnavailable":
       return body(502, "server_error", "upstream_unavailable", error.message)
     case "DatabaseUnavailable":
@@ -110,8 +121,13 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
       }
     }
     case "WebSocketHandshakeInvalid":
-      return body(400, "invalid_request_error", "invalid_websocket_handshake", error.message,
-        error.reason === "version" ? { "sec-websocket-version": "13" } : {})
+      return body(
+        400,
+        "invalid_request_error",
+        "invalid_websocket_handshake",
+        error.message,
+        error.reason === "version" ? { "sec-websocket-version": "13" } : {}
+      )
     case "WebSocketNotSupported":
       return body(400, "invalid_request_error", "websocket_not_supported", error.message)
     case "OpenWebSocketsExceeded":
@@ -125,7 +141,14 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
       return {
         status: 429,
         headers: { "retry-after": retryAfter },
-        body: { error: { type: "usage_limit_reached", code: "usage_limit_reached", message: error.message, resets_at: resetsAt } }
+        body: {
+          error: {
+            type: "usage_limit_reached",
+            code: "usage_limit_reached",
+            message: error.message,
+            resets_at: resetsAt
+          }
+        }
       }
     }
   }

@@ -59,7 +59,9 @@ export class UpstreamUnavailable extends Schema.TaggedError<UpstreamUnavailable>
   }
 }
 
-export class PoolExhausted extends Schema.TaggedError<PoolExhausted>()("PoolExhausted", { resetsAt: Schema.DateFromSelf }) {
+export class PoolExhausted
+  extends Schema.TaggedError<PoolExhausted>()("PoolExhausted", { resetsAt: Schema.DateFromSelf })
+{
   override get message() {
     return "Every account of this Pool has reached its usage limit"
   }
@@ -79,7 +81,9 @@ export class KeyLimitExceeded extends Schema.TaggedError<KeyLimitExceeded>()("Ke
   }
 }
 
-export class ModelNotAllowed extends Schema.TaggedError<ModelNotAllowed>()("ModelNotAllowed", { model: Schema.String }) {
+export class ModelNotAllowed
+  extends Schema.TaggedError<ModelNotAllowed>()("ModelNotAllowed", { model: Schema.String })
+{
   override get message() {
     return `model ${this.model} is not allowed for this Pool API key`
   }
@@ -102,9 +106,11 @@ export class InternalError extends Schema.TaggedError<InternalError>()("Internal
 export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQuery", { message: Schema.String }) {}
 
 // A websocket upgrade the gateway refuses before anything reaches upstream (what ws itself would refuse).
-export class WebSocketHandshakeInvalid extends Schema.TaggedError<WebSocketHandshakeInvalid>()("WebSocketHandshakeInvalid", {
-  reason: Schema.Literal("upgrade", "key", "version", "gone")
-}) {
+export class WebSocketHandshakeInvalid
+  extends Schema.TaggedError<WebSocketHandshakeInvalid>()("WebSocketHandshakeInvalid", {
+    reason: Schema.Literal("upgrade", "key", "version", "gone")
+  })
+{
   override get message() {
     return {
       upgrade: "a websocket upgrade needs Upgrade: websocket",

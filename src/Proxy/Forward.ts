@@ -1,13 +1,13 @@
 import { Clock, Effect, Either, Fiber, Stream } from "effect"
-import type { Accounting } from "../Accounting.ts"
 import { AccountCredentials } from "../AccountCredentials.ts"
 import { AccountHealth } from "../AccountHealth.ts"
+import type { Accounting } from "../Accounting.ts"
 import { AccountSelector } from "../AccountSelector.ts"
 import { FailoverBudgetMs } from "../Config.ts"
 import { UpstreamClient } from "../UpstreamClient.ts"
 import { NoAccountAvailable, type UpstreamUnavailable } from "./Errors.ts"
-import { readSmallBody } from "./Json.ts"
 import { accountHeaders } from "./Headers.ts"
+import { readSmallBody } from "./Json.ts"
 import { errorCodeOf } from "./SseTap.ts"
 
 export interface Attempted {
@@ -54,63 +54,78 @@ export const makeForward = Effect.gen(function*() {
   const health = yield* AccountHealth
   const upstream = yield* UpstreamClient
   const budgetMs = yield* FailoverBudgetMs
-  return (plan: ForwardPlan) => Effect.gen(function*() {
-    const startedAt = yield* Clock.currentTimeMillis
-    const endAttempt = (attempt: number, httpStatus: number | null, errorCode: string, outcome: "retried" | "failed") =>
-      plan.accounting.endAttempt({ requestId: plan.requestId, attempt, httpStatus, errorCode, outcome })
-    const exclude: Array<string> = []
-    let attempt = 0
-    let owner: string | null = null
-    let last: Attempted | UpstreamUnavailable | undefined
-    while (exclude.length < maxAccounts) {
-      // Another account is tried only within the budget: past it, the last answer is the answer.
-      if (last !== undefined && (yield* Clock.currentTimeMillis) - startedAt > budgetMs) break
-      const next = yield* Effect.either(selector.select({ ...plan, exclude }))
-      if (Either.isLeft(next)) {
-        if (last === undefined || next.left._tag === "PoolExhausted") return yield* next.left
-        return "response" in last ? last : yield* last
-      }
-      const accountId = next.right.accountId
-      if (exclude.length === 0) owner = next.right.owner
-      yield* plan.recorded
-      let credential = yield* Effect.either(credentials.get(accountId))
-      for (let tries = 0; credential._tag === "Right" && tries < 2; tries++) {
-        attempt++
-        // The attempt row is written while the request travels; it is in place before anything depends on it.
-        const recorded = yield* Effect.fork(plan.accounting.attempt(plan.requestId, attempt, accountId))
-        const sent = yield* Effect.either(upstream.send({
-          ...plan.request,
-          headers: { ...plan.request.headers, ...accountHeaders(credential.right) }
-        }).pipe(Effect.ensuring(Fiber.join(recorded))))
-        if (Either.isLeft(sent)) {
-          yield* health.recordFailure(accountId, `upstream_${sent.left.reason}`)
-          yield* endAttempt(attempt, null, `upstream_${sent.left.reason}`, "retried")
-          last = sent.left
+  return (plan: ForwardPlan) =>
+    Effect.gen(function*() {
+      const startedAt = yield* Clock.currentTimeMillis
+      const endAttempt = (
+        attempt: number,
+        httpStatus: number | null,
+        errorCode: string,
+        outcome: "retried" | "failed"
+      ) => plan.accounting.endAttempt({ requestId: plan.requestId, attempt, httpStatus, errorCode, outcome })
+      const exclude: Array<string> = []
+      let attempt = 0
+      let owner: string | null = null
+      let last: Attempted | UpstreamUnavailable | undefined
+      while (exclude.length < maxAccounts) {
+        // Another account is tried only within the budget: past it, the last answer is the answer.
+        if (last !== undefined && (yield* Clock.currentTimeMillis) - startedAt > budgetMs) break
+        const next = yield* Effect.either(selector.select({ ...plan, exclude }))
+        if (Either.isLeft(next)) {
+          if (last === undefined || next.left._tag === "PoolExhausted") return yield* next.left
+          return "response" in last ? last : yield* last
+        }
+        const accountId = next.right.accountId
+        if (exclude.length === 0) owner = next.right.owner
+        yield* plan.recorded
+        let credential = yield* Effect.either(credentials.get(accountId))
+        for (let tries = 0; credential._tag === "Right" && tries < 2; tries++) {
+          attempt++
+          // The attempt row is written while the request travels; it is in place before anything depends on it.
+          const recorded = yield* Effect.fork(plan.accounting.attempt(plan.requestId, attempt, accountId))
+          const sent = yield* Effect.either(
+            upstream.send({
+              ...plan.request,
+              headers: { ...plan.request.headers, ...accountHeaders(credential.right) }
+            }).pipe(Effect.ensuring(Fiber.join(recorded)))
+          )
+          if (Either.isLeft(sent)) {
+            yield* health.recordFailure(accountId, `upstream_${sent.left.reason}`)
+            yield* endAttempt(attempt, null, `upstream_${sent.left.reason}`, "retried")
+            last = sent.left
+            break
+          }
+          const response = sent.right
+          if (response.status === 401) {
+            yield* Stream.runDrain(response.body).pipe(Effect.orElse(() => Effect.void))
+            yield* endAttempt(attempt, 401, "upstream_unauthorized", tries === 0 ? "retried" : "failed")
+            if (tries === 0) {
+              credential = yield* Effect.either(
+                credentials.refreshAfterUnauthorized(accountId, credential.right.version)
+              )
+            }
+            continue
+          }
+          if (!failsOver(response.status)) {
+            if (response.status < 400) yield* health.recordSuccess(accountId)
+            return { accountId, owner, attempt, response } satisfies Attempted
+          }
+          const refused = yield* buffered(response)
+          yield* health.observeError(
+            accountId,
+            refused.json,
+            response.status === 429 ? response.headers["retry-after"] : undefined
+          )
+          if (response.status >= 500) yield* health.recordFailure(accountId, errorCodeOf(refused.json))
+          last = { accountId, owner, attempt, response: refused.response }
+          if (plan.pinned) return last
+          yield* endAttempt(attempt, response.status, errorCodeOf(refused.json), "retried")
           break
         }
-        const response = sent.right
-        if (response.status === 401) {
-          yield* Stream.runDrain(response.body).pipe(Effect.orElse(() => Effect.void))
-          yield* endAttempt(attempt, 401, "upstream_unauthorized", tries === 0 ? "retried" : "failed")
-          if (tries === 0) credential = yield* Effect.either(credentials.refreshAfterUnauthorized(accountId, credential.right.version))
-          continue
-        }
-        if (!failsOver(response.status)) {
-          if (response.status < 400) yield* health.recordSuccess(accountId)
-          return { accountId, owner, attempt, response } satisfies Attempted
-        }
-        const refused = yield* buffered(response)
-        yield* health.observeError(accountId, refused.json, response.status === 429 ? response.headers["retry-after"] : undefined)
-        if (response.status >= 500) yield* health.recordFailure(accountId, errorCodeOf(refused.json))
-        last = { accountId, owner, attempt, response: refused.response }
-        if (plan.pinned) return last
-        yield* endAttempt(attempt, response.status, errorCodeOf(refused.json), "retried")
-        break
+        if (plan.pinned) break
+        exclude.push(accountId)
       }
-      if (plan.pinned) break
-      exclude.push(accountId)
-    }
-    if (last !== undefined) return "response" in last ? last : yield* last
-    return yield* new NoAccountAvailable({ reason: "none_eligible" })
-  })
+      if (last !== undefined) return "response" in last ? last : yield* last
+      return yield* new NoAccountAvailable({ reason: "none_eligible" })
+    })
 })

@@ -1,6 +1,6 @@
 import { Chunk, Effect, Exit, Stream } from "effect"
-import type { UpstreamUnavailable } from "./Errors.ts"
 import { usageOf } from "../Accounting/Usage.ts"
+import type { UpstreamUnavailable } from "./Errors.ts"
 import { errorBodyLimit, parseJson } from "./Json.ts"
 import { emptyFacts, errorCodeOf, makeSseTap, type StreamFacts } from "./SseTap.ts"
 import { makeTopLevelValue } from "./TopLevelValue.ts"

@@ -1,8 +1,8 @@
 import { HttpLayerRouter, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import { Cause, Effect, Layer, type Scope } from "effect"
 import { Catalog } from "../Catalog.ts"
-import { Proxy, type ProxyRoute } from "../Proxy.ts"
 import { Metrics } from "../Metrics.ts"
+import { Proxy, type ProxyRoute } from "../Proxy.ts"
 import { errorAnswer, errorResponse, fromDefect, type ProxyError } from "./ErrorResponse.ts"
 import { MethodNotAllowed, UnsupportedEndpoint, UpgradeRequired } from "./Errors.ts"
 
@@ -21,11 +21,14 @@ const answered = (metrics: Metrics) => (error: ProxyError) => {
   return Effect.as(metrics.gatewayError(answer), errorResponse(answer))
 }
 
-const answering = (metrics: Metrics) => <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, ProxyError, R>) =>
-  handler.pipe(
-    Effect.catchAll(answered(metrics)),
-    Effect.catchAllCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.flatMap(fromDefect(cause), answered(metrics)))
-  )
+const answering =
+  (metrics: Metrics) => <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, ProxyError, R>) =>
+    handler.pipe(
+      Effect.catchAll(answered(metrics)),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.flatMap(fromDefect(cause), answered(metrics))
+      )
+    )
 
 const unsupported = (metrics: Metrics) =>
   answering(metrics)(HttpServerRequest.HttpServerRequest.pipe(
@@ -47,10 +50,17 @@ const byMethod = (metrics: Metrics, path: string, handlers: Partial<Record<"GET"
     if (rawPath(request.url) !== `${prefix}${path}`) return unsupported(metrics)
     const handler = request.method === "GET" || request.method === "POST" ? handlers[request.method] : undefined
     const allow = Object.keys(handlers)
-    return answering(metrics)(handler ?? Effect.fail(new MethodNotAllowed({ method: request.method, path: `${prefix}${path}`, allow })))
+    return answering(metrics)(
+      handler ?? Effect.fail(new MethodNotAllowed({ method: request.method, path: `${prefix}${path}`, allow }))
+    )
   })
 
-const route = (name: ProxyRoute["name"], upstreamPath: string, body: ProxyRoute["body"], pinned = false): ProxyRoute => ({
+const route = (
+  name: ProxyRoute["name"],
+  upstreamPath: string,
+  body: ProxyRoute["body"],
+  pinned = false
+): ProxyRoute => ({
   name,
   upstreamPath,
   body,
@@ -64,13 +74,18 @@ export const CodexRoutes = HttpLayerRouter.use((router) =>
     const catalog = yield* Catalog
     const metrics = yield* Metrics
     // Websocket upgrades never get here (the server hands them to WebSocketBridge); a plain GET is told to upgrade.
-    const websocket = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => proxy.authenticate(request.headers))
+    const websocket = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+      proxy.authenticate(request.headers))
       .pipe(Effect.zipRight(new UpgradeRequired()))
     const routes = [
       byMethod(metrics, "/responses", { POST: proxy.handle(route("responses", "/responses", "json")), GET: websocket }),
-      byMethod(metrics, "/responses/compact", { POST: proxy.handle(route("compact", "/responses/compact", "json", true)) }),
+      byMethod(metrics, "/responses/compact", {
+        POST: proxy.handle(route("compact", "/responses/compact", "json", true))
+      }),
       byMethod(metrics, "/models", { GET: catalog.models }),
-      byMethod(metrics, "/realtime/calls", { POST: proxy.handle(route("realtime", "/realtime/calls", "realtime-call")) }),
+      byMethod(metrics, "/realtime/calls", {
+        POST: proxy.handle(route("realtime", "/realtime/calls", "realtime-call"))
+      }),
       HttpLayerRouter.route("*", `${prefix}/*`, unsupported(metrics)),
       HttpLayerRouter.route("*", prefix, unsupported(metrics))
     ]

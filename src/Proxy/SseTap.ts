@@ -11,7 +11,8 @@ export interface StreamFacts {
 
 export const emptyFacts = (): StreamFacts => ({ completed: false, usage: null, errorCode: null, rateLimitEvents: [] })
 
-const interesting = /^\{\s*"type"\s*:\s*"(response\.completed|response\.failed|response\.incomplete|codex\.rate_limits|error)"/
+const interesting =
+  /^\{\s*"type"\s*:\s*"(response\.completed|response\.failed|response\.incomplete|codex\.rate_limits|error)"/
 const record = (value: unknown): Record<string, unknown> =>
   typeof value === "object" && value !== null ? Object.fromEntries(Object.entries(value)) : {}
 

@@ -8,15 +8,15 @@ import { AccountHealth } from "../AccountHealth.ts"
 import { Accounting } from "../Accounting.ts"
 import { AccountSelector } from "../AccountSelector.ts"
 import { MaxBodyBytes, MaxWebsocketsPerKey, UpstreamUrl, WsIdleTimeoutMs } from "../Config.ts"
+import { Metrics } from "../Metrics.ts"
 import { PoolAuth } from "../PoolAuth.ts"
 import { Quota } from "../Quota.ts"
-import { Metrics } from "../Metrics.ts"
 import { RateLimiter } from "../RateLimiter.ts"
 import { SessionStore } from "../SessionStore.ts"
 import { errorAnswer, fromDefect, type ProxyError } from "./ErrorResponse.ts"
 import { NoAccountAvailable, UpgradeRequired, WebSocketNotSupported } from "./Errors.ts"
-import { parseJson } from "./Json.ts"
 import { accountHeaders, forwardRequestHeaders, relayResponseHeaders } from "./Headers.ts"
+import { parseJson } from "./Json.ts"
 import { type RequestFacts, requestFacts, turnStateKeyOf } from "./RequestFacts.ts"
 import { closeWithin } from "./WebSocket/Closing.ts"
 import { bridgeFrames, type BufferStats } from "./WebSocket/Frames.ts"
@@ -24,8 +24,8 @@ import { makeGate } from "./WebSocket/Gate.ts"
 import { checkHandshake, completeHandshake } from "./WebSocket/Handshake.ts"
 import { makeKeySockets } from "./WebSocket/KeySockets.ts"
 import { makeResponseLedger } from "./WebSocket/Responses.ts"
-import { makeWatch } from "./WebSocket/Watch.ts"
 import { connectUpstream, type UpgradeRefused } from "./WebSocket/Upstream.ts"
+import { makeWatch } from "./WebSocket/Watch.ts"
 
 export const websocketPath = "/backend-api/codex/responses"
 
@@ -43,7 +43,12 @@ const writeAnswer = (socket: Duplex, status: number, headers: Readonly<Record<st
 
 const refuse = (socket: Duplex, error: ProxyError) => {
   const answer = errorAnswer(error)
-  writeAnswer(socket, answer.status, { ...answer.headers, "content-type": "application/json" }, Buffer.from(JSON.stringify(answer.body)))
+  writeAnswer(
+    socket,
+    answer.status,
+    { ...answer.headers, "content-type": "application/json" },
+    Buffer.from(JSON.stringify(answer.body))
+  )
   return answer
 }
 
@@ -123,7 +128,9 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
           threadKey: selected.owner === selected.accountId ? null : facts.threadKey,
           turnStateKey: turnState === undefined ? null : turnStateKeyOf(turnState)
         })
-        const relayed = Object.entries(relayResponseHeaders(upstream.headers)).map(([name, value]) => `${name}: ${value}`)
+        const relayed = Object.entries(relayResponseHeaders(upstream.headers)).map(([name, value]) =>
+          `${name}: ${value}`
+        )
         upgradeHeaders.set(request, relayed)
         const onClientError = (error: Error) =>
           run(Effect.logDebug("client websocket closed on a protocol error", error.message))
@@ -136,7 +143,15 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         )
         upgraded.add(request)
         yield* Effect.acquireRelease(metrics.websocketOpened, () => metrics.websocketClosed)
-        const ledger = makeResponseLedger({ accounting, quota, health, poolId: key.poolId, keyId: key.keyId, accountId: selected.accountId, run })
+        const ledger = makeResponseLedger({
+          accounting,
+          quota,
+          health,
+          poolId: key.poolId,
+          keyId: key.keyId,
+          accountId: selected.accountId,
+          run
+        })
         // A key revoked or an account paused while the socket is open closes it within seconds: from then on no
         // client frame goes upstream, upstream is closed at once, and a client that does not answer the close is cut.
         let stopped = false
@@ -163,9 +178,13 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         const hold = (data: Buffer, isBinary: boolean) =>
           Effect.gen(function*() {
             const frame = isBinary ? "" : data.toString("utf8", 0, 4096)
-            if (!/^\{\s*"type"\s*:\s*"error"/.test(frame) || !frame.includes("usage_limit_reached")) return "forward" as const
+            if (!/^\{\s*"type"\s*:\s*"error"/.test(frame) || !frame.includes("usage_limit_reached")) {
+              return "forward" as const
+            }
             yield* health.observeError(selected.accountId, parseJson(data))
-            const elsewhere = yield* Effect.either(selector.select({ ...facts, poolId: key.poolId, pinned: false, exclude: [selected.accountId] }))
+            const elsewhere = yield* Effect.either(
+              selector.select({ ...facts, poolId: key.poolId, pinned: false, exclude: [selected.accountId] })
+            )
             if (Either.isLeft(elsewhere)) return "forward" as const
             client.close(1012, "session moved to another account")
             return "drop" as const
@@ -175,10 +194,18 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         const restart = () => {
           if (ledger.idle()) client.close(1012, "gateway restarting")
         }
-        yield* Effect.acquireRelease(Effect.sync(() => live.add(restart)), () => Effect.sync(() => live.delete(restart)))
+        yield* Effect.acquireRelease(
+          Effect.sync(() => live.add(restart)),
+          () => Effect.sync(() => live.delete(restart))
+        )
         if (draining) restart()
         const delivered = Effect.sync(() => draining && restart())
-        const closed = yield* bridgeFrames(client, upstream.socket, { fromUpstream: ledger.fromUpstream, gate, hold, delivered }, {
+        const closed = yield* bridgeFrames(client, upstream.socket, {
+          fromUpstream: ledger.fromUpstream,
+          gate,
+          hold,
+          delivered
+        }, {
           stats,
           idleTimeoutMs
         })
@@ -188,7 +215,10 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
         Effect.catchAllCause((cause) =>
           Effect.gen(function*() {
             if (Cause.isInterruptedOnly(cause)) return socket.destroy()
-            const error = yield* Option.match(Cause.failureOption(cause), { onNone: () => fromDefect(cause), onSome: Effect.succeed })
+            const error = yield* Option.match(Cause.failureOption(cause), {
+              onNone: () => fromDefect(cause),
+              onSome: Effect.succeed
+            })
             // Once the upgrade is done the socket speaks websocket: it is cut, and Codex reconnects.
             if (upgraded.has(request)) return socket.destroy()
             if (!socket.writable) return
@@ -203,7 +233,12 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
       if (refused.status === 426 || refused.status === 404) return refuse(socket, new UpgradeRequired())
       if (refused.status === 401) return refuse(socket, new NoAccountAvailable({ reason: "none_eligible" }))
       const { "content-type": contentType, ...headers } = relayResponseHeaders(refused.headers)
-      writeAnswer(socket, refused.status, { ...headers, "content-type": contentType ?? "application/json" }, refused.body)
+      writeAnswer(
+        socket,
+        refused.status,
+        { ...headers, "content-type": contentType ?? "application/json" },
+        refused.body
+      )
       return null
     }
 
@@ -222,5 +257,14 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
 
     return { handle, stats, drain, openSockets: () => live.size } as const
   }),
-  dependencies: [Metrics.Default, AccountHealth.Default, PoolAuth.Default, AccountSelector.Default, AccountCredentials.Default, SessionStore.Default, Accounting.Default, Quota.Default]
+  dependencies: [
+    Metrics.Default,
+    AccountHealth.Default,
+    PoolAuth.Default,
+    AccountSelector.Default,
+    AccountCredentials.Default,
+    SessionStore.Default,
+    Accounting.Default,
+    Quota.Default
+  ]
 }) {}

@@ -18,7 +18,8 @@ const finite = (text: string | undefined) => {
 
 const epochSeconds = (value: number | null) => value === null ? null : new Date(value * 1000)
 
-const limitNameOf = (family: string) => family === "codex" ? "codex" : family.replace(/^codex-/, "").replaceAll("-", "_")
+const limitNameOf = (family: string) =>
+  family === "codex" ? "codex" : family.replace(/^codex-/, "").replaceAll("-", "_")
 
 // Rate-limit headers as Codex reads them (codex-protocol.md §9): one family per `x-<family>-<window>-used-percent`.
 export const fromHeaders = (headers: Readonly<Record<string, string | undefined>>): ReadonlyArray<QuotaWindow> =>
@@ -36,8 +37,13 @@ export const fromHeaders = (headers: Readonly<Record<string, string | undefined>
   })
 
 // A window's reset: its own time, else the time it is due in, counted from when it was reported.
-const resetOf = (window: { readonly reset_at?: number | null | undefined; readonly reset_after_seconds?: number | null | undefined }, now: Date) =>
-  epochSeconds(window.reset_at ?? (window.reset_after_seconds == null ? null : now.getTime() / 1000 + window.reset_after_seconds))
+const resetOf = (
+  window: { readonly reset_at?: number | null | undefined; readonly reset_after_seconds?: number | null | undefined },
+  now: Date
+) =>
+  epochSeconds(
+    window.reset_at ?? (window.reset_after_seconds == null ? null : now.getTime() / 1000 + window.reset_after_seconds)
+  )
 
 const EventWindow = Schema.Struct({
   used_percent: Schema.Number,

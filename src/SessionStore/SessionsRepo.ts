@@ -19,13 +19,15 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("Gateway/Sessio
       execute: (bindings) =>
         sql`INSERT INTO sessions (pool_id, kind, key_hash, account_id, expires_at)
           SELECT b.pool_id, b.kind, b.key_hash, b.account_id, now() + make_interval(secs => b.ttl_seconds)
-          FROM json_to_recordset(${JSON.stringify(bindings.map((b) => ({
+          FROM json_to_recordset(${
+          JSON.stringify(bindings.map((b) => ({
             pool_id: b.poolId,
             kind: b.kind,
             key_hash: b.keyHash,
             account_id: b.accountId,
             ttl_seconds: b.ttlSeconds
-          })))}::json) AS b(pool_id text, kind text, key_hash text, account_id text, ttl_seconds double precision)
+          })))
+        }::json) AS b(pool_id text, kind text, key_hash text, account_id text, ttl_seconds double precision)
           ON CONFLICT (pool_id, kind, key_hash) DO UPDATE SET
             account_id = excluded.account_id, expires_at = excluded.expires_at, last_seen_at = now()`
     })

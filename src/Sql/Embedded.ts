@@ -100,7 +100,9 @@ export const acquire = (dataDir: string, role: Holder["role"]) =>
       Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 150, while: (error) => error._tag === "Waiting" }),
       Effect.catchTag("Waiting", ({ holder }) =>
         new DataDirBusy({
-          message: `data dir ${dataDir} is in use by process ${holder?.pid ?? "unknown"}; stop it or point CODEX_POOLER_DATA_DIR elsewhere`
+          message: `data dir ${dataDir} is in use by process ${
+            holder?.pid ?? "unknown"
+          }; stop it or point CODEX_POOLER_DATA_DIR elsewhere`
         }))
     )
   })

@@ -20,6 +20,7 @@ import type {
 } from "./Types.ts"
 import { makeUpgradeHandler } from "./WebSocket.ts"
 
+export { TOOL_ARGUMENTS, TOOL_TRIGGER } from "./Items.ts"
 export type {
   FakeAccount,
   FakeAccountInit,
@@ -32,7 +33,6 @@ export type {
   StreamFault,
   Usage
 } from "./Types.ts"
-export { TOOL_ARGUMENTS, TOOL_TRIGGER } from "./Items.ts"
 
 export interface FakeUpstreamOptions {
   readonly accounts?: ReadonlyArray<FakeAccountInit>

@@ -22,7 +22,8 @@ export const appliesTo = (fault: Fault, stage: Stage): boolean => {
   if (isStatusFault(fault)) {
     return fault.onUpgrade === true
       ? stage === "ws-upgrade"
-      : stage === "responses" || stage === "compact" || stage === "ws-frame" || (stage === "usage" && fault.onUsage === true)
+      : stage === "responses" || stage === "compact" || stage === "ws-frame" ||
+        (stage === "usage" && fault.onUsage === true)
   }
   if (isStreamFault(fault)) return stage === "responses" || stage === "ws-frame"
   switch (fault.kind) {

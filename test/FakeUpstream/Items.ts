@@ -1,4 +1,4 @@
-import { isRecord, stringField, type JsonObject } from "./Json.ts"
+import { isRecord, type JsonObject, stringField } from "./Json.ts"
 
 // Tool-call trigger: the last conversation item is a user message whose text contains one of these phrases
 // ("run echo" is what the captured CLI sessions typed).

@@ -44,7 +44,15 @@ export const rateLimitsFrame = (limits: RateLimits, plan: string) => {
 
 // GET /backend-api/wham/usage: the same windows in the usage endpoint's shape (seconds, not minutes). The limit is
 // reached when a window is full and no credits carry the account past it.
-export const usagePayload = (account: { readonly accountId: string; readonly userId: string; readonly email: string; readonly plan: string; readonly rateLimits: RateLimits }) => {
+export const usagePayload = (
+  account: {
+    readonly accountId: string
+    readonly userId: string
+    readonly email: string
+    readonly plan: string
+    readonly rateLimits: RateLimits
+  }
+) => {
   const limits = account.rateLimits
   const now = nowSeconds()
   const window = (usedPercent: number, windowMinutes: number, resetAfterSeconds: number) => ({
@@ -64,7 +72,11 @@ export const usagePayload = (account: { readonly accountId: string; readonly use
       allowed: !reached,
       limit_reached: reached,
       primary_window: window(limits.primaryUsedPercent, limits.primaryWindowMinutes, limits.primaryResetAfterSeconds),
-      secondary_window: window(limits.secondaryUsedPercent, limits.secondaryWindowMinutes, limits.secondaryResetAfterSeconds)
+      secondary_window: window(
+        limits.secondaryUsedPercent,
+        limits.secondaryWindowMinutes,
+        limits.secondaryResetAfterSeconds
+      )
     },
     credits: { has_credits: limits.hasCredits, unlimited: limits.unlimited, balance: limits.balance }
   }

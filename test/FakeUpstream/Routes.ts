@@ -5,11 +5,11 @@ import { type Ctx, usageFor } from "./Context.ts"
 import { invalidRequest, statusFaultAnswer } from "./ErrorBodies.ts"
 import { isStatusFault } from "./Faults.ts"
 import { sendJson } from "./HttpUtil.ts"
-import { usagePayload } from "./RateLimits.ts"
 import { compactionEvents, retainedUserMessages } from "./Items.ts"
 import { arrayField } from "./Json.ts"
-import { usageJson } from "./Responses.ts"
+import { usagePayload } from "./RateLimits.ts"
 import type { MutableRecord } from "./Recorder.ts"
+import { usageJson } from "./Responses.ts"
 
 const modelsCatalog: unknown = JSON.parse(readFileSync(new URL("./models.json", import.meta.url), "utf8"))
 

@@ -78,9 +78,22 @@ const onFrame = async (ctx: Ctx, conn: Connection, data: RawData, isBinary: bool
     // Fire and forget: the frames pile up in this socket's buffer if the other side does not read them.
     const delta = "x".repeat(fault.bytes)
     for (let index = 0; index < fault.frames; index++) {
-      conn.ws.send(JSON.stringify({ type: "response.output_text.delta", item_id: "msg_flood", output_index: 0, content_index: 0, delta }))
+      conn.ws.send(
+        JSON.stringify({
+          type: "response.output_text.delta",
+          item_id: "msg_flood",
+          output_index: 0,
+          content_index: 0,
+          delta
+        })
+      )
     }
-    conn.ws.send(JSON.stringify({ type: "response.completed", response: { id: `resp_flood_${ctx.nextId()}`, usage: usageFor(ctx, conn.account) } }))
+    conn.ws.send(
+      JSON.stringify({
+        type: "response.completed",
+        response: { id: `resp_flood_${ctx.nextId()}`, usage: usageFor(ctx, conn.account) }
+      })
+    )
     return
   }
   if (fault?.kind === "ws_connection_limit") {

@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto"
 
 const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
 
-export const jwt = (claims: Record<string, unknown>) => `${segment({ alg: "none", typ: "JWT" })}.${segment(claims)}.c2ln`
+export const jwt = (claims: Record<string, unknown>) =>
+  `${segment({ alg: "none", typ: "JWT" })}.${segment(claims)}.c2ln`
 
 export interface AuthJsonInit {
   readonly accountId?: string
@@ -22,7 +23,11 @@ export const makeAuthJson = (init: AuthJsonInit = {}) => {
   }
   const tokens = {
     id_token: jwt({ email: init.email ?? "dev@example.com", "https://api.openai.com/auth": auth }),
-    access_token: jwt({ exp: init.exp ?? 1_900_000_000, "https://api.openai.com/auth": auth, nonce: randomBytes(8).toString("hex") }),
+    access_token: jwt({
+      exp: init.exp ?? 1_900_000_000,
+      "https://api.openai.com/auth": auth,
+      nonce: randomBytes(8).toString("hex")
+    }),
     refresh_token: `rt_${randomBytes(24).toString("hex")}`,
     account_id: accountId
   }

@@ -107,8 +107,10 @@ export const checkCase = (
   }
 }
 
-const inProgress = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  sql`SELECT route, transport FROM requests WHERE status = 'in_progress'`)
+const inProgress = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) => sql`SELECT route, transport FROM requests WHERE status = 'in_progress'`
+)
 
 const openUpstreamSockets = (fixture: Fixture) =>
   Effect.promise(() =>

@@ -19,8 +19,10 @@ const websocketPath = "/backend-api/codex/responses"
 const text = (value: string) => Buffer.from(value, "utf8")
 const create = (extra: Record<string, unknown> = {}) =>
   JSON.stringify({ type: "response.create", ...responsesBody("hi"), ...extra })
-const createFrame = (payload: string | Uint8Array, label: string) =>
-  ({ frame: { opcode: 0x1, payload: typeof payload === "string" ? text(payload) : payload }, label })
+const createFrame = (payload: string | Uint8Array, label: string) => ({
+  frame: { opcode: 0x1, payload: typeof payload === "string" ? text(payload) : payload },
+  label
+})
 
 const withoutModel = Object.fromEntries(Object.entries(responsesBody("hi")).filter(([name]) => name !== "model"))
 
@@ -34,10 +36,13 @@ const disguised = fc.constantFrom<Labelled>(
   createFrame(create({ model: forbiddenModel }), "forbidden model"),
   createFrame(JSON.stringify({ model: forbiddenModel, ...withoutModel, type: "response.create" }), "model first"),
   createFrame(` ${create({ model: forbiddenModel })}`, "leading space"),
-  createFrame(create({ client_metadata: { model: allowedModel }, model: forbiddenModel }).replace(
-    `"model":"${forbiddenModel}"`,
-    `"model":"${allowedModel}","model":"${forbiddenModel}"`
-  ), "duplicate model key"),
+  createFrame(
+    create({ client_metadata: { model: allowedModel }, model: forbiddenModel }).replace(
+      `"model":"${forbiddenModel}"`,
+      `"model":"${allowedModel}","model":"${forbiddenModel}"`
+    ),
+    "duplicate model key"
+  ),
   createFrame(
     JSON.stringify({ type: "response.create", pad: "x".repeat(5_000), ...responsesBody("hi"), model: forbiddenModel }),
     "model past 4096 bytes"
@@ -146,8 +151,16 @@ const handshakeFaults = (key: string) =>
 
 export const handshakeCases = (key: string): fc.Arbitrary<WsCase> =>
   fc.record({
-    path: fc.constantFrom(websocketPath, websocketPath, "/backend-api/codex/models", "/backend-api/codex/RESPONSES",
-      `${websocketPath};x=y`, `${websocketPath}/compact`, "/backend-api/codex/realtime/calls", "/healthz"),
+    path: fc.constantFrom(
+      websocketPath,
+      websocketPath,
+      "/backend-api/codex/models",
+      "/backend-api/codex/RESPONSES",
+      `${websocketPath};x=y`,
+      `${websocketPath}/compact`,
+      "/backend-api/codex/realtime/calls",
+      "/healthz"
+    ),
     fault: fc.option(handshakeFaults(key), { nil: undefined }),
     hangUp: fc.boolean(),
     caseId: fc.uuid()

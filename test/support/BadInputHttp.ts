@@ -1,5 +1,5 @@
 import fc from "fast-check"
-import { type Body, bodies } from "./BadInputBodies.ts"
+import { bodies, type Body } from "./BadInputBodies.ts"
 import type { RawRequest } from "./RawHttp.ts"
 import { codexHeaders } from "./Requests.ts"
 
@@ -98,8 +98,20 @@ const credentials = (key: string, operatorToken: string): fc.Arbitrary<Credentia
 
 const extraHeaders = fc.array(
   fc.tuple(
-    fc.constantFrom("session-id", "thread-id", "x-codex-turn-state", "chatgpt-account-id", "x-openai-internal-x",
-      "x-forwarded-proto", "openai-beta", "accept", "accept-encoding", "content-type", "upgrade", "expect"),
+    fc.constantFrom(
+      "session-id",
+      "thread-id",
+      "x-codex-turn-state",
+      "chatgpt-account-id",
+      "x-openai-internal-x",
+      "x-forwarded-proto",
+      "openai-beta",
+      "accept",
+      "accept-encoding",
+      "content-type",
+      "upgrade",
+      "expect"
+    ),
     headerValue
   ),
   { maxLength: 3 }

@@ -41,9 +41,23 @@ export const openMcpSession = async (port: number, token: string): Promise<McpSe
 }
 
 const tools = [
-  "list_accounts", "get_account", "pause_account", "resume_account", "clear_account_cooldown", "create_key",
-  "revoke_key", "set_key_limits", "list_keys", "get_key", "list_pools", "get_pool", "set_pool_strategy",
-  "list_requests", "usage_summary", "service_status", "session_counts"
+  "list_accounts",
+  "get_account",
+  "pause_account",
+  "resume_account",
+  "clear_account_cooldown",
+  "create_key",
+  "revoke_key",
+  "set_key_limits",
+  "list_keys",
+  "get_key",
+  "list_pools",
+  "get_pool",
+  "set_pool_strategy",
+  "list_requests",
+  "usage_summary",
+  "service_status",
+  "session_counts"
 ]
 
 // Strings a tool's arguments may carry: ordinary, NUL and other control characters (PostgreSQL refuses NUL in

@@ -32,7 +32,8 @@ export const freshPostgres = (base: string) =>
     const admin = PgClient.layer({ url: Redacted.make(base) })
     const run = (statement: string) =>
       Effect.flatMap(PgClient.PgClient, (sql) => sql.unsafe(statement)).pipe(Effect.provide(admin), Effect.orDie)
-    yield* Effect.acquireRelease(run(`CREATE DATABASE ${name}`), () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
+    yield* Effect.acquireRelease(run(`CREATE DATABASE ${name}`), () =>
+      run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))
     return withDatabase(base, name)
   })
 

@@ -4,13 +4,18 @@ import { Context, Effect, Layer } from "effect"
 import { randomBytes } from "node:crypto"
 import { Accounts } from "../../src/Accounts.ts"
 import type { Strategy } from "../../src/Domain/Models.ts"
-import { PoolKeys } from "../../src/PoolKeys.ts"
 import { Instances } from "../../src/Instances.ts"
+import { PoolKeys } from "../../src/PoolKeys.ts"
 import { Pools } from "../../src/Pools.ts"
 import { Quota } from "../../src/Quota.ts"
 import { ServerLive } from "../../src/Server.ts"
 import { MigratedSqlLive } from "../../src/Sql.ts"
-import { type FakeAccount, type FakeAccountInit, type FakeUpstream, startFakeUpstream } from "../FakeUpstream/FakeUpstream.ts"
+import {
+  type FakeAccount,
+  type FakeAccountInit,
+  type FakeUpstream,
+  startFakeUpstream
+} from "../FakeUpstream/FakeUpstream.ts"
 import { type Backend, backendEnv, configFrom } from "./Databases.ts"
 import { codexHeaders, responsesBody, send } from "./Requests.ts"
 import { ManagementServices } from "./Services.ts"
@@ -36,7 +41,10 @@ export const gatewayLayer = (backend: Backend, env: Record<string, string> = {})
       CODEX_POOLER_USAGE_POLL_SECONDS: "0",
       ...env
     }
-    return Layer.mergeAll(ServerLive, ManagementServices, Quota.Default, Instances.Default).pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(configFrom(config)))
+    return Layer.mergeAll(ServerLive, ManagementServices, Quota.Default, Instances.Default).pipe(
+      Layer.provideMerge(MigratedSqlLive),
+      Layer.provide(configFrom(config))
+    )
   })).pipe(Layer.provideMerge(FakeLive))
 
 // Another gateway instance in this process, on its own memo map (its own caches, pools and selection state), as a
@@ -54,7 +62,10 @@ export const gatewayInstance = (config: Layer.Layer<never>) =>
 // tests of what instances share; everything stops with the scope.
 export const sharedPostgres = (env: Record<string, string>, options: { readonly databasePort?: number } = {}) =>
   Effect.gen(function*() {
-    const fake = yield* Effect.acquireRelease(Effect.promise(() => startFakeUpstream()), (fake) => Effect.promise(() => fake.close()))
+    const fake = yield* Effect.acquireRelease(
+      Effect.promise(() => startFakeUpstream()),
+      (fake) => Effect.promise(() => fake.close())
+    )
     const database = yield* backendEnv("postgres")
     const url = new URL(database.DATABASE_URL ?? "")
     if (options.databasePort !== undefined) url.port = String(options.databasePort)
@@ -68,14 +79,19 @@ export const sharedPostgres = (env: Record<string, string>, options: { readonly 
       PORT: "0",
       ...env
     })
-    const admin = yield* Layer.build(ManagementServices.pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(config)))
-    const manage = <A, E>(effect: Effect.Effect<A, E, Layer.Layer.Success<typeof ManagementServices> | SqlClient.SqlClient>) =>
-      Effect.provide(effect, admin)
+    const admin = yield* Layer.build(
+      ManagementServices.pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(config))
+    )
+    const manage = <A, E>(
+      effect: Effect.Effect<A, E, Layer.Layer.Success<typeof ManagementServices> | SqlClient.SqlClient>
+    ) => Effect.provide(effect, admin)
     return { fake, instance: gatewayInstance(config), manage } as const
   })
 
-export const gatewayUrl = Effect.map(HttpServer.HttpServer, (server) =>
-  server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : "")
+export const gatewayUrl = Effect.map(
+  HttpServer.HttpServer,
+  (server) => server.address._tag === "TcpAddress" ? `http://127.0.0.1:${server.address.port}` : ""
+)
 
 export interface TestPool {
   readonly slug: string

@@ -8,7 +8,9 @@ export const connectMcp = (token: string) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
       const url = new URL(`${yield* gatewayUrl}/mcp`)
-      const transport = new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${token}` } } })
+      const transport = new StreamableHTTPClientTransport(url, {
+        requestInit: { headers: { authorization: `Bearer ${token}` } }
+      })
       const client = new Client({ name: "mcp-test", version: "1.0.0" })
       yield* Effect.promise(() => client.connect(transport))
       return { client, transport }

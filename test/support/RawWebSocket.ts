@@ -65,7 +65,11 @@ const parseFrames = (buffer: Buffer, frames: Array<RawFrame>): Buffer => {
     if (rest.length < header) break
     const length = short === 126 ? rest.readUInt16BE(2) : short === 127 ? Number(rest.readBigUInt64BE(2)) : short
     if (rest.length < header + length) break
-    frames.push({ fin: (rest[0]! & 0x80) !== 0, opcode: rest[0]! & 0x0f, payload: rest.subarray(header, header + length) })
+    frames.push({
+      fin: (rest[0]! & 0x80) !== 0,
+      opcode: rest[0]! & 0x0f,
+      payload: rest.subarray(header, header + length)
+    })
     rest = rest.subarray(header + length)
   }
   return rest
@@ -115,7 +119,9 @@ export const rawUpgrade = (
         }
         pending = pending.subarray(end + 4)
         const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64")
-        if (status === 101 && head.headers["sec-websocket-accept"] !== accept) reject(new Error("bad Sec-WebSocket-Accept"))
+        if (status === 101 && head.headers["sec-websocket-accept"] !== accept) {
+          reject(new Error("bad Sec-WebSocket-Accept"))
+        }
         resolve({
           socket,
           status,

@@ -7,9 +7,12 @@ export const requestRow = (requestId: string) =>
   )
 
 export const attemptRows = (requestId: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`SELECT attempt, account_id, http_status, error_code, outcome FROM request_attempts
-      WHERE request_id = ${requestId} ORDER BY attempt`)
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql`SELECT attempt, account_id, http_status, error_code, outcome FROM request_attempts
+      WHERE request_id = ${requestId} ORDER BY attempt`
+  )
 
 // An account's health row (rest, circuit, usage poll), or undefined before it has one.
 export const healthRow = (accountId: string) =>

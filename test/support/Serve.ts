@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from "node:child_process"
 import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
 import { repoRoot } from "./Cli.ts"
 
 export interface RunningGateway {
@@ -15,7 +15,13 @@ export const startGateway = (env: Record<string, string>) =>
     Effect.async<RunningGateway, Error>((resume) => {
       const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "serve"], {
         cwd: repoRoot,
-        env: { PATH: process.env["PATH"] ?? "", HOME: process.env["HOME"] ?? "/tmp", PORT: "0", CODEX_POOLER_USAGE_POLL_SECONDS: "0", ...env },
+        env: {
+          PATH: process.env["PATH"] ?? "",
+          HOME: process.env["HOME"] ?? "/tmp",
+          PORT: "0",
+          CODEX_POOLER_USAGE_POLL_SECONDS: "0",
+          ...env
+        },
         stdio: ["ignore", "pipe", "pipe"]
       })
       let output = ""

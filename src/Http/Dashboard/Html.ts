@@ -25,7 +25,9 @@ export const html = (strings: TemplateStringsArray, ...parts: ReadonlyArray<Part
   text: strings.reduce((out, literal, index) => out + render(parts[index - 1]) + literal)
 })
 
-const style: Html = { _tag: "Html", text: `
+const style: Html = {
+  _tag: "Html",
+  text: `
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1d2430;background:#f7f8fa}
 h1{font-size:1.3rem;margin:0 0 1rem}h2{font-size:1.1rem;margin:1.8rem 0 .6rem}h3{font-size:1rem;margin:1.2rem 0 .4rem}
 table{border-collapse:collapse;background:#fff;margin-bottom:.5rem}
@@ -36,7 +38,8 @@ meter{width:6rem;vertical-align:middle}
 form{display:inline}header{display:flex;justify-content:space-between;align-items:baseline}
 .login{max-width:26rem;margin:4rem auto;background:#fff;padding:1.5rem;border:1px solid #d8dde6}
 .login input[type=password]{width:100%;box-sizing:border-box;margin:.5rem 0;padding:.4rem}
-` }
+`
+}
 
 export const document = (title: string, body: Html, head: Html = html``): string =>
   html`<!doctype html>

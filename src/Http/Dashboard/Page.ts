@@ -18,8 +18,20 @@ const uptime = (seconds: number) => {
 
 const statusSection = ({ counts, ...status }: Snapshot["status"]) =>
   table(
-    ["status", "uptime", "database", "pools", "accounts active", "paused", "reauth required", "resting", "active keys",
-      "in flight", "requests last hour", "live sessions"],
+    [
+      "status",
+      "uptime",
+      "database",
+      "pools",
+      "accounts active",
+      "paused",
+      "reauth required",
+      "resting",
+      "active keys",
+      "in flight",
+      "requests last hour",
+      "live sessions"
+    ],
     [[
       html`<span class="ok">${status.status}</span>`,
       uptime(status.uptimeSeconds),
@@ -125,10 +137,31 @@ const usageRow = (group: Snapshot["usage"]["groups"][number]): ReadonlyArray<Cel
 ]
 
 const keyHeaders = ["key", "name", "pool", "status", "expires", "limits", "last used", "requests 24 h", "tokens 24 h"]
-const usageHeaders = ["pool", "requests", "succeeded", "failed", "input tokens", "cached input", "output tokens",
-  "total tokens"]
-const requestHeaders = ["request", "started", "pool", "key", "account", "route", "model", "status", "http", "error",
-  "attempts", "tokens", "ms"]
+const usageHeaders = [
+  "pool",
+  "requests",
+  "succeeded",
+  "failed",
+  "input tokens",
+  "cached input",
+  "output tokens",
+  "total tokens"
+]
+const requestHeaders = [
+  "request",
+  "started",
+  "pool",
+  "key",
+  "account",
+  "route",
+  "model",
+  "status",
+  "http",
+  "error",
+  "attempts",
+  "tokens",
+  "ms"
+]
 
 export const dashboardPage = (snapshot: Snapshot): string => {
   const now = snapshot.status.now

@@ -148,7 +148,10 @@ export const bridgeFrames = (
       Stream.runForEach((frame) =>
         Effect.flatMap(gate(frame.data, frame.isBinary), (reply) =>
           reply === null
-            ? Effect.sync(() => observe?.(frame.data, frame.isBinary)).pipe(Effect.zipRight(send(to, frame, stats)), Effect.zipRight(delivered))
+            ? Effect.sync(() => observe?.(frame.data, frame.isBinary)).pipe(
+              Effect.zipRight(send(to, frame, stats)),
+              Effect.zipRight(delivered)
+            )
             : reply.length === 0
             ? Effect.void
             : send(from, { data: reply, isBinary: false }, stats))

@@ -1,7 +1,7 @@
 import { Effect, Fiber } from "effect"
+import type { AccountHealth } from "../../AccountHealth.ts"
 import type { Accounting } from "../../Accounting.ts"
 import { newId } from "../../Domain/Ids.ts"
-import type { AccountHealth } from "../../AccountHealth.ts"
 import type { Quota } from "../../Quota.ts"
 import { usageFromRateLimitsEvent } from "../../Quota/Evidence.ts"
 import { parseJson } from "../Json.ts"
@@ -30,16 +30,24 @@ export const makeResponseLedger = (options: {
 }) => {
   const queue: Array<InFlight> = []
 
-  const finish = (flight: InFlight, status: "succeeded" | "failed" | "cancelled", errorCode: string | null, httpStatus: number) =>
-    options.run(Effect.zipRight(flight.recorded, options.accounting.complete(flight.requestId, 1, {
-      accountId: options.accountId,
-      status,
-      httpStatus,
-      errorCode,
-      firstByteAt: flight.firstByteAt,
-      usage: flight.facts.usage,
-      upstreamRequestId: null
-    })))
+  const finish = (
+    flight: InFlight,
+    status: "succeeded" | "failed" | "cancelled",
+    errorCode: string | null,
+    httpStatus: number
+  ) =>
+    options.run(Effect.zipRight(
+      flight.recorded,
+      options.accounting.complete(flight.requestId, 1, {
+        accountId: options.accountId,
+        status,
+        httpStatus,
+        errorCode,
+        firstByteAt: flight.firstByteAt,
+        usage: flight.facts.usage,
+        upstreamRequestId: null
+      })
+    ))
 
   // A response.create's row (start and attempt 1) is the `record` its admission runs, or, for a key with no counted
   // limit, is written in the background. Either way its flight is queued before the frame goes upstream; a refused
@@ -71,17 +79,23 @@ export const makeResponseLedger = (options: {
     if (facts.rateLimitEvents.length > 0) {
       const reports = facts.rateLimitEvents.map((event) => usageFromRateLimitsEvent(event, new Date()))
       facts.rateLimitEvents = []
-      const windows = reports.flatMap((report) => report.windows.map((window) => ({ ...window, source: "event" as const })))
+      const windows = reports.flatMap((report) =>
+        report.windows.map((window) => ({ ...window, source: "event" as const }))
+      )
       options.run(options.quota.record(options.accountId, windows))
       // Upstream says the limit is reached: the account rests now, so the session's next reconnect lands elsewhere.
-      for (const report of reports) if (report.limitReached) options.run(options.health.observeLimit(options.accountId, report))
+      for (const report of reports) {
+        if (report.limitReached) options.run(options.health.observeLimit(options.accountId, report))
+      }
     }
     if (flight === undefined) return
     flight.firstByteAt ??= new Date()
     if (facts.completed) finish(queue.shift() ?? flight, "succeeded", null, 200)
     else if (facts.errorCode !== null) {
       // A usage-limit error frame rests the account like the HTTP answer does (codex-protocol.md §5).
-      if (facts.errorCode === "usage_limit_reached") options.run(options.health.observeError(options.accountId, parseJson(data)))
+      if (facts.errorCode === "usage_limit_reached") {
+        options.run(options.health.observeError(options.accountId, parseJson(data)))
+      }
       finish(queue.shift() ?? flight, "failed", facts.errorCode, statusOf(frame) ?? 200)
     }
   }

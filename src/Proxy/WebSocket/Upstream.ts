@@ -42,11 +42,13 @@ const open = (url: string, headers: Readonly<Record<string, string>>, maxPayload
         if (size <= errorBodyLimit) chunks.push(chunk)
       })
       response.once("end", () => {
-        settle(Effect.fail(new UpgradeRefused({
-          status: response.statusCode ?? 502,
-          headers: flattenHeaders(response.headers),
-          body: Buffer.concat(chunks)
-        })))
+        settle(Effect.fail(
+          new UpgradeRefused({
+            status: response.statusCode ?? 502,
+            headers: flattenHeaders(response.headers),
+            body: Buffer.concat(chunks)
+          })
+        ))
         request.destroy()
       })
       response.on("error", () => settle(Effect.fail(new UpstreamUnavailable({ reason: "upgrade_response_broken" }))))
