@@ -10,10 +10,10 @@ const version = /^\d{1,6}(?:\.\d{1,6}){0,3}(?:-[0-9A-Za-z]{1,16}(?:\.[0-9A-Za-z]
 // goes upstream: the catalog is keyed, and fetched, by this value alone.
 export const clientVersionOf = (url: string): Effect.Effect<string, InvalidQuery> => {
   const values = new URL(url, "http://gateway").searchParams.getAll("client_version")
-  if (values.length !== 1) {
+  const value = values[0]
+  if (value === undefined || values.length !== 1) {
     return new InvalidQuery({ message: "GET /models wants exactly one client_version query parameter" })
   }
-  const value = values[0]!
   return value.length <= maxLength && version.test(value)
     ? Effect.succeed(value)
     : new InvalidQuery({ message: "client_version must be a Codex version such as 0.169.0" })

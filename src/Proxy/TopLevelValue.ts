@@ -38,7 +38,7 @@ export const makeTopLevelValue = (name: string, limit: number) => {
   const observe = (chunk: Uint8Array) => {
     let from = capture === null ? -1 : 0
     for (let index = 0; index < chunk.length; index++) {
-      const byte = chunk[index]!
+      const byte = chunk[index] ?? 0
       if (inString) {
         if (escaped) escaped = false
         else if (byte === backslash) escaped = true
