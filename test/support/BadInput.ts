@@ -69,7 +69,8 @@ export const fixtureOnce = () => {
   )
 }
 
-const secretPart = (token: string) => token.slice(token.lastIndexOf("_") + 1)
+// `cpk_<id>_<secret>`: the secret is base64url, which may itself hold "_", so it is all after the id.
+const secretPart = (token: string) => token.split("_").slice(2).join("_")
 
 export const secretsOf = (fixture: Fixture): ReadonlyArray<string> => [
   secretPart(fixture.pool.key),
