@@ -1,5 +1,6 @@
 import { Command } from "@effect/cli"
-import { Layer } from "effect"
+import { NodeContext } from "@effect/platform-node"
+import { Effect, Layer, Logger } from "effect"
 import { Accounts } from "./Accounts.ts"
 import { Activity } from "./Activity.ts"
 import { accountCommand } from "./Cli/AccountCommands.ts"
@@ -8,6 +9,7 @@ import { keyCommand } from "./Cli/KeyCommands.ts"
 import { operatorTokenCommand } from "./Cli/OperatorTokenCommands.ts"
 import { poolCommand } from "./Cli/PoolCommands.ts"
 import { migrateCommand, serveCommand } from "./Cli/ServeCommands.ts"
+import { AllSettings, type LogFormat } from "./Config.ts"
 import { Actor } from "./Domain/Actor.ts"
 import { FleetRepo } from "./Mcp/FleetRepo.ts"
 import { OperatorTokens } from "./OperatorTokens.ts"
@@ -50,3 +52,21 @@ export const rootCommand = Command.make("codex-pooler").pipe(
 )
 
 export const runCli = Command.run(rootCommand, { name: "codex-pooler", version: "0.1.0" })
+
+// The binary's whole run short of its process (main.ts reports the failure and exits), shared with the tests, which
+// pass a logging layer of their own. A defect is logged here rather than by runMain, whose reporter would print it
+// unredacted to stdout.
+export const runCommandLine = <E>(
+  argv: ReadonlyArray<string>,
+  logging: (format: LogFormat) => Layer.Layer<never, E>
+) =>
+  AllSettings.pipe(
+    Effect.flatMap((settings) =>
+      runCli(argv).pipe(
+        Logger.withMinimumLogLevel(settings.logLevel),
+        Effect.tapDefect((cause) => Effect.logError("unexpected failure", cause)),
+        Effect.provide(logging(settings.logFormat))
+      )
+    ),
+    Effect.provide(NodeContext.layer)
+  )

@@ -6,6 +6,7 @@ import * as path from "node:path"
 import { SqlLive } from "../src/Sql.ts"
 import { makeAuthJson } from "./support/AuthJson.ts"
 import { cli, type CliResult } from "./support/Cli.ts"
+import { cliInProcess } from "./support/CliInProcess.ts"
 import { backendEnv, backends, configFrom, tempDir } from "./support/Databases.ts"
 
 const lastLine = (result: CliResult) => result.stdout.trimEnd().split("\n").at(-1) ?? ""
@@ -24,16 +25,66 @@ const filesUnder = (dir: string): Array<string> =>
     entry.isDirectory() ? filesUnder(path.join(dir, entry.name)) : [path.join(dir, entry.name)]
   )
 
+const writeAuthFile = (auth: unknown) =>
+  Effect.map(tempDir("auth"), (dir) => {
+    const file = path.join(dir, "auth.json")
+    fs.writeFileSync(file, JSON.stringify(auth))
+    return file
+  })
+
+// The real binary, a child process each: the rest of this file runs the same pipeline in process (CliInProcess.ts).
+describe.each(backends)("the codex-pooler binary on %s", (backend) => {
+  it.scoped(
+    "pool → account → key → list: the secret alone on the last line, never in a log or a listing",
+    () =>
+      Effect.gen(function*() {
+        const env = { ...(yield* backendEnv(backend)), LOG_LEVEL: "all" }
+        const run = (...args: Array<string>) => Effect.promise(() => cli(args, env))
+        const auth = makeAuthJson({ email: "lead@example.com" })
+        const authFile = yield* writeAuthFile(auth)
+        const results = [
+          yield* run("pool", "create", "team-x"),
+          yield* run("account", "import", "--pool", "team-x", authFile),
+          yield* run("key", "create", "--pool", "team-x", "--name", "laptop"),
+          yield* run("key", "list")
+        ]
+        for (const result of results) expect(result, result.stderr).toMatchObject({ code: 0 })
+        const [pool, account, created, listed] = results.map((result) => result.stdout)
+        expect(pool).toContain("created pool team-x")
+        expect(account).toContain("imported account")
+        const lines = created?.trimEnd().split("\n") ?? []
+        const key = lines.at(-1) ?? ""
+        expect(key).toMatch(/^cpk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/)
+        expect(lines.slice(0, -1).join("\n")).not.toContain(key.slice(-43))
+        expect(listed).toContain("laptop")
+        const logs = results.map((result) => result.stderr).join("\n")
+        expect(logs).toContain("Running migration")
+        for (const secret of [key.slice(-43), auth.tokens.access_token, auth.tokens.refresh_token]) {
+          expect(listed).not.toContain(secret)
+          expect(logs).not.toContain(secret)
+        }
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scoped("bad input exits 1 with one line on stderr and nothing on stdout", () =>
+    Effect.gen(function*() {
+      const env = yield* backendEnv(backend)
+      const authFile = yield* writeAuthFile(makeAuthJson())
+      const result = yield* Effect.promise(() => cli(["account", "import", "--pool", "ghost", authFile], env))
+      expect(result).toEqual({ code: 1, stdout: "", stderr: "codex-pooler: no pool with slug \"ghost\"\n" })
+    }), { timeout: 60_000 })
+})
+
 describe.each(backends)("operator CLI on %s", (backend) => {
   it.scoped(
     "pool → account → key → list round trip; secrets reach stdout once and nothing else",
     () =>
       Effect.gen(function*() {
         const env = { ...(yield* backendEnv(backend)), LOG_LEVEL: "all" }
-        const run = (...args: Array<string>) => Effect.promise(() => cli(args, env))
-        const authFile = path.join(yield* tempDir("auth"), "auth.json")
+        const run = (...args: Array<string>) => cliInProcess(args, env)
         const auth = makeAuthJson({ email: "lead@example.com", plan: "pro" })
-        fs.writeFileSync(authFile, JSON.stringify(auth))
+        const authFile = yield* writeAuthFile(auth)
         const logs: Array<string> = []
         const ok = (result: CliResult) => {
           logs.push(result.stderr)
@@ -107,6 +158,8 @@ describe.each(backends)("operator CLI on %s", (backend) => {
           auth.tokens.id_token
         ]
         const listed = listings.map((result) => result.stdout).join("\n")
+        // The log lines were captured (LOG_LEVEL=all logs the migrations), so their checks below are not vacuous.
+        expect(logs.join("\n")).toContain("Running migration")
         const database = yield* dumpDatabase(env)
         expect(database).toContain("lead@example.com")
         for (const secret of secrets) {
@@ -126,7 +179,7 @@ describe.each(backends)("operator CLI on %s", (backend) => {
   it.scoped("bad input exits non-zero with one clear line and writes nothing", () =>
     Effect.gen(function*() {
       const env = yield* backendEnv(backend)
-      const run = (...args: Array<string>) => Effect.promise(() => cli(args, env))
+      const run = (...args: Array<string>) => cliInProcess(args, env)
       const dir = yield* tempDir("bad")
       const authFile = path.join(dir, "auth.json")
       fs.writeFileSync(authFile, JSON.stringify(makeAuthJson()))

@@ -3,12 +3,14 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { SqlLive } from "../src/Sql.ts"
-import { cli, type CliResult } from "./support/Cli.ts"
+import type { CliResult } from "./support/Cli.ts"
+import { cliInProcess } from "./support/CliInProcess.ts"
 import { backendEnv, backends, configFrom } from "./support/Databases.ts"
 
 const keyId = "00000000000000aa"
 
 // The test reaches the database between CLI runs, never during one: an embedded data dir has one holder at a time.
+// Each command runs in this process (CliInProcess.ts); test/Cli.test.ts runs the real binary.
 const onDatabase = <A>(env: Record<string, string>, effect: Effect.Effect<A, SqlError, SqlClient.SqlClient>) =>
   effect.pipe(Effect.provide(SqlLive.pipe(Layer.provide(configFrom(env)))), Effect.scoped, Effect.orDie)
 
@@ -33,7 +35,7 @@ const seedFleet = (sql: SqlClient.SqlClient) =>
 
 const started = (env: Record<string, string>) =>
   Effect.gen(function*() {
-    const run = (...args: Array<string>) => Effect.promise(() => cli(args, env))
+    const run = (...args: Array<string>) => cliInProcess(args, env)
     expect((yield* run("pool", "create", "team")).code).toBe(0)
     yield* query(env, seedFleet)
     return run
@@ -120,7 +122,7 @@ describe.each(backends)("operator CLI parity with the MCP tools on %s", (backend
           byCli("key.set_limits", keyId, { ...second, allowedModels: "a,b" })
         ])
       }),
-    { timeout: 240_000 }
+    { timeout: 120_000 }
   )
 
   it.scoped(
@@ -172,7 +174,7 @@ describe.each(backends)("operator CLI parity with the MCP tools on %s", (backend
         }
         expect(yield* snapshot).toEqual(before)
       }),
-    { timeout: 240_000 }
+    { timeout: 120_000 }
   )
 
   it.scoped("usage, requests and status print the numbers of the rows in the database", () =>
@@ -278,5 +280,5 @@ describe.each(backends)("operator CLI parity with the MCP tools on %s", (backend
       expect(tables[1]).toMatch(/ req_3 +team +gpt-5\.4 +failed +429 +usage_limit_reached +2 +- +acct_a /)
       expect(tables[2]).toContain("accounts  1 active, 1 paused, 0 need re-auth, 1 cooling down")
       expect(tables.join("\n")).not.toMatch(/lead@example\.com|second@example\.com/)
-    }), { timeout: 240_000 })
+    }), { timeout: 120_000 })
 })

@@ -17,9 +17,15 @@ export const describeFailure = (error: unknown): { readonly line: string; readon
   return { line: String(error), exitCode: 1 }
 }
 
+// What the binary writes to stderr and exits with; the tests running commands in process read it too.
+export const failureReport = (error: unknown): { readonly stderr: string; readonly exitCode: number } => {
+  const { exitCode, line } = describeFailure(error)
+  return { stderr: line === "" ? "" : `codex-pooler: ${line}\n`, exitCode }
+}
+
 export const reportFailure = (error: unknown) =>
   Effect.sync(() => {
-    const { exitCode, line } = describeFailure(error)
-    if (line !== "") process.stderr.write(`codex-pooler: ${line}\n`)
+    const { exitCode, stderr } = failureReport(error)
+    if (stderr !== "") process.stderr.write(stderr)
     process.exitCode = exitCode
   })
