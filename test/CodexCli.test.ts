@@ -1,20 +1,26 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
-import { codexExec } from "./support/Codex.ts"
+import { OperatorTokens } from "../src/OperatorTokens.ts"
+import { codexExec, frames, inputTypes, responsesCalls, upgrades } from "./support/Codex.ts"
 import { backends } from "./support/Databases.ts"
-import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
+import { Fake, gatewayLayer, gatewayUrl, setupPool, type TestPool } from "./support/Gateway.ts"
+import { recordingProxy } from "./support/RecordingProxy.ts"
 import { settledRow } from "./support/Rows.ts"
 
-const responsesCalls = <R extends { readonly path: string; readonly kind: string }>(requests: ReadonlyArray<R>) =>
-  requests.filter((request) => request.kind === "http" && request.path === "/backend-api/codex/responses")
+const requestIds = (poolId: string) =>
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql`SELECT id FROM requests WHERE pool_id = ${poolId} ORDER BY started_at`
+  )
+    .pipe(Effect.map((rows) => rows.map((row) => row["id"])))
 
-const inputTypes = (body: unknown) =>
-  typeof body === "object" && body !== null && "input" in body && Array.isArray(body.input)
-    ? body.input.map((item: { type?: string }) => item.type)
-    : []
+// `codex exec "<prompt>"` with the Pool's key against the in-process gateway.
+const turn = (pool: TestPool, prompt: string, transport: "http" | "websocket") =>
+  Effect.flatMap(gatewayUrl, (origin) => codexExec({ origin, key: pool.key, prompt, transport }))
 
-// Codex CLI 0.169.0 through the gateway over HTTP/SSE, end to end.
+// Codex CLI 0.169.0 through the gateway, end to end; one gateway and fake backend per database serve every case,
+// each on a Pool of its own.
 describe.each(backends)("codex exec through the gateway on %s", (backend) => {
   layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 120_000 })((it) => {
     it.scoped("says hi with the fake's answer, on an account's credentials, and the request is accounted", () =>
@@ -23,7 +29,7 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
         const pool = yield* setupPool(2)
         fake.reset()
         fake.setAnswer("Hello from the pooled account")
-        const run = yield* codexExec({ origin: yield* gatewayUrl, key: pool.key, prompt: "say hi", transport: "http" })
+        const run = yield* turn(pool, "say hi", "http")
         fake.setAnswer("hi")
         expect(run.code, run.stderr).toBe(0)
         expect(run.stdout).toContain("Hello from the pooled account")
@@ -34,7 +40,12 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
         expect(calls[0]?.headers["originator"]).toEqual("codex_exec")
         expect(JSON.stringify(calls)).not.toContain(pool.key)
         const row = yield* settledRow(String((yield* requestIds(pool.poolId))[0]))
-        expect(row).toMatchObject({ status: "succeeded", route: "responses", accountId: used?.id, inputTokens: "1234" })
+        expect(row).toMatchObject({
+          status: "succeeded",
+          route: "responses",
+          accountId: used?.id,
+          inputTokens: "1234"
+        })
       }))
 
     it.scoped("runs a tool round trip: the tool output goes back on the same account", () =>
@@ -42,12 +53,7 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
         const fake = yield* Fake
         const pool = yield* setupPool(2)
         fake.reset()
-        const run = yield* codexExec({
-          origin: yield* gatewayUrl,
-          key: pool.key,
-          prompt: "run tool please",
-          transport: "http"
-        })
+        const run = yield* turn(pool, "run tool please", "http")
         expect(run.code, run.stderr).toBe(0)
         const calls = responsesCalls(fake.requests)
         expect(calls).toHaveLength(2)
@@ -63,12 +69,7 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
         const pool = yield* setupPool(1)
         fake.reset()
         fake.setUsage({ inputTokens: 262_000, cachedTokens: 0, outputTokens: 50, reasoningTokens: 0 })
-        const run = yield* codexExec({
-          origin: yield* gatewayUrl,
-          key: pool.key,
-          prompt: "run tool then answer",
-          transport: "http"
-        })
+        const run = yield* turn(pool, "run tool then answer", "http")
         fake.setUsage({ inputTokens: 1234, cachedTokens: 1000, outputTokens: 5, reasoningTokens: 0 })
         expect(run.code, run.stderr).toBe(0)
         const calls = responsesCalls(fake.requests)
@@ -77,36 +78,15 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
         const after = calls.slice(calls.indexOf(triggers[0]!) + 1)
         expect(after.some((call) => inputTypes(call.body).includes("compaction"))).toBe(true)
       }))
-  })
-})
 
-const requestIds = (poolId: string) =>
-  Effect.flatMap(
-    SqlClient.SqlClient,
-    (sql) => sql`SELECT id FROM requests WHERE pool_id = ${poolId} ORDER BY started_at`
-  )
-    .pipe(Effect.map((rows) => rows.map((row) => row["id"])))
-
-const upgrades = <R extends { readonly kind: string }>(requests: ReadonlyArray<R>) =>
-  requests.filter((request) => request.kind === "ws-upgrade")
-const frames = <R extends { readonly kind: string }>(requests: ReadonlyArray<R>) =>
-  requests.filter((request) => request.kind === "ws-in")
-
-// The same, with the README's websocket provider: what Codex prefers.
-describe.each(backends)("codex exec over websocket through the gateway on %s", (backend) => {
-  layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 120_000 })((it) => {
+    // The same, with the README's websocket provider: what Codex prefers.
     it.scoped("says hi over one upgrade carrying the account's credentials, with no HTTP fallback", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
         const pool = yield* setupPool(1)
         fake.reset()
         fake.setAnswer("Hello over the socket")
-        const run = yield* codexExec({
-          origin: yield* gatewayUrl,
-          key: pool.key,
-          prompt: "say hi",
-          transport: "websocket"
-        })
+        const run = yield* turn(pool, "say hi", "websocket")
         fake.setAnswer("hi")
         expect(run.code, run.stderr).toBe(0)
         expect(run.stdout).toContain("Hello over the socket")
@@ -123,12 +103,7 @@ describe.each(backends)("codex exec over websocket through the gateway on %s", (
         const fake = yield* Fake
         const pool = yield* setupPool(1)
         fake.reset()
-        const run = yield* codexExec({
-          origin: yield* gatewayUrl,
-          key: pool.key,
-          prompt: "run tool please",
-          transport: "websocket"
-        })
+        const run = yield* turn(pool, "run tool please", "websocket")
         expect(run.code, run.stderr).toBe(0)
         expect(upgrades(fake.requests)).toHaveLength(1)
         expect(responsesCalls(fake.requests)).toHaveLength(0)
@@ -143,12 +118,7 @@ describe.each(backends)("codex exec over websocket through the gateway on %s", (
         const pool = yield* setupPool(1)
         fake.reset()
         fake.setUsage({ inputTokens: 262_000, cachedTokens: 0, outputTokens: 50, reasoningTokens: 0 })
-        const run = yield* codexExec({
-          origin: yield* gatewayUrl,
-          key: pool.key,
-          prompt: "run tool then answer",
-          transport: "websocket"
-        })
+        const run = yield* turn(pool, "run tool then answer", "websocket")
         fake.setUsage({ inputTokens: 1234, cachedTokens: 1000, outputTokens: 5, reasoningTokens: 0 })
         expect(run.code, run.stderr).toBe(0)
         expect(upgrades(fake.requests)).toHaveLength(1)
@@ -165,24 +135,15 @@ describe.each(backends)("codex exec over websocket through the gateway on %s", (
         const pool = yield* setupPool(1)
         fake.reset()
         fake.fault(pool.accounts[0]!.fake.accountId, "ws_426")
-        const run = yield* codexExec({
-          origin: yield* gatewayUrl,
-          key: pool.key,
-          prompt: "say hi",
-          transport: "websocket"
-        })
+        const run = yield* turn(pool, "say hi", "websocket")
         expect(run.code, run.stderr).toBe(0)
         expect(run.stdout).toContain("hi")
         expect(upgrades(fake.requests).map((request) => request.status)).toEqual([426])
         expect(responsesCalls(fake.requests)).toHaveLength(1)
       }))
-  })
-})
 
-// The account serving a session hits its usage limit mid-turn: the same `codex exec` finishes on another account.
-describe.each(backends)("session rescue with codex exec on %s", (backend) => {
-  layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 120_000 })((it) => {
-    it.scoped("over HTTP: the follow-up request fails over to the healthy account before any byte reaches Codex", () =>
+    // The account serving a session hits its usage limit mid-turn: the same `codex exec` finishes on another account.
+    it.scoped("session rescue over HTTP: the follow-up request fails over to the healthy account before any byte reaches Codex", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
         const pool = yield* setupPool(2)
@@ -191,12 +152,7 @@ describe.each(backends)("session rescue with codex exec on %s", (backend) => {
           fake.fault(account.fake.accountId, { kind: "stall", ms: 1 })
           fake.fault(account.fake.accountId, { kind: "usage_limit", resetsInSeconds: 1800 })
         }
-        const run = yield* codexExec({
-          origin: yield* gatewayUrl,
-          key: pool.key,
-          prompt: "run tool please",
-          transport: "http"
-        })
+        const run = yield* turn(pool, "run tool please", "http")
         expect(run.code, run.stderr).toBe(0)
         const calls = responsesCalls(fake.requests)
         const [first, limited, rescued] = calls
@@ -206,7 +162,7 @@ describe.each(backends)("session rescue with codex exec on %s", (backend) => {
         expect(inputTypes(rescued?.body)).toContain("function_call_output")
       }))
 
-    it.scoped("over websocket: the limit frame is kept from Codex, its socket closes, and it reconnects to the healthy account", () =>
+    it.scoped("session rescue over websocket: the limit frame is kept from Codex, its socket closes, and it reconnects to the healthy account", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
         const pool = yield* setupPool(2)
@@ -215,12 +171,7 @@ describe.each(backends)("session rescue with codex exec on %s", (backend) => {
           fake.fault(account.fake.accountId, { kind: "stall", ms: 1 }, 2)
           fake.fault(account.fake.accountId, { kind: "usage_limit", resetsInSeconds: 1800 })
         }
-        const run = yield* codexExec({
-          origin: yield* gatewayUrl,
-          key: pool.key,
-          prompt: "run tool please",
-          transport: "websocket"
-        })
+        const run = yield* turn(pool, "run tool please", "websocket")
         expect(run.code, run.stderr).toBe(0)
         expect(run.stdout + run.stderr).not.toMatch(/usage limit/i)
         const sockets = upgrades(fake.requests)
@@ -229,6 +180,44 @@ describe.each(backends)("session rescue with codex exec on %s", (backend) => {
         const last = frames(fake.requests).at(-1)
         expect(last?.accountId).toEqual(sockets.at(-1)?.accountId)
         expect(inputTypes(last?.body)).toContain("function_call_output")
+      }))
+
+    // The README's MCP server block, with a recording pass-through between Codex and /mcp.
+    it.scoped("Codex's MCP client initializes with the operator token, lists the tools and ends its session", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        fake.setAnswer("hi")
+        const { token } = yield* (yield* OperatorTokens).create({ scope: "read" })
+        const gateway = yield* gatewayUrl
+        const proxy = yield* recordingProxy(gateway)
+        const run = yield* codexExec({
+          origin: gateway,
+          key: pool.key,
+          prompt: "say hi",
+          transport: "http",
+          mcp: { origin: proxy.origin, operatorToken: token }
+        })
+        expect(run.code, run.stderr).toBe(0)
+        // Codex opens the listen stream and lists the tools concurrently: only those two may come in either order.
+        const exchanges = proxy.seen.map((
+          exchange
+        ) => [exchange.httpMethod, exchange.rpcMethod ?? "", exchange.status])
+        expect(exchanges.slice(0, 2)).toEqual([["POST", "initialize", 200], [
+          "POST",
+          "notifications/initialized",
+          202
+        ]])
+        expect(exchanges.slice(2, 4)).toEqual(expect.arrayContaining([["GET", "", 200], ["POST", "tools/list", 200]]))
+        expect(exchanges.slice(4)).toEqual([["DELETE", "", 200]])
+        const posts = proxy.seen.filter((exchange) => exchange.httpMethod === "POST")
+        expect(proxy.seen.every((exchange) => exchange.authorization === `Bearer ${token}`)).toBe(true)
+        const initialize = posts.find((exchange) => exchange.rpcMethod === "initialize")
+        expect(initialize?.body).toContain(`"protocolVersion":"2025-06-18"`)
+        const listed = posts.find((exchange) => exchange.rpcMethod === "tools/list")
+        expect(listed?.protocolVersion).toEqual("2025-06-18")
+        expect(listed?.body).toContain(`"name":"service_status"`)
+        expect(listed?.body).not.toContain(`"name":"pause_account"`)
       }))
   })
 })

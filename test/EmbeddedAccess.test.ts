@@ -7,8 +7,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { SqlLive } from "../src/Sql.ts"
-import { cli } from "./support/Cli.ts"
+import { runBinary } from "./support/Binary.ts"
 import { configFrom, tempDir } from "./support/Databases.ts"
+import { seedDataDir } from "./support/PgliteTemplate.ts"
 import { startGateway } from "./support/Serve.ts"
 
 const modeOf = (file: string) => fs.statSync(file).mode & 0o777
@@ -62,6 +63,7 @@ describe("embedded database access", () => {
         const dataDir = path.join(parent, "data")
         fs.mkdirSync(dataDir, { mode: 0o755 })
         fs.chmodSync(dataDir, 0o755)
+        yield* seedDataDir(dataDir)
         fs.writeFileSync(path.join(dataDir, "secret.key"), randomBytes(32).toString("base64") + "\n", { mode: 0o644 })
         fs.chmodSync(path.join(dataDir, "secret.key"), 0o644)
         const env = { CODEX_POOLER_DATA_DIR: dataDir }
@@ -81,7 +83,7 @@ describe("embedded database access", () => {
         expect(listeningPorts(pid)).toEqual([Number(new URL(gateway.url).port)])
 
         // The CLI still reaches the running server's database (as the same user), another user does not.
-        const created = yield* Effect.promise(() => cli(["pool", "create", "beside-serve"], env))
+        const created = yield* runBinary(["pool", "create", "beside-serve"], env)
         expect(created.code, created.stderr).toBe(0)
         expect(yield* connectAsNobody(socketOf(dataDir))).toBe("EACCES")
 
@@ -96,6 +98,7 @@ describe("embedded database access", () => {
     () =>
       Effect.gen(function*() {
         const dataDir = path.join(yield* tempDir("embedded-long"), "d".repeat(100))
+        yield* seedDataDir(dataDir)
         const socketDir = yield* Effect.gen(function*() {
           expect(yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1 AS one`)).toEqual([{ one: 1 }])
           const holder = holderOf(dataDir)
@@ -117,9 +120,7 @@ describe("embedded database access", () => {
     Effect.gen(function*() {
       const blocker = path.join(yield* tempDir("embedded-blocked"), "file")
       fs.writeFileSync(blocker, "")
-      const result = yield* Effect.promise(() =>
-        cli(["pool", "list"], { CODEX_POOLER_DATA_DIR: path.join(blocker, "data") })
-      )
+      const result = yield* runBinary(["pool", "list"], { CODEX_POOLER_DATA_DIR: path.join(blocker, "data") })
       expect(result.code).toBe(1)
       expect(result.stderr.trimEnd().split("\n")).toEqual([
         expect.stringContaining(`codex-pooler: cannot make data dir ${path.join(blocker, "data")} private (0700)`)

@@ -1,44 +1,109 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Effect, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { startFakeUpstream } from "./FakeUpstream/FakeUpstream.ts"
-import { cli } from "./support/Cli.ts"
-import { backendEnv, backends, tempDir } from "./support/Databases.ts"
-import { codexHeaders, responsesBody, sseEvents } from "./support/Requests.ts"
-import { startGateway } from "./support/Serve.ts"
+import { Pools } from "../src/Pools.ts"
+import { runBinary } from "./support/Binary.ts"
+import { backends, tempDir } from "./support/Databases.ts"
+import { hold } from "./support/Hold.ts"
+import { protocolViolations } from "./support/ProtocolViolations.ts"
+import { closeCodeOf, opcodes, rawUpgrade } from "./support/RawWebSocket.ts"
+import { codexHeaders, responsesBody, send, sseEvents } from "./support/Requests.ts"
+import { onServedDatabase, Served, servedGateway, servedPool } from "./support/Serve.ts"
 
+const listing = Schema.parseJson(Schema.Array(Schema.Struct({ slug: Schema.String })))
+
+const reached = (url: string) => Effect.promise(() => fetch(url).then(() => "answered", () => "refused"))
+
+// One `serve` process per database for these tests, with every log level on, so that the last test can look for
+// secrets in all it wrote. The last test stops it.
 describe.each(backends)("codex-pooler serve on %s", (backend) => {
-  it.scoped(
-    "answers health and readiness, shares its database with the CLI, and stops cleanly on SIGTERM",
-    () =>
+  layer(servedGateway(backend, { LOG_LEVEL: "all" }), { timeout: 90_000 })((it) => {
+    it.effect("answers health and readiness", () =>
       Effect.gen(function*() {
-        const env = yield* backendEnv(backend)
-        const gateway = yield* startGateway(env)
-
-        const health = yield* Effect.promise(() => fetch(`${gateway.url}/healthz`))
+        const { gateway } = yield* Served
+        const health = yield* send(`${gateway.url}/healthz`)
         expect(health.status).toBe(200)
-        expect(yield* Effect.promise(() => health.json())).toEqual({ status: "ok" })
-        const ready = yield* Effect.promise(() => fetch(`${gateway.url}/readyz`))
+        expect(JSON.parse(health.text)).toEqual({ status: "ok" })
+        const ready = yield* send(`${gateway.url}/readyz`)
         expect(ready.status).toBe(200)
-        expect(yield* Effect.promise(() => ready.json())).toEqual({ status: "ready", migration: 4 })
+        expect(JSON.parse(ready.text)).toEqual({ status: "ready", migration: 4 })
+      }))
 
-        const created = yield* Effect.promise(() => cli(["pool", "create", "while-serving"], env))
+    it.effect("shares its database with the CLI", () =>
+      Effect.gen(function*() {
+        const { env } = yield* Served
+        const created = yield* runBinary(["pool", "create", "while-serving"], env)
         expect(created.code, created.stderr).toBe(0)
-        const listed = yield* Effect.promise(() => cli(["pool", "list", "--json"], env))
-        expect(JSON.parse(listed.stdout)).toMatchObject([{ slug: "while-serving" }])
+        const listed = yield* runBinary(["pool", "list", "--json"], env)
+        const slugs = Schema.decodeUnknownSync(listing)(listed.stdout).map(({ slug }) => slug)
+        expect(slugs).toContain("while-serving")
+        const stored = yield* onServedDatabase(Effect.flatMap(Pools, (pools) => pools.list))
+        expect(slugs.sort()).toEqual(stored.map(({ slug }) => slug).sort())
+      }))
 
-        expect(yield* Effect.promise(() => gateway.stop("SIGTERM"))).toBe(0)
-        const refused = yield* Effect.promise(() =>
-          fetch(`${gateway.url}/healthz`).then(() => "answered", () => "refused")
-        )
-        expect(refused).toBe("refused")
-        if (env.CODEX_POOLER_DATA_DIR !== undefined) {
-          expect(fs.readdirSync(env.CODEX_POOLER_DATA_DIR).sort()).toEqual(["pgdata", "secret.key"])
+    it.effect("a websocket protocol violation ends that socket only: the process stays up and serves", () =>
+      Effect.gen(function*() {
+        const { gateway } = yield* Served
+        const { key } = yield* servedPool
+        const headers = { ...codexHeaders(key), "openai-beta": "responses_websockets=2026-02-06" }
+        for (const [, bytes, code] of protocolViolations.slice(0, 4)) {
+          const client = yield* Effect.promise(() => rawUpgrade(gateway.url, "/backend-api/codex/responses", headers))
+          expect(client.status).toBe(101)
+          client.socket.write(bytes)
+          const close = yield* Effect.promise(() => client.next((one) => one.opcode === opcodes.close))
+          expect(closeCodeOf(close)).toBe(code)
+          yield* Effect.promise(() => client.closed)
         }
-      }),
-    { timeout: 90_000 }
-  )
+        expect(gateway.child.exitCode).toBeNull()
+        expect((yield* send(`${gateway.url}/healthz`)).status).toBe(200)
+        const answer = yield* send(`${gateway.url}/backend-api/codex/responses`, {
+          method: "POST",
+          headers: codexHeaders(key),
+          body: JSON.stringify(responsesBody())
+        })
+        expect(answer.status).toBe(200)
+      }))
+
+    // Last: it ends the process.
+    it.effect("SIGTERM lets an in-flight stream finish, refuses new connections, exits 0 and logs no secret", () =>
+      Effect.gen(function*() {
+        const { env, fake, gateway } = yield* Served
+        const { account, key } = yield* servedPool
+        const held = hold()
+        fake.fault(account.accountId, held.fault)
+        const inFlight = yield* Effect.promise(() =>
+          fetch(`${gateway.url}/backend-api/codex/responses`, {
+            method: "POST",
+            headers: codexHeaders(key),
+            body: JSON.stringify(responsesBody())
+          })
+        )
+        expect(inFlight.status).toBe(200)
+        const stopped = gateway.stop("SIGTERM")
+        // logged once the listener is closed, with the requests still in flight
+        yield* gateway.printed(/shutting down.*inFlight=1/)
+        expect(yield* reached(`${gateway.url}/healthz`)).toBe("refused")
+        held.release()
+        expect(sseEvents(yield* Effect.promise(() => inFlight.text())).at(-1)?.type).toEqual("response.completed")
+        expect(yield* Effect.promise(() => stopped)).toBe(0)
+        expect(yield* reached(`${gateway.url}/healthz`)).toBe("refused")
+        for (
+          const secret of [
+            key,
+            key.slice(-43),
+            account.accessToken,
+            account.refreshToken,
+            fake.account(account.accountId).accessToken
+          ]
+        ) {
+          expect(gateway.output()).not.toContain(secret)
+        }
+        if (env["CODEX_POOLER_DATA_DIR"] !== undefined) {
+          expect(fs.readdirSync(env["CODEX_POOLER_DATA_DIR"]).sort()).toEqual(["pgdata", "secret.key"])
+        }
+      }))
+  })
 })
 
 describe("configuration errors", () => {
@@ -67,7 +132,7 @@ describe("configuration errors", () => {
       ] as const
       const results = yield* Effect.forEach(
         cases,
-        ([env]) => Effect.promise(() => cli(["serve"], { CODEX_POOLER_DATA_DIR: dataDir, ...env })),
+        ([env]) => runBinary(["serve"], { CODEX_POOLER_DATA_DIR: dataDir, ...env }),
         { concurrency: 3 }
       )
       for (const [index, result] of results.entries()) {
@@ -78,66 +143,4 @@ describe("configuration errors", () => {
       }
       expect(fs.existsSync(dataDir)).toBe(false)
     }), { timeout: 90_000 })
-})
-
-describe("graceful shutdown", () => {
-  it.scopedLive(
-    "SIGTERM lets an in-flight stream finish, refuses new connections, and exits 0",
-    () =>
-      Effect.gen(function*() {
-        const fake = yield* Effect.acquireRelease(
-          Effect.promise(() => startFakeUpstream()),
-          (fake) => Effect.promise(() => fake.close())
-        )
-        const env = {
-          ...(yield* backendEnv("pglite")),
-          CODEX_POOLER_UPSTREAM_URL: fake.url,
-          CODEX_POOLER_AUTH_URL: fake.authUrl,
-          LOG_LEVEL: "all"
-        }
-        const account = fake.addAccount()
-        const authFile = path.join(yield* tempDir("drain"), "auth.json")
-        fs.writeFileSync(authFile, JSON.stringify(fake.authJson(account.accountId)))
-        for (const args of [["pool", "create", "drain"], ["account", "import", "--pool", "drain", authFile]]) {
-          expect((yield* Effect.promise(() => cli(args, env))).code).toBe(0)
-        }
-        const key = (yield* Effect.promise(() =>
-          cli(["key", "create", "--pool", "drain"], env)
-        )).stdout.trimEnd().split("\n").at(-1) ?? ""
-        const gateway = yield* startGateway(env)
-        fake.fault(account.accountId, { kind: "stall", ms: 1_500 })
-
-        const inFlight = fetch(`${gateway.url}/backend-api/codex/responses`, {
-          method: "POST",
-          headers: codexHeaders(key),
-          body: JSON.stringify(responsesBody())
-        }).then((response) =>
-          response.text()
-        )
-        yield* Effect.promise(() =>
-          fake.waitFor(() => fake.requests.some((request) => request.path.endsWith("/responses")), 10_000)
-        )
-        const stopped = gateway.stop("SIGTERM")
-        yield* Effect.sleep("300 millis")
-        const late = yield* Effect.promise(() =>
-          fetch(`${gateway.url}/healthz`).then(() => "answered", () => "refused")
-        )
-        expect(late).toBe("refused")
-        const body = yield* Effect.promise(() => inFlight)
-        expect(sseEvents(body).at(-1)?.type).toEqual("response.completed")
-        expect(yield* Effect.promise(() => stopped)).toBe(0)
-        for (
-          const secret of [
-            key,
-            key.slice(-43),
-            account.accessToken,
-            account.refreshToken,
-            fake.account(account.accountId).accessToken
-          ]
-        ) {
-          expect(gateway.output()).not.toContain(secret)
-        }
-      }),
-    { timeout: 90_000 }
-  )
 })

@@ -1,18 +1,14 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Deferred, Effect, Schedule } from "effect"
-import * as fs from "node:fs"
-import * as nodePath from "node:path"
 import WebSocket from "ws"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { makeWatch } from "../src/Proxy/WebSocket/Watch.ts"
-import { startFakeUpstream } from "./FakeUpstream/FakeUpstream.ts"
-import { cli } from "./support/Cli.ts"
-import { backendEnv, backends, tempDir } from "./support/Databases.ts"
+import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, postResponses, setupPool } from "./support/Gateway.ts"
-import { closeCodeOf, closePayload, frame, opcodes, type RawClient, rawUpgrade } from "./support/RawWebSocket.ts"
+import { protocolViolations } from "./support/ProtocolViolations.ts"
+import { closeCodeOf, frame, opcodes, type RawClient, rawUpgrade } from "./support/RawWebSocket.ts"
 import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
-import { startGateway } from "./support/Serve.ts"
 
 const path = "/backend-api/codex/responses"
 
@@ -71,23 +67,6 @@ const framesUpstream = (fake: Fake["Type"], from: number) =>
 
 const rowsOf = (key: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT id FROM requests WHERE key_id = ${keyIdOf(key)}`)
-
-// Frames RFC 6455 forbids a client to send, and the close code ws 8 answers each with.
-const protocolViolations: ReadonlyArray<readonly [string, Buffer, number]> = [
-  ["invalid UTF-8 in a text frame", frame(opcodes.text, Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), 1007],
-  ["a reserved data opcode", frame(0x3, "{}"), 1002],
-  ["a reserved control opcode", frame(0xb, ""), 1002],
-  ["an unmasked client frame", frame(opcodes.text, "{}", { masked: false }), 1002],
-  ["a close frame with 1005", frame(opcodes.close, closePayload(1005)), 1002],
-  ["a close frame with 1006", frame(opcodes.close, closePayload(1006)), 1002],
-  ["a close frame with 999", frame(opcodes.close, closePayload(999)), 1002],
-  ["a close frame with a one-byte payload", frame(opcodes.close, Buffer.from([0x03])), 1002],
-  ["a continuation with no start", frame(opcodes.continuation, "{}"), 1002],
-  ["RSV1 set without an extension", frame(opcodes.text, "{}", { rsv: 0x40 }), 1002],
-  ["RSV3 set", frame(opcodes.text, "{}", { rsv: 0x10 }), 1002],
-  ["a fragmented ping", frame(opcodes.ping, "", { fin: false }), 1002],
-  ["a control frame over 125 bytes", frame(opcodes.ping, "x".repeat(126)), 1002]
-]
 
 describe.each(backends)("hostile websocket clients on %s", (backend) => {
   layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 120_000 })((it) => {
@@ -384,50 +363,6 @@ describe("websocket watch", () => {
       revoked = true
       yield* Deferred.await(closed).pipe(Effect.timeout("5 seconds"))
     }).pipe(Effect.scoped))
-})
-
-describe("a protocol violation in a gateway process", () => {
-  it.scopedLive("ends that socket only: the process stays up and serves", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.acquireRelease(Effect.promise(() => startFakeUpstream()), (fake) =>
-        Effect.promise(() => fake.close()))
-      const env = {
-        ...(yield* backendEnv("pglite")),
-        CODEX_POOLER_UPSTREAM_URL: fake.url,
-        CODEX_POOLER_AUTH_URL: fake.authUrl
-      }
-      const account = fake.addAccount()
-      const authFile = nodePath.join(yield* tempDir("hostile"), "auth.json")
-      fs.writeFileSync(authFile, JSON.stringify(fake.authJson(account.accountId)))
-      for (const args of [["pool", "create", "hostile"], ["account", "import", "--pool", "hostile", authFile]]) {
-        expect(
-          (yield* Effect.promise(() =>
-            cli(args, env)
-          )).code
-        ).toBe(0)
-      }
-      const key = (yield* Effect.promise(() =>
-        cli(["key", "create", "--pool", "hostile"], env)
-      )).stdout.trimEnd().split("\n").at(-1) ?? ""
-      const gateway = yield* startGateway(env)
-      for (const [, bytes, code] of protocolViolations.slice(0, 4)) {
-        const client = yield* Effect.promise(() =>
-          rawUpgrade(gateway.url, path, wsHeaders(key))
-        )
-        expect(client.status).toBe(101)
-        client.socket.write(bytes)
-        expect(closeCodeOf(yield* nextClose(client))).toBe(code)
-        yield* Effect.promise(() => client.closed)
-      }
-      expect(gateway.child.exitCode).toBeNull()
-      expect((yield* send(`${gateway.url}/healthz`)).status).toBe(200)
-      const answer = yield* send(`${gateway.url}/backend-api/codex/responses`, {
-        method: "POST",
-        headers: codexHeaders(key),
-        body: JSON.stringify(responsesBody())
-      })
-      expect(answer.status).toBe(200)
-    }), { timeout: 90_000 })
 })
 
 describe("client frames", () => {

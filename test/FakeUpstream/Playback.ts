@@ -18,14 +18,14 @@ const sleep = (ms: number): { readonly done: Promise<void>; readonly cancel: () 
   return { done, cancel: () => clearTimeout(timer) }
 }
 
-const waitOrGone = async (sink: EventSink, ms: number | undefined): Promise<boolean> => {
-  if (ms === undefined) {
+const waitOrGone = async (sink: EventSink, ms: number | undefined, until?: Promise<unknown>): Promise<boolean> => {
+  if (ms === undefined && until === undefined) {
     await sink.gone
     return false
   }
-  const timer = sleep(ms)
-  await Promise.race([timer.done, sink.gone])
-  timer.cancel()
+  const timer = ms === undefined ? undefined : sleep(ms)
+  await Promise.race([sink.gone, ...(timer === undefined ? [] : [timer.done]), ...(until === undefined ? [] : [until])])
+  timer?.cancel()
   return !sink.isGone()
 }
 
@@ -45,7 +45,7 @@ export const play = async (
     }
     if (index > 0 && eventDelayMs > 0 && !(await waitOrGone(sink, eventDelayMs))) return "aborted"
     await sink.send(event)
-    if (index === 0 && fault?.kind === "stall" && !(await waitOrGone(sink, fault.ms))) return "aborted"
+    if (index === 0 && fault?.kind === "stall" && !(await waitOrGone(sink, fault.ms, fault.until))) return "aborted"
   }
   if (cutAfter !== undefined) {
     sink.destroy()

@@ -32,7 +32,8 @@ export type StreamFault =
   | { readonly kind: "failed_event"; readonly code?: string; readonly message?: string }
   | { readonly kind: "incomplete"; readonly reason?: string }
   | { readonly kind: "disconnect_mid_stream"; readonly afterEvents?: number }
-  | { readonly kind: "stall"; readonly ms?: number }
+  // after the first event: `ms`, or until `until` settles (a test's own release), or until the client goes away
+  | { readonly kind: "stall"; readonly ms?: number; readonly until?: Promise<unknown> }
 
 export type Fault =
   | StatusFault

@@ -54,3 +54,19 @@ export const codexExec = (options: {
       return Effect.sync(() => child.kill("SIGKILL"))
     })
   })
+
+// What Codex sent upstream, from the fake's record: its HTTP /responses calls, websocket upgrades and client frames,
+// and the item types of a request's input.
+export const responsesCalls = <R extends { readonly path: string; readonly kind: string }>(
+  requests: ReadonlyArray<R>
+) => requests.filter((request) => request.kind === "http" && request.path === "/backend-api/codex/responses")
+
+export const inputTypes = (body: unknown) =>
+  typeof body === "object" && body !== null && "input" in body && Array.isArray(body.input)
+    ? body.input.map((item: { type?: string }) => item.type)
+    : []
+
+export const upgrades = <R extends { readonly kind: string }>(requests: ReadonlyArray<R>) =>
+  requests.filter((request) => request.kind === "ws-upgrade")
+export const frames = <R extends { readonly kind: string }>(requests: ReadonlyArray<R>) =>
+  requests.filter((request) => request.kind === "ws-in")

@@ -1,12 +1,7 @@
-import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as http from "node:http"
-import { OperatorTokens } from "../src/OperatorTokens.ts"
-import { codexExec } from "./support/Codex.ts"
-import { backends } from "./support/Databases.ts"
-import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
 
-interface Exchange {
+export interface Exchange {
   readonly httpMethod: string
   readonly rpcMethod: string | undefined
   readonly authorization: string | undefined
@@ -26,7 +21,7 @@ const rpcMethod = (text: string) => {
 
 // A loopback pass-through in front of the gateway's /mcp that records what Codex's MCP client sent and what the
 // gateway answered, streams included.
-const recordingProxy = (target: string) =>
+export const recordingProxy = (target: string) =>
   Effect.acquireRelease(
     Effect.async<{ readonly origin: string; readonly seen: Array<Exchange>; readonly server: http.Server }>(
       (resume) => {
@@ -73,38 +68,3 @@ const recordingProxy = (target: string) =>
         server.close()
       })
   )
-
-describe.each(backends)("Codex CLI's MCP client against the gateway on %s", (backend) => {
-  layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 120_000 })((it) => {
-    it.scoped("initializes with the operator token, lists the tools and ends its session", () =>
-      Effect.gen(function*() {
-        const fake = yield* Fake
-        const pool = yield* setupPool(1)
-        fake.setAnswer("hi")
-        const { token } = yield* (yield* OperatorTokens).create({ scope: "read" })
-        const gateway = yield* gatewayUrl
-        const proxy = yield* recordingProxy(gateway)
-        const run = yield* codexExec({
-          origin: gateway,
-          key: pool.key,
-          prompt: "say hi",
-          transport: "http",
-          mcp: { origin: proxy.origin, operatorToken: token }
-        })
-        expect(run.code, run.stderr).toBe(0)
-        // Codex opens the listen stream and lists the tools concurrently: only those two may come in either order.
-        const exchanges = proxy.seen.map((exchange) => [exchange.httpMethod, exchange.rpcMethod ?? "", exchange.status])
-        expect(exchanges.slice(0, 2)).toEqual([["POST", "initialize", 200], ["POST", "notifications/initialized", 202]])
-        expect(exchanges.slice(2, 4)).toEqual(expect.arrayContaining([["GET", "", 200], ["POST", "tools/list", 200]]))
-        expect(exchanges.slice(4)).toEqual([["DELETE", "", 200]])
-        const posts = proxy.seen.filter((exchange) => exchange.httpMethod === "POST")
-        expect(proxy.seen.every((exchange) => exchange.authorization === `Bearer ${token}`)).toBe(true)
-        const initialize = posts.find((exchange) => exchange.rpcMethod === "initialize")
-        expect(initialize?.body).toContain(`"protocolVersion":"2025-06-18"`)
-        const listed = posts.find((exchange) => exchange.rpcMethod === "tools/list")
-        expect(listed?.protocolVersion).toEqual("2025-06-18")
-        expect(listed?.body).toContain(`"name":"service_status"`)
-        expect(listed?.body).not.toContain(`"name":"pause_account"`)
-      }))
-  })
-})
