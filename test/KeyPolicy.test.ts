@@ -1,13 +1,14 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Fiber, Schedule } from "effect"
+import { Effect, Fiber } from "effect"
 import WebSocket from "ws"
 import { Instances } from "../src/Instances.ts"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
+import { held } from "./support/Hold.ts"
 import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
-import { settledRow } from "./support/Rows.ts"
+import { eventually, settledRow } from "./support/Rows.ts"
 
 const call = (key: string, path = "/responses", model = "gpt-5.5") =>
   Effect.flatMap(gatewayUrl, (url) =>
@@ -63,11 +64,11 @@ const settledRowsOf = (token: string) =>
   Effect.gen(function*() {
     const keyId = (yield* (yield* PoolKeys).verify(token)).id
     const sql = yield* SqlClient.SqlClient
-    return yield* sql`SELECT status,
+    return yield* eventually(
+      sql`SELECT status,
         (SELECT count(*)::int FROM request_attempts WHERE request_id = requests.id) AS attempts
-      FROM requests WHERE key_id = ${keyId}`.pipe(
-      Effect.filterOrFail((rows) => rows.every((row) => row["status"] !== "in_progress")),
-      Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("10 seconds")))
+      FROM requests WHERE key_id = ${keyId}`,
+      (rows) => rows.every((row) => row["status"] !== "in_progress")
     )
   }).pipe(Effect.orDie)
 
@@ -87,7 +88,7 @@ describe.each(backends)("key policy on %s", (backend) => {
         expect((yield* call(key)).status).toBe(200)
       }))
 
-    it.effect("a stream left in progress by a lost instance stops counting once swept; a live instance's keeps counting", () =>
+    it.scoped("a stream left in progress by a lost instance stops counting once swept; a live instance's keeps counting", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
         const sql = yield* SqlClient.SqlClient
@@ -100,11 +101,14 @@ describe.each(backends)("key policy on %s", (backend) => {
           VALUES ('req_lost', ${pool.poolId}, ${keyId}, 'responses', 'sse', 'in_progress', now() - interval '2 minutes', 'inst_gone')`
         yield* sql`INSERT INTO request_attempts (request_id, attempt, account_id, started_at)
           VALUES ('req_lost', 1, ${pool.accounts[0]!.id}, now() - interval '2 minutes')`
-        // And a stream of this instance, still open.
-        fake.fault(pool.accounts[0]!.fake.accountId, { kind: "stall", ms: 3_000 })
+        // And a stream of this instance, held open upstream until the checks are done. Only once it is there is the
+        // next request sent (one of an earlier test's would not do).
+        const stream = yield* held
+        fake.reset()
+        fake.fault(pool.accounts[0]!.fake.accountId, stream.fault)
         const open = yield* Effect.fork(call(key))
         yield* Effect.promise(() =>
-          fake.waitFor(() => fake.requests.some((request) => request.path.endsWith("/responses")), 5_000)
+          fake.waitFor(() => fake.requests.some((request) => request.fault === "stall"), 30_000)
         )
         expect(JSON.parse((yield* call(key)).text).error.code).toEqual("key_concurrent_streams")
 
@@ -119,6 +123,7 @@ describe.each(backends)("key policy on %s", (backend) => {
           yield* sql`SELECT status FROM requests WHERE key_id = ${keyId} AND id <> 'req_lost' AND status = 'in_progress'`
         expect(live).toHaveLength(1)
         expect((yield* call(key)).status).toBe(200)
+        stream.release()
         expect((yield* Fiber.join(open)).status).toBe(200)
       }))
 
@@ -153,12 +158,14 @@ describe.each(backends)("key policy on %s", (backend) => {
         expect(JSON.parse(refused.text).error.retryable).toBe(false)
       }))
 
-    it.effect("concurrent streams: a second stream while the first is open is refused", () =>
+    it.scoped("concurrent streams: a second stream while the first is open is refused", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
         const pool = yield* setupPool(1)
         const key = yield* keyWith(pool.slug, { maxConcurrent: 1 })
-        fake.fault(pool.accounts[0]!.fake.accountId, { kind: "stall", ms: 1_000 })
+        const first = yield* held
+        fake.reset()
+        fake.fault(pool.accounts[0]!.fake.accountId, first.fault)
         const url = yield* gatewayUrl
         const open = fetch(`${url}/backend-api/codex/responses`, {
           method: "POST",
@@ -166,23 +173,38 @@ describe.each(backends)("key policy on %s", (backend) => {
           body: JSON.stringify(responsesBody())
         }).then((response) => response.text())
         yield* Effect.promise(() =>
-          fake.waitFor(() => fake.requests.some((request) => request.fault === "stall"), 5_000)
+          fake.waitFor(() => fake.requests.some((request) => request.fault === "stall"), 30_000)
         )
         const refused = yield* call(key)
         expect([refused.status, JSON.parse(refused.text).error.code]).toEqual([429, "key_concurrent_streams"])
+        first.release()
         expect(yield* Effect.promise(() => open)).toContain("response.completed")
       }))
 
-    it.effect("concurrent streams: of a burst at once, exactly the limit is admitted", () =>
+    it.scoped("concurrent streams: of a burst at once, exactly the limit is admitted", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
         const pool = yield* setupPool(1)
         const key = yield* keyWith(pool.slug, { maxConcurrent: 2 })
         const accountId = pool.accounts[0]!.fake.accountId
-        fake.fault(accountId, { kind: "stall", ms: 4_000 }, 6)
-        const answers = yield* burst(key, 6)
+        // The admitted streams stay open until every request of the burst has been decided: refused, or held upstream.
+        const streams = yield* held
+        fake.reset()
+        fake.fault(accountId, streams.fault, 6)
+        const answered: Array<number> = []
+        const answers = yield* Effect.fork(Effect.all(
+          Array.from({ length: 6 }, () => Effect.tap(call(key), (answer) => void answered.push(answer.status))),
+          { concurrency: "unbounded" }
+        ))
+        yield* Effect.promise(() =>
+          fake.waitFor(
+            () => answered.length + fake.requests.filter((request) => request.fault === "stall").length >= 6,
+            30_000
+          )
+        )
+        streams.release()
         fake.clearFaults(accountId)
-        expect(outcomes(answers)).toEqual([
+        expect(outcomes(yield* Fiber.join(answers))).toEqual([
           "429 key_concurrent_streams",
           "429 key_concurrent_streams",
           "429 key_concurrent_streams",

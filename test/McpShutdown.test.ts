@@ -21,13 +21,22 @@ describe("operator MCP at shutdown", () => {
           Effect.provide(context)
         )
         const url = new URL(`${yield* Effect.provide(gatewayUrl, context)}/mcp`)
+        // The client opens its listen stream (a GET) on its own after connecting: the test waits until it is open.
+        let listening: () => void = () => undefined
+        const listen = new Promise<void>((resolve) => (listening = resolve))
+        const watching: typeof fetch = (input, init) =>
+          fetch(input, init).then((response) => {
+            if (init?.method === "GET" && response.ok) listening()
+            return response
+          })
         const client = new Client({ name: "mcp-test", version: "1.0.0" })
         const transport = new StreamableHTTPClientTransport(url, {
+          fetch: watching,
           requestInit: { headers: { authorization: `Bearer ${token}` } }
         })
         yield* Effect.promise(() => client.connect(transport))
         yield* Effect.promise(() => client.listTools())
-        yield* Effect.sleep("200 millis")
+        yield* Effect.promise(() => listen)
         // Stopping ends (the bound only tells "finished" from "waiting out an hour of grace" apart; it measures nothing).
         const stopped = yield* Scope.close(scope, Exit.void).pipe(Effect.timeoutOption("30 seconds"))
         expect(Option.isSome(stopped)).toBe(true)

@@ -4,7 +4,7 @@ import { OperatorTokens } from "../src/OperatorTokens.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, firstInLine, gatewayLayer, gatewayUrl, postResponses, setupPool } from "./support/Gateway.ts"
 import { send } from "./support/Requests.ts"
-import { settledRow } from "./support/Rows.ts"
+import { eventually, settledRow } from "./support/Rows.ts"
 
 // Prometheus' text format, sample lines only: `name{label="value",…} number`.
 const samples = (text: string) =>
@@ -75,9 +75,17 @@ describe.each(backends)("metrics on %s", (backend) => {
           401
         )
 
-        const after = (yield* scrape(`Bearer ${token}`)).text
+        const change = (text: string, name: string, labels: Record<string, string> = {}) =>
+          valueOf(text, name, labels) - valueOf(before, name, labels)
+        // The counters follow the row's final write, and the quota is recorded beside it: scrape once all are in.
+        const after = (yield* eventually(scrape(`Bearer ${token}`), ({ text }) =>
+          change(text, "codex_pooler_requests_total", { route: "responses", outcome: "succeeded" }) > 0 &&
+          change(text, "codex_pooler_upstream_attempts_total", { outcome: "succeeded" }) > 0 &&
+          samples(text).some((sample) =>
+            sample.name === "codex_pooler_account_quota_used_percent" && sample.labels["account"] === b.id
+          ))).text
         const delta = (name: string, labels: Record<string, string> = {}) =>
-          valueOf(after, name, labels) - valueOf(before, name, labels)
+          change(after, name, labels)
         expect(delta("codex_pooler_requests_total", { route: "responses", transport: "sse", outcome: "succeeded" }))
           .toBe(1)
         expect(delta("codex_pooler_upstream_attempts_total", { outcome: "retried" })).toBe(1)

@@ -10,6 +10,7 @@ import { PoolKeys } from "../src/PoolKeys.ts"
 import { Pools } from "../src/Pools.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, setupPool, sharedPostgres } from "./support/Gateway.ts"
+import { held } from "./support/Hold.ts"
 import { cuttableRelay } from "./support/Outage.ts"
 import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
 
@@ -160,15 +161,31 @@ if (backends.includes("postgres")) {
             })
           expect((yield* call("before")).status).toBe(200)
 
-          // Cut while a slow stream is under way: the stream still ends with response.completed.
-          fake.setEventDelay(300)
-          const underway = yield* Effect.fork(call("underway"))
-          yield* Effect.sleep("700 millis")
+          // Cut while a stream is under way (its first event has reached the client, the rest is held upstream): the
+          // stream still ends with response.completed.
+          const rest = yield* held
+          fake.fault(account.accountId, rest.fault)
+          const underway = yield* Effect.promise(() =>
+            fetch(`${origin}/backend-api/codex/responses`, {
+              method: "POST",
+              headers: codexHeaders(key, "underway"),
+              body: JSON.stringify(responsesBody())
+            })
+          )
+          const reader = underway.body!.getReader()
+          const head = new TextDecoder().decode((yield* Effect.promise(() => reader.read())).value)
+          expect(head).toContain("response.created")
           yield* relay.cut
-          const finished = yield* underway
-          expect(finished.status).toBe(200)
-          expect(finished.text).toContain("event: response.completed")
-          fake.setEventDelay(0)
+          rest.release()
+          const tail = yield* Effect.promise(async () => {
+            let text = ""
+            for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+              text += new TextDecoder().decode(chunk.value)
+            }
+            return text
+          })
+          expect(underway.status).toBe(200)
+          expect(head + tail).toContain("event: response.completed")
 
           fake.reset()
           const refused = yield* call("during")
@@ -179,8 +196,11 @@ if (backends.includes("postgres")) {
           expect((yield* send(`${origin}/readyz`)).status).toBe(503)
 
           yield* relay.restore
+          // Service resumes: a request answered once the pool has its connections back (bounded against a hang).
           const back = yield* call("after").pipe(
-            Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("10 seconds")))
+            Effect.filterOrFail((answer) => answer.status === 200),
+            Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo("30 seconds"))),
+            Effect.orElse(() => call("after"))
           )
           expect(back.status).toBe(200)
           expect((yield* send(`${origin}/readyz`)).status).toBe(200)

@@ -4,7 +4,7 @@ import { Quota } from "../src/Quota.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody, send, sseEvents } from "./support/Requests.ts"
-import { attemptRows, requestRow, settledRow } from "./support/Rows.ts"
+import { attemptRows, eventually, requestRow, settledRow } from "./support/Rows.ts"
 
 describe.each(backends)("relay on %s", (backend) => {
   layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 60_000 })((it) => {
@@ -94,7 +94,11 @@ describe.each(backends)("relay on %s", (backend) => {
           upstreamRequestId: answer.headers.get("x-request-id")
         })
         expect(row?.["firstByteAt"]).toBeInstanceOf(Date)
-        const quota = yield* (yield* Quota).forAccount(pool.accounts[0]!.id)
+        // The quota is recorded beside the row's final write, not before it: wait for it rather than for the row.
+        const quota = yield* eventually(
+          (yield* Quota).forAccount(pool.accounts[0]!.id),
+          (windows) => windows.length >= 2
+        )
         expect(quota.map((window) => [window.windowKind, window.usedPercent, window.windowMinutes])).toEqual([
           ["primary", 12.5, 300],
           ["secondary", 40, 10080]
@@ -122,7 +126,7 @@ describe.each(backends)("relay on %s", (backend) => {
         const first = yield* Effect.promise(() => reader.read())
         expect(new TextDecoder().decode(first.value)).toContain("response.created")
         controller.abort()
-        yield* Effect.promise(() => fake.waitFor(() => fake.aborts > abortsBefore, 5_000))
+        yield* Effect.promise(() => fake.waitFor(() => fake.aborts > abortsBefore, 30_000))
         const row = yield* settledRow(streaming.headers.get("x-codex-pooler-request-id") ?? "")
         expect(row).toMatchObject({ status: "cancelled", errorCode: "client_closed" })
       }))

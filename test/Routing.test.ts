@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { Accounts } from "../src/Accounts.ts"
 import { PoolKeys } from "../src/PoolKeys.ts"
@@ -19,7 +19,7 @@ import {
   turnInLine
 } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody, send, sseEvents } from "./support/Requests.ts"
-import { attemptRows, healthRow, settledRow } from "./support/Rows.ts"
+import { attemptRows, elapse, eventually, healthRow, settledRow } from "./support/Rows.ts"
 
 describe.each(backends)("routing on %s", (backend) => {
   layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 120_000 })((it) => {
@@ -62,15 +62,20 @@ describe.each(backends)("routing on %s", (backend) => {
         const a = pool.accounts[0]!
         yield* firstInLine(pool)
         fake.reset()
-        fake.fault(a.fake.accountId, { kind: "usage_limit", resetsInSeconds: 2 })
+        const before = Date.now()
+        fake.fault(a.fake.accountId, { kind: "usage_limit", resetsInSeconds: 600 })
         expect((yield* postResponses(pool.key, "thread-short-rest")).status).toBe(200)
+        // The rest ends at the reset named (resets_at is whole seconds).
+        const until = ((yield* healthRow(a.id))?.["cooldownUntil"] as Date).getTime()
+        expect(until).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 600_000)
+        expect(until).toBeLessThanOrEqual(Date.now() + 600_000)
         yield* firstInLine(pool)
         fake.reset()
         expect((yield* postResponses(pool.key, "thread-resting")).status).toBe(200)
         expect(fake.requests.map((request) => request.accountId)).not.toContain(a.fake.accountId)
 
-        // resets_at is whole seconds, so the rest is over within 3 s.
-        yield* Effect.sleep("3 seconds")
+        // The reset comes: nothing but time has changed, and A serves again.
+        yield* elapse(a.id, 601)
         expect(yield* turnInLine(pool, "thread-rested")).toEqual({ status: 200, accounts: [a.fake.accountId] })
       }))
 
@@ -106,7 +111,7 @@ describe.each(backends)("routing on %s", (backend) => {
         const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
         yield* firstInLine(pool)
         fake.reset()
-        fake.fault(a.fake.accountId, { kind: "retryable_429", retryAfterSeconds: 2 })
+        fake.fault(a.fake.accountId, { kind: "retryable_429", retryAfterSeconds: 120 })
         const before = Date.now()
         expect((yield* postResponses(pool.key, "thread-slow-down")).status).toBe(200)
         expect(fake.requests.map((request) => [request.accountId, request.status ?? 200])).toEqual([
@@ -116,11 +121,11 @@ describe.each(backends)("routing on %s", (backend) => {
         const rest = yield* healthRow(a.id)
         expect(rest?.["cooldownReason"]).toEqual("rate_limited")
         const until = (rest?.["cooldownUntil"] as Date).getTime()
-        expect(until).toBeGreaterThanOrEqual(before + 2000 - 50)
-        expect(until).toBeLessThanOrEqual(Date.now() + 2000 + 50)
+        expect(until).toBeGreaterThanOrEqual(before + 120_000 - 50)
+        expect(until).toBeLessThanOrEqual(Date.now() + 120_000 + 50)
 
         expect(yield* turnInLine(pool, "thread-slow-down-2")).toEqual({ status: 200, accounts: [b.fake.accountId] })
-        yield* Effect.sleep("2500 millis")
+        yield* elapse(a.id, 121)
         expect(yield* turnInLine(pool, "thread-slow-down-3")).toEqual({ status: 200, accounts: [a.fake.accountId] })
       }))
 
@@ -143,11 +148,7 @@ describe.each(backends)("routing on %s", (backend) => {
         fake.setRateLimits(a.fake.accountId, { hasCredits: false })
         yield* firstInLine(pool)
         expect((yield* postResponses(pool.key, "thread-full")).status).toBe(200)
-        const resting = yield* healthRow(a.id).pipe(
-          Effect.filterOrFail((row) => row?.["cooldownUntil"] instanceof Date),
-          Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("5 seconds"))),
-          Effect.orDie
-        )
+        const resting = yield* eventually(healthRow(a.id), (row) => row?.["cooldownUntil"] instanceof Date)
         expect(resting?.["cooldownReason"]).toEqual("usage_limit")
         expect(Math.abs((resting?.["cooldownUntil"] as Date).getTime() - (Date.now() + 3_600_000))).toBeLessThan(60_000)
         expect(yield* turnInLine(pool, "thread-after-full")).toEqual({ status: 200, accounts: [b.fake.accountId] })
@@ -269,7 +270,10 @@ describe.each(backends)("routing on %s", (backend) => {
 })
 
 describe.each(backends)("circuit breaker on %s", (backend) => {
-  layer(gatewayLayer(backend, { CODEX_POOLER_CIRCUIT_OPEN_MS: "500" }), { excludeTestServices: true, timeout: 60_000 })(
+  layer(gatewayLayer(backend, { CODEX_POOLER_CIRCUIT_OPEN_MS: "60000" }), {
+    excludeTestServices: true,
+    timeout: 60_000
+  })(
     (it) => {
       it.effect("failures in a row open an account's circuit; once the time is up one probe closes it again", () =>
         Effect.gen(function*() {
@@ -290,7 +294,7 @@ describe.each(backends)("circuit breaker on %s", (backend) => {
           expect(yield* turnInLine(pool, "circuit-open")).toEqual({ status: 200, accounts: [b.fake.accountId] })
 
           // Time up: the next request probes A, which now answers, and the circuit closes.
-          yield* Effect.sleep("600 millis")
+          yield* elapse(a.id, 60)
           expect(yield* turnInLine(pool, "circuit-probe")).toEqual({ status: 200, accounts: [a.fake.accountId] })
           const [closed] =
             yield* sql`SELECT circuit_state, consecutive_failures FROM account_health WHERE account_id = ${a.id}`

@@ -1,18 +1,26 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Schedule } from "effect"
+import { Effect } from "effect"
 import { Accounts } from "../src/Accounts.ts"
 import { Pools } from "../src/Pools.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, firstInLine, gatewayLayer, postResponses, setupPool, sharedPostgres } from "./support/Gateway.ts"
-import { healthRow } from "./support/Rows.ts"
+import { eventually, healthRow } from "./support/Rows.ts"
 
-// Polls run in the background; wait (bounded) until what they wrote is there.
-const eventually = <A>(read: Effect.Effect<A, unknown, SqlClient.SqlClient>, until: (value: A) => boolean) =>
-  read.pipe(
-    Effect.filterOrFail(until),
-    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo("15 seconds"))),
-    Effect.orDie
+// Polls run in the background: the tests wait until what a poll wrote is there.
+const timeOf = (row: Readonly<Record<string, unknown>> | undefined, column: string) => {
+  const value = row?.[column]
+  return value instanceof Date ? value.getTime() : undefined
+}
+
+// The next poll of an account claimed after `row` was read (the claim is the database's, so its time is too).
+const nextClaim = (accountId: string, row: Readonly<Record<string, unknown>> | undefined) =>
+  Effect.map(
+    eventually(healthRow(accountId), (next) => {
+      const claimed = timeOf(next, "usagePolledAt")
+      return claimed !== undefined && claimed !== timeOf(row, "usagePolledAt")
+    }),
+    (next) => timeOf(next, "usagePolledAt") ?? 0
   )
 
 const usagePolls = <R extends { readonly path: string; readonly accountId?: string }>(
@@ -41,14 +49,10 @@ describe.each(backends)("usage poll on %s", (backend) => {
         )
         fake.clearFaults(a.fake.accountId)
 
-        // Still at its limit: the poll keeps it resting (until the full window's reset, the longer evidence).
-        const polledAt = (yield* healthRow(a.id))?.["usagePolledAt"]
-        yield* eventually(
-          healthRow(a.id),
-          (row) => row?.["usagePolledAt"] instanceof Date && row["usagePolledAt"] !== polledAt
-        )
-        yield* Effect.sleep("1500 millis")
-        const resting = yield* healthRow(a.id)
+        // Still at its limit: the poll keeps it resting (until the full window's reset, the longer evidence). A poll
+        // claimed from now on is waited for until its answer has been taken in: the rest it writes comes after its claim.
+        const claimedAt = yield* nextClaim(a.id, yield* healthRow(a.id))
+        const resting = yield* eventually(healthRow(a.id), (row) => (timeOf(row, "lastFailureAt") ?? 0) > claimedAt)
         expect(resting?.["cooldownReason"]).toEqual("usage_limit")
         expect((resting?.["cooldownUntil"] as Date).getTime()).toBeGreaterThan(Date.now() + 1_700_000)
         expect(usagePolls(fake, a.fake.accountId).length).toBeGreaterThan(0)
@@ -56,8 +60,12 @@ describe.each(backends)("usage poll on %s", (backend) => {
         // The limit is reset early upstream: the next poll puts A back to work, and says so in the audit log.
         fake.setRateLimits(a.fake.accountId, { primaryUsedPercent: 2 })
         yield* eventually(healthRow(a.id), (row) => row?.["cooldownUntil"] === null)
-        const audited = yield* sql`SELECT actor_kind, actor_id, action, target_id, details FROM audit_log
-          WHERE action = 'account.cooldown_ended' AND target_id = ${a.id}`
+        // The audit entry follows the rest's end.
+        const audited = yield* eventually(
+          sql`SELECT actor_kind, actor_id, action, target_id, details FROM audit_log
+          WHERE action = 'account.cooldown_ended' AND target_id = ${a.id}`,
+          (rows) => rows.length > 0
+        )
         expect(audited).toEqual([{
           actorKind: "system",
           actorId: "usage_poll",
@@ -88,8 +96,10 @@ describe.each(backends)("usage poll on %s", (backend) => {
         const rested = yield* eventually(healthRow(a.id), (row) => row?.["cooldownReason"] === "usage_limit")
         // It rests until the full (secondary) window resets.
         expect(Math.abs((rested?.["cooldownUntil"] as Date).getTime() - (Date.now() + 7_200_000))).toBeLessThan(60_000)
-        yield* eventually(healthRow(c.id), (row) => row?.["usagePolledAt"] instanceof Date)
-        yield* Effect.sleep("1500 millis")
+        // C's first poll, then its next: rounds run one after another, so by the next claim the first one's answer has
+        // been taken in.
+        const first = yield* eventually(healthRow(c.id), (row) => row?.["usagePolledAt"] instanceof Date)
+        yield* nextClaim(c.id, first)
         expect((yield* healthRow(c.id))?.["cooldownUntil"] ?? null).toBeNull()
 
         // A is never tried: every request lands on B or C.
@@ -133,24 +143,53 @@ if (backends.includes("postgres")) {
       Effect.gen(function*() {
         const { fake, instance, manage } = yield* sharedPostgres({ CODEX_POOLER_USAGE_POLL_SECONDS: "1" })
         const accounts = [fake.addAccount(), fake.addAccount(), fake.addAccount()]
-        yield* manage(Effect.gen(function*() {
+        const ids = yield* manage(Effect.gen(function*() {
           yield* (yield* Pools).create({ slug: "polled" })
-          for (const account of accounts) {
-            yield* (yield* Accounts).importAuthJson("polled", JSON.stringify(fake.authJson(account.accountId)))
-          }
+          return yield* Effect.forEach(accounts, (account) =>
+            Effect.map(
+              Effect.flatMap(
+                Accounts,
+                (all) => all.importAuthJson("polled", JSON.stringify(fake.authJson(account.accountId)))
+              ),
+              (imported) => imported.account.id
+            ))
         }))
+        // Every claim as the database makes it, whichever instance makes it: the time it writes is the database's.
+        yield* manage(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          Effect.all([
+            sql`CREATE TABLE poll_claims (account_id text NOT NULL, claimed_at timestamptz NOT NULL)`,
+            sql.unsafe(`CREATE FUNCTION log_poll_claim() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+                IF NEW.usage_polled_at IS NOT NULL
+                  AND (TG_OP = 'INSERT' OR NEW.usage_polled_at IS DISTINCT FROM OLD.usage_polled_at) THEN
+                  INSERT INTO poll_claims VALUES (NEW.account_id, NEW.usage_polled_at);
+                END IF;
+                RETURN NULL;
+              END $$`),
+            sql`CREATE TRIGGER log_poll_claim AFTER INSERT OR UPDATE ON account_health
+              FOR EACH ROW EXECUTE FUNCTION log_poll_claim()`
+          ], { discard: true })))
         yield* instance
         yield* instance
-        yield* Effect.sleep("4 seconds")
-
-        // Each instance alone would ask about every account every second; together they still ask about once a second
-        // (claims are a second apart in the database; arrivals here may drift by the machine's load, not by 900 ms).
-        for (const account of accounts) {
-          const times = usagePolls(fake, account.accountId).map((request) => request.at)
-          expect(times.length).toBeGreaterThanOrEqual(2)
-          expect(times.length).toBeLessThanOrEqual(5)
-          const gaps = times.slice(1).map((at, index) => at - times[index]!)
-          expect(Math.min(...gaps)).toBeGreaterThan(300)
+        // Each instance alone would ask about every account every second; together they still ask once per claim, and
+        // claims are a second apart in the database's time, however the machine's load spreads the asks' arrivals.
+        yield* Effect.promise(() =>
+          fake.waitFor(() => accounts.every((account) => usagePolls(fake, account.accountId).length >= 2), 30_000)
+        )
+        const asked = accounts.map((account) => usagePolls(fake, account.accountId).length)
+        const claims = yield* manage(
+          Effect.flatMap(SqlClient.SqlClient, (sql) =>
+            sql`SELECT account_id, claimed_at FROM poll_claims ORDER BY claimed_at`)
+        )
+        for (const [index, id] of ids.entries()) {
+          const times = claims.filter((claim) =>
+            claim["accountId"] === id
+          ).map((claim) => timeOf(claim, "claimedAt") ?? 0)
+          expect(asked[index]).toBeGreaterThanOrEqual(2)
+          expect(asked[index]).toBeLessThanOrEqual(times.length)
+          const gaps = times.slice(1).map((at, gap) =>
+            at - times[gap]!
+          )
+          expect(Math.min(...gaps)).toBeGreaterThanOrEqual(999)
         }
       }), { timeout: 60_000 })
   })

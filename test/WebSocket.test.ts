@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import WebSocket from "ws"
 import { Accounts } from "../src/Accounts.ts"
 import { PoolKeys } from "../src/PoolKeys.ts"
@@ -8,8 +8,9 @@ import { highWaterMark, queueLimit } from "../src/Proxy/WebSocket/Frames.ts"
 import { WebSocketBridge } from "../src/Proxy/WebSocketBridge.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
+import { held } from "./support/Hold.ts"
 import { codexHeaders, responsesBody } from "./support/Requests.ts"
-import { settledRow } from "./support/Rows.ts"
+import { eventually, settledRow } from "./support/Rows.ts"
 
 interface Client {
   readonly socket: WebSocket
@@ -100,7 +101,7 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         })
         client.socket.close(1000, "done")
         expect(yield* Effect.promise(() => client.closed)).toMatchObject({ code: 1000 })
-        yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === 0, 5_000))
+        yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === 0, 30_000))
 
         const rows = yield* sql`SELECT id FROM requests WHERE key_id = ${pool.key.slice(4, 20)} ORDER BY started_at`
         expect(rows).toHaveLength(2)
@@ -171,9 +172,9 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         const before = fake.openSockets()
         const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
         if (!("socket" in client)) return expect.fail("upgrade refused")
-        yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === before + 1, 5_000))
+        yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === before + 1, 30_000))
         client.socket.terminate()
-        yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === before, 5_000))
+        yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === before, 30_000))
         expect(fake.openSockets()).toBe(before)
       }))
 
@@ -251,11 +252,7 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         const resting =
           sql`SELECT cooldown_reason FROM account_health WHERE account_id = ${account.id} AND cooldown_until > now() + interval '50 minutes'`
         expect(
-          yield* resting.pipe(
-            Effect.filterOrFail((rows) => rows.length > 0),
-            Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("5 seconds"))),
-            Effect.orDie
-          )
+          yield* eventually(resting, (rows) => rows.length > 0)
         ).toEqual([{ cooldownReason: "usage_limit" }])
         client.socket.close()
       }))
@@ -283,14 +280,14 @@ describe("websocket idle timeout", () => {
         const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
         if (!("socket" in client)) return expect.fail("upgrade refused")
         expect(yield* Effect.promise(() => client.closed)).toEqual({ code: 1000, reason: "idle timeout" })
-        yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === 0, 5_000))
+        yield* Effect.promise(() => fake.waitFor(() => fake.openSockets() === 0, 30_000))
         expect(fake.openSockets()).toBe(0)
       }))
   })
 })
 
 describe("websocket drain", () => {
-  it.live(
+  it.scopedLive(
     "stopping the gateway moves an idle socket at once and a busy one right after its response (1012)",
     () =>
       Effect.gen(function*() {
@@ -309,7 +306,9 @@ describe("websocket drain", () => {
         idle.socket.send(create())
         yield* Effect.promise(() => idle.next("response.completed"))
 
-        fake.setEventDelay(150)
+        // The busy socket's response is held upstream until the idle one has moved.
+        const response = yield* held
+        fake.fault(pool.accounts[0]!.fake.accountId, response.fault)
         busy.socket.send(create())
         yield* Effect.promise(() => busy.next("response.created"))
         const stopping = yield* Effect.fork(Scope.close(scope, Exit.void))
@@ -317,12 +316,12 @@ describe("websocket drain", () => {
         const idleClosed = yield* Effect.promise(() => idle.closed)
         expect(idleClosed).toEqual({ code: 1012, reason: "gateway restarting" })
         expect(busy.frames.some((frame) => frame.type === "response.completed")).toBe(false)
+        response.release()
         expect(yield* Effect.promise(() => busy.closed)).toEqual({ code: 1012, reason: "gateway restarting" })
         // The busy socket's response reached Codex whole before the socket was closed.
         expect(busy.frames.at(-1)?.type).toEqual("response.completed")
         // Stopping finishes once both sockets have gone, not when the grace period runs out.
         yield* Fiber.join(stopping)
-        fake.setEventDelay(0)
       }),
     60_000
   )
