@@ -38,7 +38,8 @@ describe.each(backends)("the codex-pooler binary on %s", (backend) => {
     "pool → account → key → list: the secret alone on the last line, never in a log or a listing",
     () =>
       Effect.gen(function*() {
-        const env = { ...(yield* backendEnv(backend)), LOG_LEVEL: "all" }
+        // A first start: the embedded data dir is made from nothing, as `npx codex-pooler` on a new machine does.
+        const env = { ...(yield* backendEnv(backend, { fresh: true })), LOG_LEVEL: "all" }
         const run = (...args: Array<string>) => Effect.promise(() => cli(args, env))
         const auth = makeAuthJson({ email: "lead@example.com" })
         const authFile = yield* writeAuthFile(auth)

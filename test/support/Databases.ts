@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { MigratedSqlLive } from "../../src/Sql.ts"
+import { seedDataDir } from "./PgliteTemplate.ts"
 
 export type Backend = "pglite" | "postgres"
 
@@ -38,7 +39,10 @@ export const freshPostgres = (base: string) =>
   })
 
 // The environment a gateway process needs for this backend: what the tests pass to a child process or a ConfigProvider.
-export const backendEnv = (backend: Backend) =>
+// An embedded data dir starts from a copy of an initialised PGlite database (PgliteTemplate.ts: initdb costs seconds
+// of CPU each time, and is the same every time), unmigrated, as a second start finds it; `fresh` leaves it empty, for
+// the tests of a first start.
+export const backendEnv = (backend: Backend, options: { readonly fresh?: boolean } = {}) =>
   Effect.gen(function*() {
     if (backend === "postgres" && postgresUrl) {
       return {
@@ -46,7 +50,9 @@ export const backendEnv = (backend: Backend) =>
         CODEX_POOLER_SECRET_KEY: randomBytes(32).toString("base64")
       }
     }
-    return { CODEX_POOLER_DATA_DIR: path.join(yield* tempDir("data"), "data") }
+    const dataDir = path.join(yield* tempDir("data"), "data")
+    if (options.fresh !== true) yield* seedDataDir(dataDir)
+    return { CODEX_POOLER_DATA_DIR: dataDir }
   })
 
 export const configFrom = (env: Record<string, string>) =>

@@ -33,6 +33,6 @@ const initialised = Effect.promise(async () => {
 export const seedDataDir = (dataDir: string) =>
   Effect.flatMap(initialised, (from) =>
     Effect.sync(() => {
-      fs.mkdirSync(dataDir, { recursive: true })
+      fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 })
       fs.cpSync(from, path.join(dataDir, "pgdata"), { recursive: true })
     }))

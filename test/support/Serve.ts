@@ -10,7 +10,6 @@ import { type FakeUpstream, startFakeUpstream } from "../FakeUpstream/FakeUpstre
 import { binary, childEnv } from "./Binary.ts"
 import { repoRoot } from "./Cli.ts"
 import { type Backend, backendEnv, configFrom } from "./Databases.ts"
-import { seedDataDir } from "./PgliteTemplate.ts"
 import { ManagementServices } from "./Services.ts"
 
 export interface RunningGateway {
@@ -86,7 +85,6 @@ export const servedGateway = (backend: Backend, env: Record<string, string> = {}
         (fake) => Effect.promise(() => fake.close())
       )
       const database = yield* backendEnv(backend)
-      if (database.CODEX_POOLER_DATA_DIR !== undefined) yield* seedDataDir(database.CODEX_POOLER_DATA_DIR)
       const config = {
         ...database,
         CODEX_POOLER_UPSTREAM_URL: fake.url,
