@@ -5,7 +5,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { SqlLive } from "../src/Sql.ts"
 import { makeAuthJson } from "./support/AuthJson.ts"
-import { cli, type CliResult } from "./support/Cli.ts"
+import { runBinary } from "./support/Binary.ts"
+import type { CliResult } from "./support/Cli.ts"
 import { cliInProcess } from "./support/CliInProcess.ts"
 import { backendEnv, backends, configFrom, tempDir } from "./support/Databases.ts"
 
@@ -40,7 +41,7 @@ describe.each(backends)("the codex-pooler binary on %s", (backend) => {
       Effect.gen(function*() {
         // A first start: the embedded data dir is made from nothing, as `npx codex-pooler` on a new machine does.
         const env = { ...(yield* backendEnv(backend, { fresh: true })), LOG_LEVEL: "all" }
-        const run = (...args: Array<string>) => Effect.promise(() => cli(args, env))
+        const run = (...args: Array<string>) => runBinary(args, env)
         const auth = makeAuthJson({ email: "lead@example.com" })
         const authFile = yield* writeAuthFile(auth)
         const results = [
@@ -72,7 +73,7 @@ describe.each(backends)("the codex-pooler binary on %s", (backend) => {
     Effect.gen(function*() {
       const env = yield* backendEnv(backend)
       const authFile = yield* writeAuthFile(makeAuthJson())
-      const result = yield* Effect.promise(() => cli(["account", "import", "--pool", "ghost", authFile], env))
+      const result = yield* runBinary(["account", "import", "--pool", "ghost", authFile], env)
       expect(result).toEqual({ code: 1, stdout: "", stderr: "codex-pooler: no pool with slug \"ghost\"\n" })
     }), { timeout: 60_000 })
 })

@@ -3,7 +3,7 @@ import { Cause, Effect, Logger, LogLevel, Option, Redacted } from "effect"
 import { issueSecret } from "../src/Domain/Secret.ts"
 import { lineLogger, redact, redactText } from "../src/Logging.ts"
 import { encodeJwt, issueTokens } from "./FakeUpstream/Tokens.ts"
-import { cli } from "./support/Cli.ts"
+import { runBinary } from "./support/Binary.ts"
 import { backendEnv } from "./support/Databases.ts"
 
 const poolKey = issueSecret("cpk").token
@@ -168,7 +168,7 @@ describe("LOG_FORMAT in the CLI", () => {
     () =>
       Effect.gen(function*() {
         const env = { ...(yield* backendEnv("pglite")), LOG_LEVEL: "all" }
-        const migrated = yield* Effect.promise(() => cli(["migrate"], { ...env, LOG_FORMAT: "json" }))
+        const migrated = yield* runBinary(["migrate"], { ...env, LOG_FORMAT: "json" })
         expect(migrated.code, migrated.stderr).toBe(0)
         expect(migrated.stdout).toMatch(/^applied \d{4}_\w+(, \d{4}_\w+)*\n$/)
         const records = migrated.stderr.trimEnd().split("\n").map((line) => JSON.parse(line))
@@ -183,7 +183,7 @@ describe("LOG_FORMAT in the CLI", () => {
           latest_migration_id: expect.any(String)
         })
 
-        const created = yield* Effect.promise(() => cli(["pool", "create", "logs"], env))
+        const created = yield* runBinary(["pool", "create", "logs"], env)
         expect(created.code, created.stderr).toBe(0)
         expect(created.stdout).toMatch(/^created pool logs \(/)
         for (const line of created.stderr.trimEnd().split("\n")) {
@@ -196,7 +196,7 @@ describe("LOG_FORMAT in the CLI", () => {
   it.live("an unknown LOG_FORMAT stops the start with one line naming it", () =>
     Effect.gen(function*() {
       const env = { LOG_FORMAT: "bogus", CODEX_POOLER_DATA_DIR: "/nonexistent/never" }
-      const result = yield* Effect.promise(() => cli(["pool", "list"], env))
+      const result = yield* runBinary(["pool", "list"], env)
       expect(result.code).toBe(1)
       expect(result.stdout).toBe("")
       expect(result.stderr).toBe(
