@@ -91,7 +91,7 @@ export class Catalog extends Effect.Service<Catalog>()("Gateway/Catalog", {
           cache.put(`${poolId} ${clientVersion}`, { body: fetched.body, headers: fetched.headers, until: now + ttlMs })
         }
         return fetched
-      })
+      }).pipe(Effect.scoped)
     const flight = yield* makeSingleFlight<Fetched, Effect.Effect.Error<ReturnType<typeof fetchCatalog>>>()
 
     const reply = (cached: Omit<Cached, "until">, status: number, requestId: string, ifNoneMatch?: string) => {

@@ -1,4 +1,4 @@
-import { Context, Effect, Layer, Option, Stream } from "effect"
+import { Context, Effect, Layer, Option, Scope, Stream } from "effect"
 import { Agent } from "undici"
 import { UpstreamUrl } from "./Config.ts"
 import { UpstreamUnavailable } from "./Proxy/Errors.ts"
@@ -20,7 +20,9 @@ export declare namespace UpstreamClient {
     readonly body: Stream.Stream<Uint8Array, UpstreamUnavailable>
   }
   export interface Service {
-    readonly send: (request: Request) => Effect.Effect<Response, UpstreamUnavailable>
+    // The body is released (destroyed, aborting the upstream request) when the caller's scope closes, whatever ended
+    // it: no exit between the answer's arrival and its reader, an interruption included, can leave it open.
+    readonly send: (request: Request) => Effect.Effect<Response, UpstreamUnavailable, Scope.Scope>
   }
 }
 
@@ -67,28 +69,36 @@ export const make = Effect.gen(function*() {
   )
 
   const send = (request: UpstreamClient.Request) =>
-    Effect.tryPromise({
-      try: (signal) =>
-        agent.request({
-          origin: base.origin,
-          path: `${request.base === "backend" ? backendPrefix : prefix}${request.path}`,
-          method: request.method,
-          headers: request.headers,
-          body: request.body === undefined
-            ? null
-            : Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength),
-          signal,
-          headersTimeout: 300_000,
-          bodyTimeout: 600_000
-        }),
-      catch: (error) => new UpstreamUnavailable({ reason: reasonOf(error) })
-    }).pipe(
-      Effect.map(({ body, headers, statusCode }): UpstreamClient.Response => ({
-        status: statusCode,
-        headers: flattenHeaders(headers),
-        body: bodyStream(body)
-      }))
-    )
+    Effect.gen(function*() {
+      // Held the moment undici answers, before the fiber resumes: an interruption landing in between still finds it.
+      let arrived: { readonly destroy: () => unknown } | undefined
+      yield* Effect.addFinalizer(() => Effect.sync(() => arrived?.destroy()))
+      return yield* Effect.tryPromise({
+        try: (signal) =>
+          agent.request({
+            origin: base.origin,
+            path: `${request.base === "backend" ? backendPrefix : prefix}${request.path}`,
+            method: request.method,
+            headers: request.headers,
+            body: request.body === undefined
+              ? null
+              : Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength),
+            signal,
+            headersTimeout: 300_000,
+            bodyTimeout: 600_000
+          }).then((response) => {
+            arrived = response.body
+            return response
+          }),
+        catch: (error) => new UpstreamUnavailable({ reason: reasonOf(error) })
+      }).pipe(
+        Effect.map(({ body, headers, statusCode }): UpstreamClient.Response => ({
+          status: statusCode,
+          headers: flattenHeaders(headers),
+          body: bodyStream(body)
+        }))
+      )
+    })
 
   return { send } satisfies UpstreamClient.Service
 })

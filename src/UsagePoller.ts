@@ -71,6 +71,7 @@ export const make = Effect.gen(function*() {
         })
       }
     }).pipe(
+      Effect.scoped,
       Effect.timeout(askTimeout),
       Effect.catchAll((error) =>
         Effect.zipRight(

@@ -8,18 +8,22 @@ import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
 import { attemptRows, settledRow } from "./support/Rows.ts"
 
-// Session binding, the first write after forward, made to fail (or wait) for one Pool only, by a trigger.
-const onBind = (poolId: string, body: string) =>
+// A write made to fail (or wait) for one Pool's rows only, by a trigger: the session binding, the first write after
+// forward, or the attempt row, which forward waits for once the answer has arrived.
+const onInsert = (table: "sessions" | "request_attempts", when: string, body: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const name = `test_bind_${randomBytes(4).toString("hex")}`
+    const name = `test_insert_${randomBytes(4).toString("hex")}`
     yield* sql.unsafe(
       `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${body}; RETURN NEW; END $$`
     )
-    yield* sql.unsafe(`CREATE TRIGGER ${name} BEFORE INSERT ON sessions FOR EACH ROW
-      WHEN (NEW.pool_id = '${poolId}') EXECUTE FUNCTION ${name}()`)
-    return sql.unsafe(`DROP TRIGGER ${name} ON sessions`).pipe(Effect.orDie)
+    yield* sql.unsafe(
+      `CREATE TRIGGER ${name} BEFORE INSERT ON ${table} FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION ${name}()`
+    )
+    return sql.unsafe(`DROP TRIGGER ${name} ON ${table}`).pipe(Effect.orDie)
   }).pipe(Effect.orDie)
+
+const onBind = (poolId: string, body: string) => onInsert("sessions", `NEW.pool_id = '${poolId}'`, body)
 
 const oneAtATime = (slug: string) =>
   Effect.flatMap(PoolKeys, (keys) => keys.create({ poolSlug: slug, limits: { maxConcurrent: 1 } })).pipe(
@@ -65,12 +69,18 @@ describe.each(backends)("request rows closed on every exit, on %s", (backend) =>
 
     // PGlite runs in this process: a trigger that sleeps would stall the event loop, not just the query.
     if (backend === "postgres") {
-      it.effect("a client that leaves between forward and relay cancels the row and releases the upstream body", () =>
+      const leavesWhile = (
+        slowdown: (pool: { readonly poolId: string; readonly accountId: string }) => Effect.Effect<
+          Effect.Effect<void>,
+          never,
+          SqlClient.SqlClient
+        >
+      ) =>
         Effect.gen(function*() {
           const fake = yield* Fake
           const pool = yield* setupPool(1)
           const key = yield* oneAtATime(pool.slug)
-          const restore = yield* onBind(pool.poolId, "PERFORM pg_sleep(2)")
+          const restore = yield* slowdown({ poolId: pool.poolId, accountId: pool.accounts[0]!.id })
           fake.reset()
           fake.fault(pool.accounts[0]!.fake.accountId, { kind: "stall", ms: 30_000 }, 1)
           const abortsBefore = fake.aborts
@@ -95,7 +105,17 @@ describe.each(backends)("request rows closed on every exit, on %s", (backend) =>
           })
           yield* restore
           expect((yield* turn(key, "thread-next")).status).toBe(200)
-        }))
+        })
+
+      it.effect("a client that leaves between forward and relay cancels the row and releases the upstream body", () =>
+        leavesWhile((pool) => onBind(pool.poolId, "PERFORM pg_sleep(2)")))
+
+      // The answer has arrived upstream-side but forward still waits for its attempt row: an interruption there must
+      // not lose the body it was about to hand on.
+      it.effect("a client that leaves while the answer waits for its attempt row releases the upstream body", () =>
+        leavesWhile((pool) =>
+          onInsert("request_attempts", `NEW.account_id = '${pool.accountId}'`, "PERFORM pg_sleep(2)")
+        ))
     }
   })
 })
