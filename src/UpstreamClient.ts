@@ -1,4 +1,6 @@
-import { Context, Effect, Layer, Option, Scope, Stream } from "effect"
+import { NodeStream } from "@effect/platform-node"
+import { Context, Effect, Layer, type Scope, Stream } from "effect"
+import type { Readable } from "node:stream"
 import { Agent } from "undici"
 import { UpstreamUrl } from "./Config.ts"
 import { UpstreamUnavailable } from "./Proxy/Errors.ts"
@@ -39,26 +41,18 @@ export const flattenHeaders = (headers: Record<string, string | Array<string> | 
   return out
 }
 
-// Pulled with the iterator's next() only: on interruption the body is destroyed (aborting the upstream request)
-// rather than asking the iterator to return, which would wait behind a pending read of a stalled upstream.
-const bodyStream = (body: AsyncIterable<Buffer> & { destroy: () => unknown }) => {
-  const iterator = body[Symbol.asyncIterator]()
-  return Stream.repeatEffectOption(
-    Effect.tryPromise({
-      try: () => iterator.next(),
-      catch: (error) => Option.some(new UpstreamUnavailable({ reason: reasonOf(error) }))
-    }).pipe(
-      Effect.flatMap((next) =>
-        next.done
-          ? Effect.fail(Option.none())
-          : Effect.succeed(new Uint8Array(next.value.buffer, next.value.byteOffset, next.value.byteLength))
-      )
-    )
-  ).pipe(Stream.ensuring(Effect.sync(() => body.destroy())))
-}
+// Each pull takes everything the socket has already buffered, as one chunk of chunks: one fiber resumption per burst
+// of upstream reads, not one promise per read. The body is destroyed (aborting the upstream request) when the stream
+// ends or is interrupted. A body that failed before anyone read it fails the stream: undici's readable is then no
+// longer readable, which fromReadable alone would take for an empty, complete body.
+const bodyStream = (body: Readable) =>
+  Stream.suspend(() =>
+    body.errored === null
+      ? NodeStream.fromReadable(() => body, (error) => new UpstreamUnavailable({ reason: reasonOf(error) }))
+      : Stream.fail(new UpstreamUnavailable({ reason: reasonOf(body.errored) }))
+  )
 
-// undici directly, on one keep-alive agent. The body is read as an async iterable, so an upstream that fails between
-// the response head and the first read surfaces as an error instead of an empty, seemingly complete body.
+// undici directly, on one keep-alive agent.
 export const make = Effect.gen(function*() {
   const base = new URL(yield* UpstreamUrl)
   const prefix = base.pathname.replace(/\/$/, "")

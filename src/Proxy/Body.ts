@@ -1,5 +1,6 @@
 import type { HttpServerRequest } from "@effect/platform"
-import { Chunk, Effect, Stream } from "effect"
+import { Effect } from "effect"
+import { readNodeBody } from "../Http/NodeBody.ts"
 import { decodeBody } from "./Decode.ts"
 import { BodyTooLarge, InvalidBody, UnsupportedEncoding } from "./Errors.ts"
 import { hasDuplicateKey, isObject, modelOf, modelRule } from "./JsonObject.ts"
@@ -15,13 +16,12 @@ const encodingOf = (request: HttpServerRequest.HttpServerRequest) => {
 }
 
 const readLimited = (request: HttpServerRequest.HttpServerRequest, limit: number) =>
-  request.stream.pipe(
-    Stream.mapError(() => new InvalidBody({ message: "request body could not be read" })),
-    Stream.runFoldEffect({ size: 0, chunks: Chunk.empty<Uint8Array>() }, (acc, chunk) =>
-      acc.size + chunk.length > limit
-        ? Effect.fail(new BodyTooLarge({ limit }))
-        : Effect.succeed({ size: acc.size + chunk.length, chunks: Chunk.append(acc.chunks, chunk) })),
-    Effect.map(({ chunks }) => Buffer.concat(Chunk.toReadonlyArray(chunks)))
+  readNodeBody(request, limit).pipe(
+    Effect.mapError((failure) =>
+      failure._tag === "TooLarge"
+        ? new BodyTooLarge({ limit })
+        : new InvalidBody({ message: "request body could not be read" })
+    )
   )
 
 // JSON is UTF-8 (RFC 8259 §8.1). A lossy decode would let the gateway read other characters than upstream does, so
