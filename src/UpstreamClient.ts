@@ -52,6 +52,8 @@ const bodyStream = (body: Readable) =>
       : Stream.fail(new UpstreamUnavailable({ reason: reasonOf(body.errored) }))
   )
 
+const ignore = () => {}
+
 // undici directly, on one keep-alive agent.
 export const make = Effect.gen(function*() {
   const base = new URL(yield* UpstreamUrl)
@@ -81,6 +83,9 @@ export const make = Effect.gen(function*() {
             headersTimeout: 300_000,
             bodyTimeout: 600_000
           }).then((response) => {
+            // undici's body reports its own destruction (ours, once nobody reads it) as an error event: one with no
+            // listener would end the process. Readers listen for themselves while they read.
+            response.body.on("error", ignore)
             arrived = response.body
             return response
           }),
