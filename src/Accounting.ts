@@ -1,8 +1,11 @@
-import { Clock, Effect, FiberSet } from "effect"
-import { type AttemptEnd, RequestsRepo, type Started } from "./Accounting/RequestsRepo.ts"
+import { SqlClient } from "@effect/sql"
+import { Clock, Effect, FiberSet, Option } from "effect"
+import { type Attempt, type AttemptEnd, type End, RequestsRepo, type Started } from "./Accounting/RequestsRepo.ts"
 import type { Usage } from "./Accounting/Usage.ts"
+import { WriteQueueRows } from "./Config.ts"
 import { Instances } from "./Instances.ts"
 import { Metrics } from "./Metrics.ts"
+import { makeGroupCommit } from "./Sql/GroupCommit.ts"
 
 export interface RequestOutcome {
   readonly accountId: string | null
@@ -18,12 +21,28 @@ const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
 
 const staleAfterMs = 24 * 60 * 60 * 1000
 
+const maxBatch = 256
+
+// A row written inside a transaction (a counted key's admission) belongs to it; any other joins the next batch.
+const grouped =
+  <A>(write: (rows: ReadonlyArray<A>) => Effect.Effect<void>, batched: (row: A) => Effect.Effect<void>) => (row: A) =>
+    Effect.flatMap(
+      Effect.serviceOption(SqlClient.TransactionConnection),
+      (transaction) => Option.isSome(transaction) ? write([row]) : batched(row)
+    )
+
 // What happened to each request: metadata, timings and token counts only — never a body, a prompt or an output.
 export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting", {
   scoped: Effect.gen(function*() {
     const repo = yield* RequestsRepo
     const metrics = yield* Metrics
     const instance = yield* Instances
+    const capacity = yield* WriteQueueRows
+    const commit = <A>(name: string, write: (rows: ReadonlyArray<A>) => Effect.Effect<void>) =>
+      Effect.map(makeGroupCommit(name, write, { maxBatch, capacity }), ({ submit }) => grouped(write, submit))
+    const writeStart = yield* commit<Started>("request rows", repo.start)
+    const writeAttempt = yield* commit<Attempt>("attempt rows", repo.startAttempt)
+    const writeEnd = yield* commit<End>("request ends", repo.end)
     // What the end of each request this instance started needs for its metrics.
     const open = new Map<string, { readonly route: string; readonly transport: string; readonly startedAt: number }>()
     // Writes that follow a response run beside it rather than in front of its last byte; shutdown waits for them.
@@ -47,7 +66,7 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
     // The row first: a start that fails leaves nothing behind here.
     const start = Effect.fn("Accounting.start")(function*(request: Omit<Started, "startedAt" | "instanceId">) {
       const startedAt = yield* now
-      yield* repo.start({ ...request, startedAt, instanceId: instance.id })
+      yield* writeStart({ ...request, startedAt, instanceId: instance.id })
       yield* dropStale(startedAt.getTime())
       open.set(request.id, { route: request.route, transport: request.transport, startedAt: startedAt.getTime() })
       yield* metrics.requestStarted(request.route, request.transport)
@@ -75,11 +94,13 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
     }
 
     const attempt = Effect.fn("Accounting.attempt")(function*(requestId: string, attempt: number, accountId: string) {
-      yield* repo.startAttempt({ requestId, attempt, accountId, startedAt: yield* now })
+      yield* writeAttempt({ requestId, attempt, accountId, startedAt: yield* now })
     })
 
     const endAttempt = Effect.fn("Accounting.endAttempt")(function*(end: Omit<AttemptEnd, "endedAt">) {
-      yield* repo.endAttempt({ ...end, endedAt: yield* now }).pipe(Effect.ensuring(metrics.attemptEnded(end.outcome)))
+      yield* writeEnd({ finished: null, attempt: { ...end, endedAt: yield* now } }).pipe(
+        Effect.ensuring(metrics.attemptEnded(end.outcome))
+      )
     })
 
     const finished = (requestId: string, outcome: RequestOutcome) =>
@@ -103,20 +124,23 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
     // happening, so a request never stays open here or in the in-flight gauge.
     const finish = Effect.fn("Accounting.finish")(function*(requestId: string, outcome: RequestOutcome) {
       const row = yield* finished(requestId, outcome)
-      yield* repo.finish(row).pipe(Effect.ensuring(ended(requestId, outcome, row.endedAt)))
+      yield* writeEnd({ finished: row, attempt: null }).pipe(Effect.ensuring(ended(requestId, outcome, row.endedAt)))
     })
 
     // The request's last attempt and its outcome, written together.
     const complete = Effect.fn("Accounting.complete")(
       function*(requestId: string, attempt: number, outcome: RequestOutcome) {
         const row = yield* finished(requestId, outcome)
-        yield* repo.complete(row, {
-          requestId,
-          attempt,
-          endedAt: row.endedAt,
-          httpStatus: outcome.httpStatus,
-          errorCode: outcome.errorCode,
-          outcome: outcome.status
+        yield* writeEnd({
+          finished: row,
+          attempt: {
+            requestId,
+            attempt,
+            endedAt: row.endedAt,
+            httpStatus: outcome.httpStatus,
+            errorCode: outcome.errorCode,
+            outcome: outcome.status
+          }
         }).pipe(
           Effect.ensuring(Effect.zipRight(ended(requestId, outcome, row.endedAt), metrics.attemptEnded(outcome.status)))
         )

@@ -124,6 +124,9 @@ export const McpSessionsMax = count("CODEX_POOLER_MCP_SESSIONS_MAX", 256, 1, "se
 // Client websockets one Pool key may hold open on one instance (a key's max-concurrent limit bounds them too).
 export const MaxWebsocketsPerKey = count("CODEX_POOLER_MAX_WEBSOCKETS_PER_KEY", 64, 1, "sockets")
 
+// Request and attempt rows waiting for the next group commit; past it a request waits for room before it goes on.
+export const WriteQueueRows = count("CODEX_POOLER_WRITE_QUEUE_ROWS", 4096, 1, "rows")
+
 export const PreviousSecretKeys = nonEmpty("CODEX_POOLER_PREVIOUS_SECRET_KEYS").pipe(
   Config.mapOrFail((value) => {
     const keys = Option.getOrElse(value, () => "").split(",").map((key) => key.trim()).filter((key) => key !== "")
@@ -180,6 +183,7 @@ export const AllSettings = Config.all({
   usagePollSeconds: UsagePollSeconds,
   previousSecretKeys: PreviousSecretKeys,
   maxWebsocketsPerKey: MaxWebsocketsPerKey,
+  writeQueueRows: WriteQueueRows,
   mcpSessionsPerToken: McpSessionsPerToken,
   mcpSessionsMax: McpSessionsMax,
   cookieSecure: CookieSecure

@@ -66,7 +66,8 @@ describe.each(backends)("the codex-pooler binary on %s", (backend) => {
           expect(logs).not.toContain(secret)
         }
       }),
-    { timeout: 60_000 }
+    // Four starts of the real binary on a first-run PGlite: a bound for a loaded machine, not a measure of speed.
+    { timeout: 180_000 }
   )
 
   it.scoped("bad input exits 1 with one line on stderr and nothing on stdout", () =>

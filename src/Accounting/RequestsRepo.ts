@@ -51,53 +51,77 @@ export const Finished = Schema.Struct({
 })
 export type Finished = typeof Finished.Type
 
+// The end of a request, of one of its attempts, or of both (its last attempt and its outcome, written together).
+export const End = Schema.Struct({ finished: Schema.NullOr(Finished), attempt: Schema.NullOr(AttemptEnd) })
+export type End = typeof End.Type
+
+// One row of jsonb_to_recordset per end: a whole batch of ends is one parameter.
+const endRecord = ({ attempt, finished }: typeof End.Encoded) => ({
+  id: finished?.id ?? attempt?.requestId,
+  attempt: attempt?.attempt ?? null,
+  attempt_ended_at: attempt?.endedAt ?? null,
+  attempt_http_status: attempt?.httpStatus ?? null,
+  attempt_error_code: attempt?.errorCode ?? null,
+  outcome: attempt?.outcome ?? null,
+  finish: finished !== null,
+  account_id: finished?.accountId ?? null,
+  status: finished?.status ?? null,
+  http_status: finished?.httpStatus ?? null,
+  error_code: finished?.errorCode ?? null,
+  first_byte_at: finished?.firstByteAt ?? null,
+  ended_at: finished?.endedAt ?? null,
+  input_tokens: finished?.inputTokens ?? null,
+  cached_input_tokens: finished?.cachedInputTokens ?? null,
+  output_tokens: finished?.outputTokens ?? null,
+  reasoning_tokens: finished?.reasoningTokens ?? null,
+  total_tokens: finished?.totalTokens ?? null,
+  upstream_request_id: finished?.upstreamRequestId ?? null
+})
+
 export class RequestsRepo extends Effect.Service<RequestsRepo>()("Gateway/RequestsRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
 
-    const start = SqlSchema.void({ Request: Started, execute: (row) => sql`INSERT INTO requests ${sql.insert(row)}` })
+    const start = SqlSchema.void({
+      Request: Schema.Array(Started),
+      execute: (rows) => sql`INSERT INTO requests ${sql.insert(rows)}`
+    })
 
     const startAttempt = SqlSchema.void({
-      Request: Attempt,
-      execute: (row) => sql`INSERT INTO request_attempts ${sql.insert(row)}`
+      Request: Schema.Array(Attempt),
+      execute: (rows) => sql`INSERT INTO request_attempts ${sql.insert(rows)}`
     })
 
-    const endAttempt = SqlSchema.void({
-      Request: AttemptEnd,
-      execute: (row) =>
-        sql`UPDATE request_attempts SET ended_at = ${row.endedAt}, http_status = ${row.httpStatus},
-            error_code = ${row.errorCode}, outcome = ${row.outcome}
-          WHERE request_id = ${row.requestId} AND attempt = ${row.attempt}`
-    })
-
-    const finish = SqlSchema.void({
-      Request: Finished,
-      execute: ({ id, ...row }) =>
-        sql`UPDATE requests SET ${sql.update(row)},
-            attempts = (SELECT count(*) FROM request_attempts WHERE request_id = ${id})
-          WHERE id = ${id}`
-    })
-
-    // The last attempt's end and the request's outcome in one round trip.
-    const complete = SqlSchema.void({
-      Request: Schema.Struct({ finished: Finished, attempt: AttemptEnd }),
-      execute: ({ attempt, finished: { id, ...row } }) =>
-        sql`WITH attempt AS (
-            UPDATE request_attempts SET ended_at = ${attempt.endedAt}, http_status = ${attempt.httpStatus},
-              error_code = ${attempt.errorCode}, outcome = ${attempt.outcome}
-            WHERE request_id = ${attempt.requestId} AND attempt = ${attempt.attempt}
+    // Attempts' ends first, then the requests' outcomes, whose attempt counts include every attempt row.
+    const end = SqlSchema.void({
+      Request: Schema.Array(End),
+      execute: (ends) =>
+        sql`WITH ends AS (
+            SELECT * FROM jsonb_to_recordset(${JSON.stringify(ends.map(endRecord))}::jsonb) AS e(
+              id text, attempt integer, attempt_ended_at timestamptz, attempt_http_status integer,
+              attempt_error_code text, outcome text, finish boolean, account_id text, status text, http_status integer,
+              error_code text, first_byte_at timestamptz, ended_at timestamptz, input_tokens bigint,
+              cached_input_tokens bigint, output_tokens bigint, reasoning_tokens bigint, total_tokens bigint,
+              upstream_request_id text)
+          ), attempts AS (
+            UPDATE request_attempts a SET ended_at = e.attempt_ended_at, http_status = e.attempt_http_status,
+              error_code = e.attempt_error_code, outcome = e.outcome
+            FROM ends e WHERE e.attempt IS NOT NULL AND a.request_id = e.id AND a.attempt = e.attempt
           )
-          UPDATE requests SET ${sql.update(row)},
-            attempts = (SELECT count(*) FROM request_attempts WHERE request_id = ${id})
-          WHERE id = ${id}`
+          UPDATE requests r SET account_id = e.account_id, status = e.status, http_status = e.http_status,
+            error_code = e.error_code, first_byte_at = e.first_byte_at, ended_at = e.ended_at,
+            input_tokens = e.input_tokens, cached_input_tokens = e.cached_input_tokens,
+            output_tokens = e.output_tokens, reasoning_tokens = e.reasoning_tokens, total_tokens = e.total_tokens,
+            upstream_request_id = e.upstream_request_id,
+            attempts = (SELECT count(*) FROM request_attempts WHERE request_id = e.id)
+          FROM ends e WHERE e.finish AND r.id = e.id`
     })
 
+    // Each takes one row or a batch of them (the group commits in Accounting write batches).
     return {
-      start: (row: Started) => start(row).pipe(Effect.orDie),
-      complete: (finished: Finished, attempt: AttemptEnd) => complete({ finished, attempt }).pipe(Effect.orDie),
-      startAttempt: (row: Attempt) => startAttempt(row).pipe(Effect.orDie),
-      endAttempt: (row: AttemptEnd) => endAttempt(row).pipe(Effect.orDie),
-      finish: (row: Finished) => finish(row).pipe(Effect.orDie)
+      start: (rows: ReadonlyArray<Started>) => start(rows).pipe(Effect.orDie),
+      startAttempt: (rows: ReadonlyArray<Attempt>) => startAttempt(rows).pipe(Effect.orDie),
+      end: (ends: ReadonlyArray<End>) => end(ends).pipe(Effect.orDie)
     } as const
   })
 }) {}
