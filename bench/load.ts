@@ -46,7 +46,7 @@ const percentile = (sorted: ReadonlyArray<number>, p: number) =>
     : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN
 
 // Complete means: the last SSE frame is `event: response.completed` with a matching data payload.
-const completed = (text: string) => {
+export const completed = (text: string) => {
   const last = text.trimEnd().split("\n\n").at(-1) ?? ""
   const data = /^data: (.*)$/m.exec(last)?.[1]
   if (!/^event: response\.completed$/m.test(last) || data === undefined) return false

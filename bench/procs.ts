@@ -110,3 +110,28 @@ export const cleanupAll = async () => {
 process.on("exit", () => {
   for (const child of children) child.kill("SIGKILL")
 })
+
+// Runs a bench's main with every child and cleanup released on its end, its failure, SIGINT or SIGTERM.
+export const runBench = async (label: string, main: () => Promise<void>) => {
+  let interrupted = false
+  const interrupt = (signal: NodeJS.Signals) => {
+    if (interrupted) return
+    interrupted = true
+    process.stderr.write(`${signal}: stopping\n`)
+    void cleanupAll().finally(() => process.exit(130))
+  }
+  process.on("SIGINT", interrupt)
+  process.on("SIGTERM", interrupt)
+  await main().then(
+    () => cleanupAll(),
+    async (error: unknown) => {
+      // After a signal the children are going away under the load; the cleanup under way says why.
+      if (interrupted) return
+      process.stderr.write(
+        `${label} failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`
+      )
+      await cleanupAll()
+      process.exitCode = 1
+    }
+  )
+}

@@ -4,7 +4,7 @@ import { accountHeaders, forwardRequestHeaders } from "../src/Proxy/Headers.ts"
 import { codexHeaders, responsesBody } from "../test/support/Requests.ts"
 import { ensureBuild, type FakeInfo, startGateway, stopGateway } from "./gateway.ts"
 import { type Call, type Level, type LevelResult, measure, type Target } from "./load.ts"
-import { cleanupAll, start, stop } from "./procs.ts"
+import { runBench, start, stop } from "./procs.ts"
 import { summariseProfiles } from "./profile.ts"
 import { derived, record, section, table } from "./report.ts"
 import { webSocketBench } from "./ws.ts"
@@ -100,21 +100,4 @@ const main = async () => {
   }
 }
 
-let interrupted = false
-const interrupt = (signal: NodeJS.Signals) => {
-  if (interrupted) return
-  interrupted = true
-  process.stderr.write(`${signal}: stopping\n`)
-  void cleanupAll().finally(() => process.exit(130))
-}
-process.on("SIGINT", interrupt)
-process.on("SIGTERM", interrupt)
-
-await main().then(
-  () => cleanupAll(),
-  async (error: unknown) => {
-    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
-    await cleanupAll()
-    process.exitCode = 1
-  }
-)
+await runBench("bench", main)
