@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto"
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { startPgCounter } from "./pg-counter.ts"
 import { onCleanup, root, run, start, type Started, stop } from "./procs.ts"
 
 // `codex-pooler serve` from dist/ on a fresh PostgreSQL database, with a pool of the fake's accounts and a Pool key.
@@ -54,13 +55,22 @@ export interface Gateway {
   readonly key: string
   readonly server: Started
   readonly profileDir: string | null
+  readonly statements: () => number
 }
 
 export const startGateway = async (fake: FakeInfo, profile: boolean): Promise<Gateway> => {
   const dir = mkdtempSync(join(tmpdir(), "codex-pooler-bench-"))
   onCleanup(async () => rmSync(dir, { recursive: true, force: true }))
+  const databaseUrl = await createDatabase()
+  // serve reaches PostgreSQL through the counter; the setup commands below go straight to it.
+  const database = new URL(databaseUrl)
+  const counter = await startPgCounter({ host: database.hostname, port: Number(database.port || 5432) })
+  onCleanup(async () => counter.close())
+  const counted = new URL(databaseUrl)
+  counted.hostname = "127.0.0.1"
+  counted.port = String(counter.port)
   const env = {
-    DATABASE_URL: await createDatabase(),
+    DATABASE_URL: databaseUrl,
     CODEX_POOLER_SECRET_KEY: randomBytes(32).toString("base64"),
     CODEX_POOLER_UPSTREAM_URL: fake.url,
     CODEX_POOLER_AUTH_URL: fake.authUrl,
@@ -71,7 +81,7 @@ export const startGateway = async (fake: FakeInfo, profile: boolean): Promise<Ga
   const flags = profileDir === null ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]
   const server = await start(
     [...flags, main, "serve"],
-    { ...env, HOST: "127.0.0.1", PORT: "0" },
+    { ...env, DATABASE_URL: counted.toString(), HOST: "127.0.0.1", PORT: "0" },
     /Listening on (http:\/\/127\.0\.0\.1:\d+)/
   )
   const cli = (args: ReadonlyArray<string>) => run(process.execPath, [main, ...args], env)
@@ -83,7 +93,7 @@ export const startGateway = async (fake: FakeInfo, profile: boolean): Promise<Ga
   }
   const key = (await cli(["key", "create", "--pool", "bench", "--name", "bench"])).trimEnd().split("\n").at(-1) ?? ""
   if (!key.startsWith("cpk_")) throw new Error(`key create printed no key: ${key}`)
-  return { origin: server.match[1] ?? "", key, server, profileDir }
+  return { origin: server.match[1] ?? "", key, server, profileDir, statements: counter.statements }
 }
 
 // SIGTERM lets serve drain and exit normally, which is also when --cpu-prof writes its profile.

@@ -14,6 +14,8 @@ export interface Target {
   readonly pid: number
   // One prepared request per worker (worker i is Codex session i), reused for each of its requests.
   readonly calls: ReadonlyArray<Call>
+  // SQL statements the target has sent so far, where they are counted (bench/pg-counter.ts)
+  readonly statements?: () => number
 }
 
 export interface Level {
@@ -35,6 +37,7 @@ export interface LevelResult {
   readonly targetCpuPerReq: number
   readonly fakeCpuPerReq: number | null
   readonly targetRssMb: number
+  readonly statementsPerReq: number | null
 }
 
 const path = "/backend-api/codex/responses"
@@ -126,6 +129,7 @@ export const measure = async (target: Target, fakePid: number, warmUp: Level, le
       const raw: Raw = { ttfb: [], full: [], errors: 0, errorSample: "" }
       const cpu0 = cpuMs(target.pid)
       const fake0 = cpuMs(fakePid)
+      const statements0 = target.statements?.() ?? 0
       const started = performance.now()
       await drive(pool, target, level, raw)
       const seconds = (performance.now() - started) / 1000
@@ -144,7 +148,10 @@ export const measure = async (target: Target, fakePid: number, warmUp: Level, le
         fullP50: percentile(raw.full.sort((a, b) => a - b), 0.5),
         targetCpuPerReq: cpu / level.requests,
         fakeCpuPerReq: target.pid === fakePid ? null : fake / level.requests,
-        targetRssMb: rssMb(target.pid)
+        targetRssMb: rssMb(target.pid),
+        statementsPerReq: target.statements === undefined
+          ? null
+          : (target.statements() - statements0) / level.requests
       }
       results.push(result)
       process.stderr.write(`  ${target.name} ${level.label}: ${result.rps.toFixed(0)} req/s, ${raw.errors} errors\n`)

@@ -19,7 +19,8 @@ a child process; the load generator is undici in the bench process. Per target: 
 of requests at concurrency 1, 8 and 64 (worker i is Codex session i). Every answer must be HTTP 200 ending with a
 \`response.completed\` event, otherwise it counts as an error. TTFB is the first body byte; "full" is the last.
 CPU is utime+stime from /proc/<pid>/stat per request (the target's own, and the fake backend's separately); RSS
-is VmRSS after the level. Targets: gateway req/s at c=8 ≥ 60 % of pipe, added serial TTFB p50 over direct ≤ 1 ms.
+is VmRSS after the level; SQL statements are counted by a relay in front of PostgreSQL (bench/pg-counter.ts: each
+Sync and simple Query the gateway sends), background work included. Targets: gateway req/s at c=8 ≥ 60 % of pipe, added serial TTFB p50 over direct ≤ 1 ms.
 Options (see bench/run.ts): BENCH_TARGETS, BENCH_QUICK=1, BENCH_PROFILE=1; quick and profiled runs are not recorded here.
 `
 
@@ -27,14 +28,14 @@ const fixed = (value: number | null, digits = 2) => value === null || Number.isN
 
 export const table = (results: ReadonlyArray<LevelResult>) =>
   [
-    "| target | level | requests | errors | req/s | TTFB p50 ms | TTFB p99 ms | full p50 ms | target CPU ms/req | fake CPU ms/req | target RSS MB |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| target | level | requests | errors | req/s | TTFB p50 ms | TTFB p99 ms | full p50 ms | target CPU ms/req | fake CPU ms/req | target RSS MB | SQL stmts/req |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...results.map((r) =>
       `| ${r.target} | ${r.level} | ${r.requests} | ${r.errors} | ${fixed(r.rps, 0)} | ${fixed(r.ttfbP50)} | ${
         fixed(r.ttfbP99)
       } | ${fixed(r.fullP50)} | ${fixed(r.targetCpuPerReq, 3)} | ${fixed(r.fakeCpuPerReq, 3)} | ${
         fixed(r.targetRssMb, 0)
-      } |`
+      } | ${fixed(r.statementsPerReq)} |`
     )
   ].join("\n")
 

@@ -79,7 +79,8 @@ const main = async () => {
         name,
         origin: gateway.origin,
         pid: gateway.server.pid,
-        calls: calls((thread) => codexHeaders(gateway.key, thread))
+        calls: calls((thread) => codexHeaders(gateway.key, thread)),
+        statements: gateway.statements
       })
       await stopGateway(gateway)
       if (gateway.profileDir !== null) profileSummary = summariseProfiles(gateway.profileDir)

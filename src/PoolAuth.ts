@@ -1,6 +1,7 @@
 import type { Headers } from "@effect/platform"
 import { Clock, Effect } from "effect"
 import { createHash } from "node:crypto"
+import { makeSingleFlight } from "./AccountCredentials/SingleFlight.ts"
 import { bearerOf } from "./Domain/Bearer.ts"
 import { CredentialRejected } from "./Domain/Errors.ts"
 import { PoolKeys } from "./PoolKeys.ts"
@@ -17,8 +18,10 @@ export interface AuthenticatedKey {
 const cacheMs = 2_000
 
 export class PoolAuth extends Effect.Service<PoolAuth>()("Gateway/PoolAuth", {
-  effect: Effect.gen(function*() {
+  scoped: Effect.gen(function*() {
     const keys = yield* PoolKeys
+    // Requests of one key arriving while its entry is stale share one lookup.
+    const flight = yield* makeSingleFlight<KeyForAuth, Effect.Effect.Error<ReturnType<typeof keys.verify>>>()
     const verified = new Map<string, { readonly key: AuthenticatedKey; readonly until: number }>()
 
     const remember = (digest: string, key: KeyForAuth, now: number) => {
@@ -41,8 +44,7 @@ export class PoolAuth extends Effect.Service<PoolAuth>()("Gateway/PoolAuth", {
       const now = yield* Clock.currentTimeMillis
       const cached = verified.get(digest)
       if (cached !== undefined && cached.until > now) return cached.key
-      const key = yield* keys.verify(token)
-      yield* keys.touch(key.id)
+      const key = yield* flight(digest, Effect.tap(keys.verify(token), (key) => keys.touch(key.id)))
       return remember(digest, key, now)
     })
 

@@ -1,5 +1,7 @@
 import { Effect } from "effect"
-import { SessionsRepo } from "./SessionStore/SessionsRepo.ts"
+import { WriteQueueRows } from "./Config.ts"
+import { type Binding, SessionsRepo } from "./SessionStore/SessionsRepo.ts"
+import { makeGroupCommit } from "./Sql/GroupCommit.ts"
 
 const turnTtlSeconds = 60 * 60
 const threadTtlSeconds = 12 * 60 * 60
@@ -11,9 +13,23 @@ export interface SessionKeys {
 
 // Which account a session belongs to: a turn (x-codex-turn-state, a hard tie) and a thread (session-id,
 // prompt_cache_key, a soft one). Keys are SHA-256 hashes; bindings expire. AccountSelector reads them.
+// One statement binds a key once: of several bindings of the same key in a batch, the last one queued wins.
+const lastOfEach = (bindings: ReadonlyArray<ReadonlyArray<Binding>>) => {
+  const byKey = new Map<string, Binding>()
+  for (const binding of bindings.flat()) byKey.set(`${binding.poolId} ${binding.kind} ${binding.keyHash}`, binding)
+  return [...byKey.values()]
+}
+
 export class SessionStore extends Effect.Service<SessionStore>()("Gateway/SessionStore", {
-  effect: Effect.gen(function*() {
+  scoped: Effect.gen(function*() {
     const repo = yield* SessionsRepo
+    // A response's bindings are written before its body flows, so its next turn finds them; bindings of responses
+    // arriving together share one statement.
+    const { submit } = yield* makeGroupCommit(
+      "session bindings",
+      (batch: ReadonlyArray<ReadonlyArray<Binding>>) => repo.bind(lastOfEach(batch)),
+      { maxBatch: 256, capacity: yield* WriteQueueRows }
+    )
 
     const bind = Effect.fn("SessionStore.bind")(function*(poolId: string, accountId: string, keys: SessionKeys) {
       const bindings = [
@@ -22,7 +38,7 @@ export class SessionStore extends Effect.Service<SessionStore>()("Gateway/Sessio
           : []),
         ...(keys.threadKey ? [{ kind: "soft" as const, keyHash: keys.threadKey, ttlSeconds: threadTtlSeconds }] : [])
       ]
-      if (bindings.length > 0) yield* repo.bind(bindings.map((binding) => ({ ...binding, poolId, accountId })))
+      if (bindings.length > 0) yield* submit(bindings.map((binding) => ({ ...binding, poolId, accountId })))
     })
 
     return { bind } as const
