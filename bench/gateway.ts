@@ -44,6 +44,16 @@ const createDatabase = async () => {
   return url.toString()
 }
 
+const startCounter = async (databaseUrl: string) => {
+  const database = new URL(databaseUrl)
+  const counter = await startPgCounter({ host: database.hostname, port: Number(database.port || 5432) })
+  onCleanup(async () => counter.close())
+  const counted = new URL(databaseUrl)
+  counted.hostname = "127.0.0.1"
+  counted.port = String(counter.port)
+  return { url: counted.toString(), statements: counter.statements }
+}
+
 export interface FakeInfo {
   readonly url: string
   readonly authUrl: string
@@ -55,33 +65,31 @@ export interface Gateway {
   readonly key: string
   readonly server: Started
   readonly profileDir: string | null
-  readonly statements: () => number
+  readonly statements?: () => number
 }
 
 export const startGateway = async (fake: FakeInfo, profile: boolean): Promise<Gateway> => {
   const dir = mkdtempSync(join(tmpdir(), "codex-pooler-bench-"))
   onCleanup(async () => rmSync(dir, { recursive: true, force: true }))
   const databaseUrl = await createDatabase()
-  // serve reaches PostgreSQL through the counter; the setup commands below go straight to it.
-  const database = new URL(databaseUrl)
-  const counter = await startPgCounter({ host: database.hostname, port: Number(database.port || 5432) })
-  onCleanup(async () => counter.close())
-  const counted = new URL(databaseUrl)
-  counted.hostname = "127.0.0.1"
-  counted.port = String(counter.port)
+  // BENCH_COUNT_SQL=1: serve reaches PostgreSQL through the counter (the setup commands below go straight to it). The
+  // relay's hop adds latency and CPU to every statement, so a counted run's other columns read high.
+  const counter = process.env["BENCH_COUNT_SQL"] === "1" ? await startCounter(databaseUrl) : undefined
   const env = {
     DATABASE_URL: databaseUrl,
     CODEX_POOLER_SECRET_KEY: randomBytes(32).toString("base64"),
     CODEX_POOLER_UPSTREAM_URL: fake.url,
     CODEX_POOLER_AUTH_URL: fake.authUrl,
     CODEX_POOLER_DATA_DIR: join(dir, "data"),
+    // The websocket bench holds a thousand sockets open on its one key.
+    CODEX_POOLER_MAX_WEBSOCKETS_PER_KEY: "4096",
     LOG_LEVEL: process.env["BENCH_LOG_LEVEL"] ?? "info"
   }
   const profileDir = profile ? (process.env["BENCH_PROFILE_DIR"] ?? join(dir, "profile")) : null
   const flags = profileDir === null ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]
   const server = await start(
     [...flags, main, "serve"],
-    { ...env, DATABASE_URL: counted.toString(), HOST: "127.0.0.1", PORT: "0" },
+    { ...env, DATABASE_URL: counter?.url ?? databaseUrl, HOST: "127.0.0.1", PORT: "0" },
     /Listening on (http:\/\/127\.0\.0\.1:\d+)/
   )
   const cli = (args: ReadonlyArray<string>) => run(process.execPath, [main, ...args], env)
@@ -93,7 +101,13 @@ export const startGateway = async (fake: FakeInfo, profile: boolean): Promise<Ga
   }
   const key = (await cli(["key", "create", "--pool", "bench", "--name", "bench"])).trimEnd().split("\n").at(-1) ?? ""
   if (!key.startsWith("cpk_")) throw new Error(`key create printed no key: ${key}`)
-  return { origin: server.match[1] ?? "", key, server, profileDir, statements: counter.statements }
+  return {
+    origin: server.match[1] ?? "",
+    key,
+    server,
+    profileDir,
+    ...(counter === undefined ? {} : { statements: counter.statements })
+  }
 }
 
 // SIGTERM lets serve drain and exit normally, which is also when --cpu-prof writes its profile.

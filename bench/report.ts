@@ -19,8 +19,9 @@ a child process; the load generator is undici in the bench process. Per target: 
 of requests at concurrency 1, 8 and 64 (worker i is Codex session i). Every answer must be HTTP 200 ending with a
 \`response.completed\` event, otherwise it counts as an error. TTFB is the first body byte; "full" is the last.
 CPU is utime+stime from /proc/<pid>/stat per request (the target's own, and the fake backend's separately); RSS
-is VmRSS after the level; SQL statements are counted by a relay in front of PostgreSQL (bench/pg-counter.ts: each
-Sync and simple Query the gateway sends), background work included. Targets: gateway req/s at c=8 ≥ 60 % of pipe, added serial TTFB p50 over direct ≤ 1 ms.
+is VmRSS after the level. With BENCH_COUNT_SQL=1, SQL statements per request are counted by a relay in front of
+PostgreSQL (bench/pg-counter.ts: each Sync and simple Query the gateway sends, background work included); the relay's
+hop makes that run's latency and CPU read high. Targets: gateway req/s at c=8 ≥ 60 % of pipe, added serial TTFB p50 over direct ≤ 1 ms.
 Options (see bench/run.ts): BENCH_TARGETS, BENCH_QUICK=1, BENCH_PROFILE=1; quick and profiled runs are not recorded here.
 `
 

@@ -12,7 +12,8 @@ import { webSocketBench } from "./ws.ts"
 // npm run bench — loopback SSE load against direct (the fake backend), pipe (bench/pipe-proxy.ts) and the gateway.
 // BENCH_TARGETS=direct,pipe,gateway picks targets; BENCH_QUICK=1 runs small counts; BENCH_PROFILE=1 runs the gateway
 // under --cpu-prof and prints its top functions. Quick and profiled runs are not recorded in BENCHMARKS.md.
-// BENCH_WS=1 runs the websocket benchmark (bench/ws.ts) instead, against direct and gateway.
+// BENCH_COUNT_SQL=1 counts the gateway's SQL statements per request (bench/pg-counter.ts); BENCH_SQL_TEXTS=1 with it
+// lists them. BENCH_WS=1 runs the websocket benchmark (bench/ws.ts) instead, against direct and gateway.
 const webSocket = process.env["BENCH_WS"] === "1"
 const quick = process.env["BENCH_QUICK"] === "1"
 const profile = process.env["BENCH_PROFILE"] === "1"
@@ -80,7 +81,7 @@ const main = async () => {
         origin: gateway.origin,
         pid: gateway.server.pid,
         calls: calls((thread) => codexHeaders(gateway.key, thread)),
-        statements: gateway.statements
+        ...(gateway.statements === undefined ? {} : { statements: gateway.statements })
       })
       await stopGateway(gateway)
       if (gateway.profileDir !== null) profileSummary = summariseProfiles(gateway.profileDir)
@@ -88,7 +89,14 @@ const main = async () => {
       throw new Error(`unknown target ${name} (BENCH_TARGETS takes direct, pipe, gateway)`)
     }
   }
-  const flags = ["BENCH_TARGETS", "BENCH_QUICK", "BENCH_PROFILE", "BENCH_LOG_LEVEL", "BENCH_DATABASE_URL"]
+  const flags = [
+    "BENCH_TARGETS",
+    "BENCH_QUICK",
+    "BENCH_PROFILE",
+    "BENCH_COUNT_SQL",
+    "BENCH_LOG_LEVEL",
+    "BENCH_DATABASE_URL"
+  ]
     .filter((flag) => process.env[flag] !== undefined)
     .map((flag) => `${flag}=${process.env[flag]} `)
     .join("")

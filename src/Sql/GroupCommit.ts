@@ -31,7 +31,7 @@ export const makeGroupCommit = <A>(
       }
       for (const [row, done] of batch) Deferred.unsafeDone(done, yield* Effect.exit(write([row])))
     })
-    yield* forkLoop(name, round, Schedule.forever)
+    yield* forkLoop(name, round)
     // Runs before the writer is interrupted (finalisers run in reverse order): what is queued is written first.
     yield* Effect.addFinalizer(() =>
       Effect.repeat(Effect.sync(() => pending), { while: (left) => left > 0, schedule: Schedule.spaced("5 millis") })
