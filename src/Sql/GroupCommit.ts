@@ -1,5 +1,4 @@
-import { Chunk, Deferred, Effect, Exit, Queue, Schedule } from "effect"
-import { forkLoop } from "../Background.ts"
+import { Deferred, Effect, Exit, FiberSet, Schedule } from "effect"
 
 export interface GroupCommitOptions {
   // rows in one statement at most
@@ -8,45 +7,90 @@ export interface GroupCommitOptions {
   readonly capacity: number
 }
 
-// Rows written one statement per batch: whatever callers queued while the previous batch was being written goes into
-// the next, so under load a statement carries many rows and alone it carries one, with no wait added. Each caller
-// waits for its own row. A batch that fails is written again a row at a time, so one bad row fails only its caller.
-// Once queued, a row's fate is awaited even by a caller being interrupted: whoever closes what it opened can rely on
-// the row being written (or not) by then. At the scope's end, rows already queued are written before the writer stops.
+type Queued<A> = readonly [A, Deferred.Deferred<void>]
+
+// Rows written one statement per batch. A caller that finds no statement running writes its row itself, at once, in
+// its own fiber (no hop to a writer: a lone request pays nothing); callers arriving while a statement runs queue, and
+// whatever queued is written in the next statement when it ends. Each caller waits for its own row. A batch that
+// fails is written again a row at a time, so one bad row fails only its caller. Once a caller is in, its row's fate
+// is awaited even while it is being interrupted: whoever closes what it opened can rely on the row being written (or
+// not) by then. At the scope's end, rows already queued are written first.
 export const makeGroupCommit = <A>(
   name: string,
   write: (batch: ReadonlyArray<A>) => Effect.Effect<void>,
   options: GroupCommitOptions
 ) =>
   Effect.gen(function*() {
-    const queue = yield* Queue.bounded<readonly [A, Deferred.Deferred<void>]>(options.capacity)
+    const queued: Array<Queued<A>> = []
+    const room = yield* Effect.makeSemaphore(options.capacity)
+    let writing = false
     let pending = 0
-
-    const round = Effect.gen(function*() {
-      const batch = Chunk.toReadonlyArray(yield* Queue.takeBetween(queue, 1, options.maxBatch))
-      const exit = yield* Effect.exit(write(batch.map(([row]) => row)))
-      if (Exit.isSuccess(exit) || batch.length === 1) {
-        for (const [, done] of batch) Deferred.unsafeDone(done, exit)
-        return
-      }
-      for (const [row, done] of batch) Deferred.unsafeDone(done, yield* Effect.exit(write([row])))
-    })
-    yield* forkLoop(name, round)
-    // Runs before the writer is interrupted (finalisers run in reverse order): what is queued is written first.
+    const drainers = yield* FiberSet.make()
+    // Runs before the drainers are interrupted (finalisers run in reverse order): what is queued is written first.
     yield* Effect.addFinalizer(() =>
       Effect.repeat(Effect.sync(() => pending), { while: (left) => left > 0, schedule: Schedule.spaced("5 millis") })
     )
 
+    const writeBatch = (batch: ReadonlyArray<Queued<A>>) =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(write(batch.map(([row]) => row)))
+        if (Exit.isSuccess(exit) || batch.length === 1) {
+          for (const [, done] of batch) Deferred.unsafeDone(done, exit)
+        } else {
+          for (const [row, done] of batch) Deferred.unsafeDone(done, yield* Effect.exit(write([row])))
+        }
+        yield* room.release(batch.length)
+      })
+
+    // Takes what queued while the last statement ran, until nothing is left; then the next caller writes itself.
+    const drain: Effect.Effect<void> = Effect.suspend(() => {
+      const batch = queued.splice(0, options.maxBatch)
+      if (batch.length === 0) {
+        writing = false
+        return Effect.void
+      }
+      return Effect.zipRight(writeBatch(batch), drain)
+    })
+
+    const handOff = Effect.suspend(() => {
+      if (queued.length === 0) {
+        writing = false
+        return Effect.void
+      }
+      return FiberSet.run(
+        drainers,
+        drain.pipe(Effect.catchAllCause((cause) => Effect.logError(`${name}: writer failed`, cause)))
+      )
+    })
+
+    const lead = (row: A) =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(write([row]))
+        yield* handOff
+        return yield* exit
+      })
+
     const submit = (row: A): Effect.Effect<void> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
-          const done = yield* Deferred.make<void>()
-          yield* restore(Queue.offer(queue, [row, done]))
           pending++
-          yield* Deferred.await(done).pipe(Effect.ensuring(Effect.sync(() => pending--)))
-        })
+          if (!writing) {
+            writing = true
+            return yield* lead(row)
+          }
+          yield* restore(room.take(1))
+          // The statement that was running may have ended meanwhile, with nothing left to write: lead instead.
+          if (!writing) {
+            yield* room.release(1)
+            writing = true
+            return yield* lead(row)
+          }
+          const done = yield* Deferred.make<void>()
+          queued.push([row, done])
+          return yield* Deferred.await(done)
+        }).pipe(Effect.ensuring(Effect.sync(() => pending--)))
       )
-    // rows queued or being written, whose callers wait
+    // callers whose rows are queued or being written
     const waiting = () => pending
     return { submit, waiting } as const
   })
