@@ -22,6 +22,7 @@ export const readIncoming = (source: IncomingMessage, limit: number) =>
       source.off("end", onEnd)
       source.off("error", onError)
       source.off("aborted", onError)
+      source.off("close", onError)
     }
     const fail = (failure: BodyReadFailure) => {
       detach()
@@ -45,6 +46,8 @@ export const readIncoming = (source: IncomingMessage, limit: number) =>
     source.on("end", onEnd)
     source.on("error", onError)
     source.on("aborted", onError)
+    // A message that closes before its end (the client gone) was not read whole, whichever event said so first.
+    source.on("close", onError)
     return Effect.sync(() => {
       detach()
       if (!source.complete) source.destroy()
