@@ -151,7 +151,7 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
 
         const { "content-type": contentType, ...headers } = relayResponseHeaders(response.headers)
         return HttpServerResponse.stream(
-          relay({ requestId, body: row.body(response), eventStream, isError: response.status >= 400, onEnd: account }),
+          relay({ requestId, body: response.body, eventStream, isError: response.status >= 400, onEnd: account }),
           {
             status: response.status,
             headers: { ...headers, "x-codex-pooler-request-id": requestId },
