@@ -2,7 +2,6 @@ import { SqlClient } from "@effect/sql"
 import { Clock, Effect, FiberSet, Option } from "effect"
 import { type Attempt, type AttemptEnd, type End, RequestsRepo, type Started } from "./Accounting/RequestsRepo.ts"
 import type { Usage } from "./Accounting/Usage.ts"
-import { WriteQueueRows } from "./Config.ts"
 import { Instances } from "./Instances.ts"
 import { Metrics } from "./Metrics.ts"
 import { makeGroupCommit } from "./Sql/GroupCommit.ts"
@@ -21,8 +20,6 @@ const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
 
 const staleAfterMs = 24 * 60 * 60 * 1000
 
-const maxBatch = 256
-
 // A row written inside a transaction (a counted key's admission) belongs to it; any other joins the next batch.
 const grouped =
   <A>(write: (rows: ReadonlyArray<A>) => Effect.Effect<void>, batched: (row: A) => Effect.Effect<void>) => (row: A) =>
@@ -37,9 +34,8 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
     const repo = yield* RequestsRepo
     const metrics = yield* Metrics
     const instance = yield* Instances
-    const capacity = yield* WriteQueueRows
     const commit = <A>(name: string, write: (rows: ReadonlyArray<A>) => Effect.Effect<void>) =>
-      Effect.map(makeGroupCommit(name, write, { maxBatch, capacity }), ({ submit }) => grouped(write, submit))
+      Effect.map(makeGroupCommit(name, write), ({ submit }) => grouped(write, submit))
     const writeStart = yield* commit<Started>("request rows", repo.start)
     const writeAttempt = yield* commit<Attempt>("attempt rows", repo.startAttempt)
     const writeEnd = yield* commit<End>("request ends", repo.end)

@@ -1,5 +1,4 @@
 import { Effect } from "effect"
-import { WriteQueueRows } from "./Config.ts"
 import { type Binding, SessionsRepo } from "./SessionStore/SessionsRepo.ts"
 import { makeGroupCommit } from "./Sql/GroupCommit.ts"
 
@@ -27,8 +26,7 @@ export class SessionStore extends Effect.Service<SessionStore>()("Gateway/Sessio
     // arriving together share one statement.
     const { submit } = yield* makeGroupCommit(
       "session bindings",
-      (batch: ReadonlyArray<ReadonlyArray<Binding>>) => repo.bind(lastOfEach(batch)),
-      { maxBatch: 256, capacity: yield* WriteQueueRows }
+      (batch: ReadonlyArray<ReadonlyArray<Binding>>) => repo.bind(lastOfEach(batch))
     )
 
     const bind = Effect.fn("SessionStore.bind")(function*(poolId: string, accountId: string, keys: SessionKeys) {

@@ -1,4 +1,5 @@
 import { Deferred, Effect, Exit, FiberSet, Schedule } from "effect"
+import { WriteQueueRows } from "../Config.ts"
 
 export interface GroupCommitOptions {
   // rows in one statement at most
@@ -6,6 +7,8 @@ export interface GroupCommitOptions {
   // rows queued at most; past it a caller waits for room
   readonly capacity: number
 }
+
+const maxBatch = 256
 
 type Queued<A> = readonly [A, Deferred.Deferred<void>]
 
@@ -18,9 +21,11 @@ type Queued<A> = readonly [A, Deferred.Deferred<void>]
 export const makeGroupCommit = <A>(
   name: string,
   write: (batch: ReadonlyArray<A>) => Effect.Effect<void>,
-  options: GroupCommitOptions
+  given?: GroupCommitOptions
 ) =>
   Effect.gen(function*() {
+    // By default: the write queue setting, and 256 rows in a statement.
+    const options = given ?? { maxBatch, capacity: yield* WriteQueueRows }
     const queued: Array<Queued<A>> = []
     const room = yield* Effect.makeSemaphore(options.capacity)
     let writing = false
