@@ -124,7 +124,6 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
       recordFailure,
       recordSuccess,
       clear: repo.clear,
-      earliestReset: repo.earliestReset,
       claimUsagePolls: repo.claimPolls
     } as const
   }),

@@ -8,6 +8,7 @@ import { AuditLog } from "./AuditLog.ts"
 import { orNotFound as found } from "./Domain/Found.ts"
 import { newId } from "./Domain/Ids.ts"
 import { Pools } from "./Pools.ts"
+import { RoutingChanges } from "./RoutingView/Changes.ts"
 import { Vault } from "./Vault.ts"
 
 export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
@@ -18,6 +19,8 @@ export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
     const vault = yield* Vault
     const audit = yield* AuditLog
     const health = yield* AccountHealth
+    // each of these changes what routes requests; announced once its transaction has committed
+    const { after } = yield* RoutingChanges
 
     const orNotFound = (id: string) => found("account", id)
 
@@ -53,7 +56,7 @@ export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
           const account = yield* repo.findById(id).pipe(orNotFound(id))
           return { account, created } as const
         }).pipe(Effect.orDie)
-      )
+      ).pipe(after)
     })
 
     const setStatus = (action: "pause" | "resume") =>
@@ -62,14 +65,14 @@ export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
           yield* repo.setStatus(id, action === "pause" ? "paused" : "active").pipe(orNotFound(id))
           yield* audit.record({ action: `account.${action}`, targetKind: "account", targetId: id })
           return yield* repo.findById(id).pipe(orNotFound(id))
-        }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+        }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), after)
       )
 
     const remove = Effect.fn("Accounts.remove")((id: string) =>
       Effect.gen(function*() {
         yield* repo.remove(id).pipe(orNotFound(id))
         yield* audit.record({ action: "account.remove", targetKind: "account", targetId: id })
-      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), after)
     )
 
     const clearCooldown = Effect.fn("Accounts.clearCooldown")((id: string) =>
@@ -83,7 +86,7 @@ export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
           details: { hadHealthRow }
         })
         return account
-      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), after)
     )
 
     return {
@@ -96,5 +99,12 @@ export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
       remove
     } as const
   }),
-  dependencies: [AccountsRepo.Default, Pools.Default, Vault.Default, AuditLog.Default, AccountHealth.Default]
+  dependencies: [
+    AccountsRepo.Default,
+    Pools.Default,
+    Vault.Default,
+    AuditLog.Default,
+    AccountHealth.Default,
+    RoutingChanges.Default
+  ]
 }) {}

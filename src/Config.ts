@@ -127,6 +127,13 @@ export const MaxWebsocketsPerKey = count("CODEX_POOLER_MAX_WEBSOCKETS_PER_KEY", 
 // Request and attempt rows waiting for the next group commit; past it a request waits for room before it goes on.
 export const WriteQueueRows = count("CODEX_POOLER_WRITE_QUEUE_ROWS", 4096, 1, "rows")
 
+// How often each instance reloads its routing view whatever it heard: what change notices cannot carry (another
+// process on the embedded database, a lost notice connection, quota and last-used times) is at most this old.
+export const RoutingReloadMs = count("CODEX_POOLER_ROUTING_RELOAD_MS", 2000, 100, "milliseconds")
+
+// Session bindings (turn and thread to account) each instance keeps in memory; past it the least recently used go.
+export const SessionCacheEntries = count("CODEX_POOLER_SESSION_CACHE_ENTRIES", 100_000, 0, "entries")
+
 export const PreviousSecretKeys = nonEmpty("CODEX_POOLER_PREVIOUS_SECRET_KEYS").pipe(
   Config.mapOrFail((value) => {
     const keys = Option.getOrElse(value, () => "").split(",").map((key) => key.trim()).filter((key) => key !== "")
@@ -184,6 +191,8 @@ export const AllSettings = Config.all({
   previousSecretKeys: PreviousSecretKeys,
   maxWebsocketsPerKey: MaxWebsocketsPerKey,
   writeQueueRows: WriteQueueRows,
+  routingReloadMs: RoutingReloadMs,
+  sessionCacheEntries: SessionCacheEntries,
   mcpSessionsPerToken: McpSessionsPerToken,
   mcpSessionsMax: McpSessionsMax,
   cookieSecure: CookieSecure

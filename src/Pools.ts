@@ -5,6 +5,7 @@ import { InvalidInput, PoolNotFound, PoolSlugTaken } from "./Domain/Errors.ts"
 import { newId } from "./Domain/Ids.ts"
 import type { Strategy } from "./Domain/Models.ts"
 import { PoolsRepo } from "./Pools/PoolsRepo.ts"
+import { RoutingChanges } from "./RoutingView/Changes.ts"
 
 const slugShape = /^[a-z0-9][a-z0-9-]{0,62}$/
 
@@ -20,6 +21,7 @@ export class Pools extends Effect.Service<Pools>()("Gateway/Pools", {
     const sql = yield* SqlClient.SqlClient
     const repo = yield* PoolsRepo
     const audit = yield* AuditLog
+    const { after } = yield* RoutingChanges
 
     const create = Effect.fn("Pools.create")(function*(input: { slug: string; name?: string; strategy?: Strategy }) {
       if (!slugShape.test(input.slug)) {
@@ -46,7 +48,8 @@ export class Pools extends Effect.Service<Pools>()("Gateway/Pools", {
         sql.withTransaction,
         Effect.catchAll((error) =>
           isUniqueViolation(error) ? new PoolSlugTaken({ slug: input.slug }) : Effect.die(error)
-        )
+        ),
+        after
       )
     })
 
@@ -64,10 +67,10 @@ export class Pools extends Effect.Service<Pools>()("Gateway/Pools", {
           details: { from: previous, to: strategy }
         })
         return pool
-      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), after)
     )
 
     return { create, findBySlug, setStrategy, list: repo.list } as const
   }),
-  dependencies: [PoolsRepo.Default, AuditLog.Default]
+  dependencies: [PoolsRepo.Default, AuditLog.Default, RoutingChanges.Default]
 }) {}

@@ -1,6 +1,7 @@
-import { Effect } from "effect"
-import { type Binding, SessionsRepo } from "./SessionStore/SessionsRepo.ts"
-import { makeGroupCommit } from "./Sql/GroupCommit.ts"
+import { Clock, Effect } from "effect"
+import { SessionCacheEntries } from "./Config.ts"
+import { type Binding, type SessionKey, SessionsRepo } from "./SessionStore/SessionsRepo.ts"
+import { makeBatcher, makeGroupCommit } from "./Sql/GroupCommit.ts"
 
 const turnTtlSeconds = 60 * 60
 const threadTtlSeconds = 12 * 60 * 60
@@ -10,36 +11,110 @@ export interface SessionKeys {
   readonly turnStateKey: string | null
 }
 
-// Which account a session belongs to: a turn (x-codex-turn-state, a hard tie) and a thread (session-id,
-// prompt_cache_key, a soft one). Keys are SHA-256 hashes; bindings expire. AccountSelector reads them.
+interface Cached {
+  readonly accountId: string
+  readonly expiresAt: number
+}
+
+const cacheKey = (key: SessionKey) => `${key.poolId} ${key.kind} ${key.keyHash}`
+
 // One statement binds a key once: of several bindings of the same key in a batch, the last one queued wins.
 const lastOfEach = (bindings: ReadonlyArray<ReadonlyArray<Binding>>) => {
   const byKey = new Map<string, Binding>()
-  for (const binding of bindings.flat()) byKey.set(`${binding.poolId} ${binding.kind} ${binding.keyHash}`, binding)
+  for (const binding of bindings.flat()) byKey.set(cacheKey(binding), binding)
   return [...byKey.values()]
 }
 
+// Which account a session belongs to: a turn (x-codex-turn-state, a hard tie) and a thread (session-id,
+// prompt_cache_key, a soft one). Keys are SHA-256 hashes; bindings expire. A binding is written through to the table
+// before the response that made it flows (so a turn's follow-up finds it on any instance) and kept in a bounded
+// in-memory cache, most recently used last; a key this instance does not hold is looked up, with the other lookups
+// waiting at the same moment, in one statement. A thread another instance moved elsewhere may stay where this one
+// last saw it until its entry goes: soft ties are preferences, and a turn's own tie is made anew with each turn.
 export class SessionStore extends Effect.Service<SessionStore>()("Gateway/SessionStore", {
   scoped: Effect.gen(function*() {
     const repo = yield* SessionsRepo
-    // A response's bindings are written before its body flows, so its next turn finds them; bindings of responses
-    // arriving together share one statement.
-    const { submit } = yield* makeGroupCommit(
+    const capacity = yield* SessionCacheEntries
+    const cache = new Map<string, Cached>()
+
+    const remember = (key: string, entry: Cached) => {
+      if (capacity === 0) return
+      cache.delete(key)
+      cache.set(key, entry)
+      if (cache.size <= capacity) return
+      const oldest = cache.keys().next()
+      if (oldest.done !== true) cache.delete(oldest.value)
+    }
+    const cached = (key: string, now: number) => {
+      const entry = cache.get(key)
+      if (entry === undefined) return undefined
+      cache.delete(key)
+      if (entry.expiresAt <= now) return undefined
+      cache.set(key, entry)
+      return entry.accountId
+    }
+
+    const { submit: write } = yield* makeGroupCommit(
       "session bindings",
       (batch: ReadonlyArray<ReadonlyArray<Binding>>) => repo.bind(lastOfEach(batch))
     )
+    const { submit: lookUp } = yield* makeBatcher(
+      "session lookups",
+      (batch: ReadonlyArray<ReadonlyArray<SessionKey>>) =>
+        Effect.map(repo.find(batch.flat()), (found) => {
+          const byIndex = new Map(found.map((row) => [row.index, row]))
+          let index = 0
+          return batch.map((keys) => keys.map(() => byIndex.get(index++)))
+        })
+    )
 
-    const bind = Effect.fn("SessionStore.bind")(function*(poolId: string, accountId: string, keys: SessionKeys) {
-      const bindings = [
-        ...(keys.turnStateKey
-          ? [{ kind: "hard" as const, keyHash: keys.turnStateKey, ttlSeconds: turnTtlSeconds }]
-          : []),
-        ...(keys.threadKey ? [{ kind: "soft" as const, keyHash: keys.threadKey, ttlSeconds: threadTtlSeconds }] : [])
-      ]
-      if (bindings.length > 0) yield* submit(bindings.map((binding) => ({ ...binding, poolId, accountId })))
-    })
+    // The account that owns the request's turn, else its thread; null when neither is bound. Keys are tried in that
+    // order: the first one held here settles it, and only the keys before it are looked up.
+    const owner = (poolId: string, keys: SessionKeys) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const wanted: Array<SessionKey> = []
+        if (keys.turnStateKey !== null) wanted.push({ poolId, kind: "hard", keyHash: keys.turnStateKey })
+        if (keys.threadKey !== null) wanted.push({ poolId, kind: "soft", keyHash: keys.threadKey })
+        const missing: Array<SessionKey> = []
+        let held: string | null = null
+        for (const key of wanted) {
+          const accountId = cached(cacheKey(key), now)
+          if (accountId !== undefined) {
+            held = accountId
+            break
+          }
+          missing.push(key)
+        }
+        if (missing.length === 0) return held
+        const found = yield* lookUp(missing)
+        let owner: string | null = null
+        missing.forEach((key, index) => {
+          const row = found[index]
+          if (row === undefined) return
+          remember(cacheKey(key), { accountId: row.accountId, expiresAt: row.expiresAt.getTime() })
+          owner ??= row.accountId
+        })
+        return owner ?? held
+      })
 
-    return { bind } as const
+    const bind = (poolId: string, accountId: string, keys: SessionKeys) =>
+      Effect.gen(function*() {
+        const bindings = [
+          ...(keys.turnStateKey
+            ? [{ kind: "hard" as const, keyHash: keys.turnStateKey, ttlSeconds: turnTtlSeconds }]
+            : []),
+          ...(keys.threadKey ? [{ kind: "soft" as const, keyHash: keys.threadKey, ttlSeconds: threadTtlSeconds }] : [])
+        ].map((binding) => ({ ...binding, poolId, accountId }))
+        if (bindings.length === 0) return
+        yield* write(bindings)
+        const now = yield* Clock.currentTimeMillis
+        for (const binding of bindings) {
+          remember(cacheKey(binding), { accountId, expiresAt: now + binding.ttlSeconds * 1000 })
+        }
+      })
+
+    return { owner, bind } as const
   }),
   dependencies: [SessionsRepo.Default]
 }) {}

@@ -36,10 +36,13 @@ describe.each(backends)("migrations on %s", (backend) => {
           effect.pipe(Effect.provide(SqlLive.pipe(Layer.provide(configFrom(env)))), Effect.scoped)
 
         const first = yield* session(migrate)
-        expect(first.map(([id, name]) => [id, name])).toEqual([[1, "initial_schema"], [2, "usage_poll"], [
-          3,
-          "instances"
-        ], [4, "dashboard_sessions"]])
+        expect(first.map(([id, name]) => [id, name])).toEqual([
+          [1, "initial_schema"],
+          [2, "usage_poll"],
+          [3, "instances"],
+          [4, "dashboard_sessions"],
+          [5, "routing_notices"]
+        ])
         expect(yield* session(listTables)).toEqual(expect.arrayContaining(tables))
 
         const second = yield* session(Effect.zip(migrate, migrate))
@@ -50,7 +53,9 @@ describe.each(backends)("migrations on %s", (backend) => {
             (sql) => sql`SELECT migration_id FROM codex_pooler_migrations ORDER BY migration_id`
           )
         )
-        expect(applied).toEqual([{ migrationId: 1 }, { migrationId: 2 }, { migrationId: 3 }, { migrationId: 4 }])
+        expect(applied).toEqual([{ migrationId: 1 }, { migrationId: 2 }, { migrationId: 3 }, { migrationId: 4 }, {
+          migrationId: 5
+        }])
       }).pipe(Effect.scoped),
     { timeout: 60_000 }
   )

@@ -13,6 +13,8 @@ import {
   gatewayLayer,
   gatewayUrl,
   postResponses,
+  rewriteRouting,
+  routingCaughtUp,
   setupPool,
   sharedPostgres,
   type TestPool,
@@ -220,10 +222,14 @@ describe.each(backends)("routing on %s", (backend) => {
 
         const quota = yield* setupPool(3, {}, "quota_first")
         const used = [90, 10, 50]
-        for (const [index, account] of quota.accounts.entries()) {
-          yield* sql`INSERT INTO account_quota (account_id, window_kind, used_percent, window_minutes, resets_at, observed_at, source)
+        yield* rewriteRouting(
+          Effect.forEach(
+            quota.accounts.entries(),
+            ([index, account]) =>
+              sql`INSERT INTO account_quota (account_id, window_kind, used_percent, window_minutes, resets_at, observed_at, source)
             VALUES (${account.id}, 'primary', ${used[index] ?? 0}, 300, now() + interval '1 hour', now(), 'headers')`
-        }
+          )
+        )
         fake.reset()
         yield* postResponses(quota.key, "quota-1")
         expect(ids(quota).get(fake.requests[0]?.accountId ?? "")).toEqual(quota.accounts[1]!.id)
@@ -326,11 +332,15 @@ if (backends.includes("postgres")) {
           Effect.flatMap(PoolKeys, (keys) => keys.create({ poolSlug: "shared", limits: { requestsPerMinute: 3 } })),
           (created) => created.token
         ))
-        const firstInLine = manage(Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          Effect.all([
-            sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${ids[0] ?? ""}`,
-            sql`UPDATE accounts SET last_used_at = now() WHERE id = ${ids[1] ?? ""}`
-          ])))
+        // written to the database, and read back by both instances
+        const firstInLine = Effect.zipRight(
+          manage(Effect.flatMap(SqlClient.SqlClient, (sql) =>
+            Effect.all([
+              sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${ids[0] ?? ""}`,
+              sql`UPDATE accounts SET last_used_at = now() WHERE id = ${ids[1] ?? ""}`
+            ]))),
+          Effect.all([routingCaughtUp(one), routingCaughtUp(two)])
+        )
         const call = (origin: string, thread: string) =>
           send(`${origin}/backend-api/codex/responses`, {
             method: "POST",

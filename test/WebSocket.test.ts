@@ -7,7 +7,7 @@ import { PoolKeys } from "../src/PoolKeys.ts"
 import { highWaterMark, queueLimit } from "../src/Proxy/WebSocket/Frames.ts"
 import { WebSocketBridge } from "../src/Proxy/WebSocketBridge.ts"
 import { backends } from "./support/Databases.ts"
-import { Fake, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
+import { Fake, firstInLine, gatewayLayer, gatewayUrl, setupPool } from "./support/Gateway.ts"
 import { held } from "./support/Hold.ts"
 import { codexHeaders, responsesBody } from "./support/Requests.ts"
 import { eventually, settledRow } from "./support/Rows.ts"
@@ -198,12 +198,10 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
     it.effect("an account at its usage limit on the upgrade is passed over for the next eligible one", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
-        const sql = yield* SqlClient.SqlClient
         const pool = yield* setupPool(2)
         const [first, second] = [pool.accounts[0]!, pool.accounts[1]!]
         // the second was used last, so the first is tried first
-        yield* sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${first.id}`
-        yield* sql`UPDATE accounts SET last_used_at = now() WHERE id = ${second.id}`
+        yield* firstInLine(pool)
         fake.reset()
         fake.fault(first.fake.accountId, { kind: "usage_limit", onUpgrade: true })
         const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))

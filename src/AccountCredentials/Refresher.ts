@@ -5,6 +5,7 @@ import { tokenAad } from "../Accounts/Sealing.ts"
 import { AuditLog } from "../AuditLog.ts"
 import { Actor, type ActorShape } from "../Domain/Actor.ts"
 import { Metrics } from "../Metrics.ts"
+import { RoutingChanges } from "../RoutingView/Changes.ts"
 import { Vault } from "../Vault.ts"
 import { credentialOf, type UpstreamCredential } from "./Credential.ts"
 import { CredentialsRepo, type SealedRow } from "./CredentialsRepo.ts"
@@ -33,6 +34,7 @@ export class Refresher extends Effect.Service<Refresher>()("Gateway/AccountCrede
     const vault = yield* Vault
     const audit = yield* AuditLog
     const metrics = yield* Metrics
+    const changes = yield* RoutingChanges
     const flight = yield* makeSingleFlight<UpstreamCredential, AccountUnavailable>()
     const persist = yield* makeSaveRefreshed
 
@@ -54,6 +56,8 @@ export class Refresher extends Effect.Service<Refresher>()("Gateway/AccountCrede
       }).pipe(
         sql.withTransaction,
         Effect.orDie,
+        // the account is out of routing from now on, here at once, elsewhere by the change notice
+        changes.after,
         Effect.provideService(Actor, system),
         Effect.zipRight(Effect.logWarning(`refresh token rejected (${code}): the account must be signed in again`)),
         Effect.zipRight(unavailable(row.id, "reauth_required"))
@@ -93,10 +97,11 @@ export class Refresher extends Effect.Service<Refresher>()("Gateway/AccountCrede
           if (credentialsVersion > staleVersion) return yield* open(found.value)
           const leaseId = randomBytes(12).toString("base64url")
           const claim = { id: accountId, credentialsVersion, leaseId, leaseSeconds: LEASE_SECONDS }
-          const claimed = yield* repo.claimRefresh(claim)
+          // while the lease is held the account comes last in routing (the auth server may take seconds)
+          const claimed = yield* changes.after(repo.claimRefresh(claim))
           if (Option.isSome(claimed)) {
             return yield* redeemClaimed(claimed.value, reason).pipe(
-              Effect.ensuring(repo.releaseRefresh(accountId, leaseId))
+              Effect.ensuring(changes.after(repo.releaseRefresh(accountId, leaseId)))
             )
           }
           yield* Effect.sleep(WAIT_POLL_MS)
@@ -121,5 +126,12 @@ export class Refresher extends Effect.Service<Refresher>()("Gateway/AccountCrede
 
     return { refresh } as const
   }),
-  dependencies: [CredentialsRepo.Default, RefreshClient.Default, Vault.Default, AuditLog.Default, Metrics.Default]
+  dependencies: [
+    CredentialsRepo.Default,
+    RefreshClient.Default,
+    Vault.Default,
+    AuditLog.Default,
+    Metrics.Default,
+    RoutingChanges.Default
+  ]
 }) {}

@@ -1,5 +1,6 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Schema } from "effect"
+import { RoutingChanges } from "../RoutingView/Changes.ts"
 
 const Cooldown = Schema.Struct({
   accountId: Schema.String,
@@ -11,6 +12,7 @@ const Cooldown = Schema.Struct({
 export class HealthRepo extends Effect.Service<HealthRepo>()("Gateway/HealthRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const { after } = yield* RoutingChanges
 
     // A later reset never shortens an earlier, longer one: the longest evidence wins.
     const cooldown = SqlSchema.void({
@@ -22,18 +24,6 @@ export class HealthRepo extends Effect.Service<HealthRepo>()("Gateway/HealthRepo
             cooldown_until = GREATEST(coalesce(account_health.cooldown_until, excluded.cooldown_until), excluded.cooldown_until),
             cooldown_reason = excluded.cooldown_reason, last_error_code = excluded.last_error_code,
             last_failure_at = now(), updated_at = now()`
-    })
-
-    // The soonest moment an active account of the Pool leaves its usage-limit cooldown.
-    const earliestReset = SqlSchema.findOne({
-      Request: Schema.String,
-      Result: Schema.Struct({ resetsAt: Schema.DateFromSelf }),
-      execute: (poolId) =>
-        sql`SELECT min(h.cooldown_until) AS resets_at
-          FROM pool_accounts pa JOIN accounts a ON a.id = pa.account_id JOIN account_health h ON h.account_id = a.id
-          WHERE pa.pool_id = ${poolId} AND a.status = 'active' AND h.cooldown_until > now()
-            AND h.cooldown_reason = 'usage_limit'
-          HAVING min(h.cooldown_until) IS NOT NULL`
     })
 
     // Consecutive failures open the circuit; a failed probe (or any failure past the threshold) opens it again.
@@ -110,14 +100,15 @@ export class HealthRepo extends Effect.Service<HealthRepo>()("Gateway/HealthRepo
     return {
       claimPolls: (request: { everySeconds: number; coolingSeconds: number; limit: number }) =>
         claimPolls(request).pipe(Effect.map((rows) => rows.map((row) => row.accountId)), Effect.orDie),
+      // what routes requests changes with each of these: this instance's routing view learns of it before they end
       endUsageCooldown: (accountId: string, askedAt: Date) =>
-        endUsageCooldown({ accountId, askedAt }).pipe(Effect.map((rows) => rows.length > 0), Effect.orDie),
+        endUsageCooldown({ accountId, askedAt }).pipe(Effect.map((rows) => rows.length > 0), Effect.orDie, after),
       failure: (accountId: string, errorCode: string, threshold: number) =>
-        failure({ accountId, errorCode, threshold }).pipe(Effect.orDie),
-      success: (accountId: string) => success(accountId).pipe(Effect.orDie),
-      clear: (accountId: string) => clear(accountId).pipe(Effect.map((rows) => rows.length > 0), Effect.orDie),
-      cooldown: (row: typeof Cooldown.Type) => cooldown(row).pipe(Effect.orDie),
-      earliestReset: (poolId: string) => earliestReset(poolId).pipe(Effect.orDie)
+        failure({ accountId, errorCode, threshold }).pipe(Effect.orDie, after),
+      success: (accountId: string) => success(accountId).pipe(Effect.orDie, after),
+      clear: (accountId: string) => clear(accountId).pipe(Effect.map((rows) => rows.length > 0), Effect.orDie, after),
+      cooldown: (row: typeof Cooldown.Type) => cooldown(row).pipe(Effect.orDie, after)
     } as const
-  })
+  }),
+  dependencies: [RoutingChanges.Default]
 }) {}

@@ -10,6 +10,18 @@ const Binding = Schema.Struct({
 })
 export type Binding = typeof Binding.Type
 
+export interface SessionKey {
+  readonly poolId: string
+  readonly kind: "hard" | "soft"
+  readonly keyHash: string
+}
+
+const Found = Schema.Struct({
+  index: Schema.Number,
+  accountId: Schema.String,
+  expiresAt: Schema.DateFromSelf
+})
+
 export class SessionsRepo extends Effect.Service<SessionsRepo>()("Gateway/SessionsRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -32,6 +44,24 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("Gateway/Sessio
             account_id = excluded.account_id, expires_at = excluded.expires_at, last_seen_at = now()`
     })
 
-    return { bind: (bindings: ReadonlyArray<Binding>) => bind(bindings).pipe(Effect.orDie) } as const
+    // The live bindings of several keys at once, by their index in `keys`.
+    const find = SqlSchema.findAll({
+      Request: Schema.Array(Schema.Struct({ poolId: Schema.String, kind: Schema.String, keyHash: Schema.String })),
+      Result: Found,
+      execute: (keys) =>
+        sql`SELECT k.index, s.account_id, s.expires_at
+          FROM json_to_recordset(${
+          JSON.stringify(
+            keys.map((key, index) => ({ index, pool_id: key.poolId, kind: key.kind, key_hash: key.keyHash }))
+          )
+        }::json) AS k(index int, pool_id text, kind text, key_hash text)
+            JOIN sessions s ON s.pool_id = k.pool_id AND s.kind = k.kind AND s.key_hash = k.key_hash
+          WHERE s.expires_at > now()`
+    })
+
+    return {
+      bind: (bindings: ReadonlyArray<Binding>) => bind(bindings).pipe(Effect.orDie),
+      find: (keys: ReadonlyArray<SessionKey>) => find(keys).pipe(Effect.orDie)
+    } as const
   })
 }) {}

@@ -10,23 +10,26 @@ export interface GroupCommitOptions {
 
 const maxBatch = 256
 
-type Queued<A> = readonly [A, Deferred.Deferred<void>]
+type Queued<A, B> = readonly [A, Deferred.Deferred<B>]
 
-// Rows written one statement per batch. A caller that finds no statement running writes its row itself, at once, in
+const nth = <B>(exit: Exit.Exit<ReadonlyArray<B>>, index: number): Exit.Exit<B> =>
+  Exit.map(exit, (results) => results[index] as B)
+
+// Rows written (or keys looked up) one statement per batch; `run` answers each row of its batch, in order. A caller that finds no statement running writes its row itself, at once, in
 // its own fiber (no hop to a writer: a lone request pays nothing); callers arriving while a statement runs queue, and
 // whatever queued is written in the next statement when it ends. Each caller waits for its own row. A batch that
 // fails is written again a row at a time, so one bad row fails only its caller. Once a caller is in, its row's fate
 // is awaited even while it is being interrupted: whoever closes what it opened can rely on the row being written (or
 // not) by then. At the scope's end, rows already queued are written first.
-export const makeGroupCommit = <A>(
+export const makeBatcher = <A, B>(
   name: string,
-  write: (batch: ReadonlyArray<A>) => Effect.Effect<void>,
+  run: (batch: ReadonlyArray<A>) => Effect.Effect<ReadonlyArray<B>>,
   given?: GroupCommitOptions
 ) =>
   Effect.gen(function*() {
     // By default: the write queue setting, and 256 rows in a statement.
     const options = given ?? { maxBatch, capacity: yield* WriteQueueRows }
-    const queued: Array<Queued<A>> = []
+    const queued: Array<Queued<A, B>> = []
     const room = yield* Effect.makeSemaphore(options.capacity)
     let writing = false
     let pending = 0
@@ -36,13 +39,13 @@ export const makeGroupCommit = <A>(
       Effect.repeat(Effect.sync(() => pending), { while: (left) => left > 0, schedule: Schedule.spaced("5 millis") })
     )
 
-    const writeBatch = (batch: ReadonlyArray<Queued<A>>) =>
+    const writeBatch = (batch: ReadonlyArray<Queued<A, B>>) =>
       Effect.gen(function*() {
-        const exit = yield* Effect.exit(write(batch.map(([row]) => row)))
+        const exit = yield* Effect.exit(run(batch.map(([row]) => row)))
         if (Exit.isSuccess(exit) || batch.length === 1) {
-          for (const [, done] of batch) Deferred.unsafeDone(done, exit)
+          batch.forEach(([, done], index) => Deferred.unsafeDone(done, nth(exit, index)))
         } else {
-          for (const [row, done] of batch) Deferred.unsafeDone(done, yield* Effect.exit(write([row])))
+          for (const [row, done] of batch) Deferred.unsafeDone(done, nth(yield* Effect.exit(run([row])), 0))
         }
         yield* room.release(batch.length)
       })
@@ -70,12 +73,12 @@ export const makeGroupCommit = <A>(
 
     const lead = (row: A) =>
       Effect.gen(function*() {
-        const exit = yield* Effect.exit(write([row]))
+        const exit = yield* Effect.exit(run([row]))
         yield* handOff
-        return yield* exit
+        return yield* nth(exit, 0)
       })
 
-    const submit = (row: A): Effect.Effect<void> =>
+    const submit = (row: A): Effect.Effect<B> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           pending++
@@ -90,7 +93,7 @@ export const makeGroupCommit = <A>(
             writing = true
             return yield* lead(row)
           }
-          const done = yield* Deferred.make<void>()
+          const done = yield* Deferred.make<B>()
           queued.push([row, done])
           return yield* Deferred.await(done)
         }).pipe(Effect.ensuring(Effect.sync(() => pending--)))
@@ -99,3 +102,10 @@ export const makeGroupCommit = <A>(
     const waiting = () => pending
     return { submit, waiting } as const
   })
+
+// Rows written one statement per batch (makeBatcher, with nothing to answer).
+export const makeGroupCommit = <A>(
+  name: string,
+  write: (batch: ReadonlyArray<A>) => Effect.Effect<void>,
+  given?: GroupCommitOptions
+) => makeBatcher(name, (batch: ReadonlyArray<A>) => Effect.as(write(batch), batch.map(() => undefined)), given)

@@ -1,6 +1,6 @@
 import { HttpServer } from "@effect/platform"
 import { SqlClient } from "@effect/sql"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schedule } from "effect"
 import { randomBytes } from "node:crypto"
 import { Accounts } from "../../src/Accounts.ts"
 import type { Strategy } from "../../src/Domain/Models.ts"
@@ -8,6 +8,7 @@ import { Instances } from "../../src/Instances.ts"
 import { PoolKeys } from "../../src/PoolKeys.ts"
 import { Pools } from "../../src/Pools.ts"
 import { Quota } from "../../src/Quota.ts"
+import { RoutingView } from "../../src/RoutingView.ts"
 import { ServerLive } from "../../src/Server.ts"
 import { MigratedSqlLive } from "../../src/Sql.ts"
 import {
@@ -41,7 +42,7 @@ export const gatewayLayer = (backend: Backend, env: Record<string, string> = {})
       CODEX_POOLER_USAGE_POLL_SECONDS: "0",
       ...env
     }
-    return Layer.mergeAll(ServerLive, ManagementServices, Quota.Default, Instances.Default).pipe(
+    return Layer.mergeAll(ServerLive, ManagementServices, Quota.Default, Instances.Default, RoutingView.Default).pipe(
       Layer.provideMerge(MigratedSqlLive),
       Layer.provide(configFrom(config))
     )
@@ -50,12 +51,32 @@ export const gatewayLayer = (backend: Backend, env: Record<string, string> = {})
 // Another gateway instance in this process, on its own memo map (its own caches, pools and selection state), as a
 // separate process would be; stopped with the scope. Answers its origin.
 export const gatewayInstance = (config: Layer.Layer<never>) =>
-  Layer.build(ServerLive.pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(config))).pipe(
+  Layer.build(
+    Layer.merge(ServerLive, RoutingView.Default).pipe(Layer.provideMerge(MigratedSqlLive), Layer.provide(config))
+  ).pipe(
     Effect.map((context) => {
       const address = Context.get(context, HttpServer.HttpServer).address
-      return `http://127.0.0.1:${address._tag === "TcpAddress" ? address.port : 0}`
+      const origin = `http://127.0.0.1:${address._tag === "TcpAddress" ? address.port : 0}`
+      viewsByOrigin.set(origin, Context.get(context, RoutingView))
+      return origin
     })
   )
+
+// Each in-process instance's routing view, by origin.
+const viewsByOrigin = new Map<string, RoutingView>()
+
+// Waits until the instance at `origin` has reloaded its routing view from a load begun after this call: what was
+// committed before it is in the view then (a change notice, or the periodic reload, brought it).
+export const routingCaughtUp = (origin: string) =>
+  Effect.suspend(() => {
+    const view = viewsByOrigin.get(origin)
+    if (view === undefined) return Effect.dieMessage(`no gateway instance at ${origin}`)
+    const mark = view.loadsStarted()
+    return Effect.repeat(Effect.sync(view.loaded), {
+      until: (loaded) => loaded > mark,
+      schedule: Schedule.spaced("10 millis")
+    }).pipe(Effect.timeout("30 seconds"), Effect.orDie, Effect.asVoid)
+  })
 
 // A fake backend and a fresh PostgreSQL database that several gateway instances (`instance`) can share, plus the
 // management services on that database (`manage`), reached through `databasePort` when given (a relay). For the
@@ -125,13 +146,28 @@ export const postResponses = (key: string, thread?: string) =>
       body: JSON.stringify(responsesBody())
     }))
 
+// For a test that wrote routing state (accounts, health, quota) itself: the in-process gateway's routing view reads
+// it again before the call returns, as it would on the change notice or its next reload.
+export const routingReloaded = Effect.flatMap(RoutingView, (view) => view.refresh)
+
+// Writes `change` to the database with this instance's last-used times written first (so none lands on top of it
+// later), and reloads the routing view.
+export const rewriteRouting = <A, E, R>(change: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const view = yield* RoutingView
+    yield* view.writeUsed
+    const result = yield* change
+    yield* view.refresh
+    return result
+  })
+
 // Makes the Pool's first account the least recently used, so it is tried first, and its second the most recent.
 export const firstInLine = (pool: TestPool) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.all([
+    rewriteRouting(Effect.all([
       sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${pool.accounts[0]!.id}`,
       sql`UPDATE accounts SET last_used_at = now() WHERE id = ${pool.accounts[1]!.id}`
-    ]))
+    ])))
 
 // A new turn with the Pool's first account first in line: its status, and the accounts upstream saw, in order.
 export const turnInLine = (pool: TestPool, thread: string) =>
