@@ -1,10 +1,9 @@
-import { SqlClient } from "@effect/sql"
-import { Clock, Effect, FiberSet, Option } from "effect"
-import { type Attempt, type AttemptEnd, type End, RequestsRepo, type Started } from "./Accounting/RequestsRepo.ts"
+import { Clock, Effect, FiberSet } from "effect"
+import { Journal } from "./Accounting/Journal.ts"
+import type { AttemptEnd, Started } from "./Accounting/RequestsRepo.ts"
 import type { Usage } from "./Accounting/Usage.ts"
 import { Instances } from "./Instances.ts"
 import { Metrics } from "./Metrics.ts"
-import { makeGroupCommit } from "./Sql/GroupCommit.ts"
 
 export interface RequestOutcome {
   readonly accountId: string | null
@@ -20,25 +19,12 @@ const now = Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis))
 
 const staleAfterMs = 24 * 60 * 60 * 1000
 
-// A row written inside a transaction (a counted key's admission) belongs to it; any other joins the next batch.
-const grouped =
-  <A>(write: (rows: ReadonlyArray<A>) => Effect.Effect<void>, batched: (row: A) => Effect.Effect<void>) => (row: A) =>
-    Effect.flatMap(
-      Effect.serviceOption(SqlClient.TransactionConnection),
-      (transaction) => Option.isSome(transaction) ? write([row]) : batched(row)
-    )
-
 // What happened to each request: metadata, timings and token counts only — never a body, a prompt or an output.
 export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting", {
   scoped: Effect.gen(function*() {
-    const repo = yield* RequestsRepo
+    const journal = yield* Journal
     const metrics = yield* Metrics
     const instance = yield* Instances
-    const commit = <A>(name: string, write: (rows: ReadonlyArray<A>) => Effect.Effect<void>) =>
-      Effect.map(makeGroupCommit(name, write), ({ submit }) => grouped(write, submit))
-    const writeStart = yield* commit<Started>("request rows", repo.start)
-    const writeAttempt = yield* commit<Attempt>("attempt rows", repo.startAttempt)
-    const writeEnd = yield* commit<End>("request ends", repo.end)
     // What the end of each request this instance started needs for its metrics.
     const open = new Map<string, { readonly route: string; readonly transport: string; readonly startedAt: number }>()
     // Writes that follow a response run beside it rather than in front of its last byte; shutdown waits for them.
@@ -62,7 +48,7 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
     // The row first: a start that fails leaves nothing behind here.
     const start = Effect.fn("Accounting.start")(function*(request: Omit<Started, "startedAt" | "instanceId">) {
       const startedAt = yield* now
-      yield* writeStart({ ...request, startedAt, instanceId: instance.id })
+      yield* journal.start({ ...request, startedAt, instanceId: instance.id })
       yield* dropStale(startedAt.getTime())
       open.set(request.id, { route: request.route, transport: request.transport, startedAt: startedAt.getTime() })
       yield* metrics.requestStarted(request.route, request.transport)
@@ -90,11 +76,11 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
     }
 
     const attempt = Effect.fn("Accounting.attempt")(function*(requestId: string, attempt: number, accountId: string) {
-      yield* writeAttempt({ requestId, attempt, accountId, startedAt: yield* now })
+      yield* journal.attempt({ requestId, attempt, accountId, startedAt: yield* now })
     })
 
     const endAttempt = Effect.fn("Accounting.endAttempt")(function*(end: Omit<AttemptEnd, "endedAt">) {
-      yield* writeEnd({ finished: null, attempt: { ...end, endedAt: yield* now } }).pipe(
+      yield* journal.end({ finished: null, attempt: { ...end, endedAt: yield* now } }).pipe(
         Effect.ensuring(metrics.attemptEnded(end.outcome))
       )
     })
@@ -120,14 +106,14 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
     // happening, so a request never stays open here or in the in-flight gauge.
     const finish = Effect.fn("Accounting.finish")(function*(requestId: string, outcome: RequestOutcome) {
       const row = yield* finished(requestId, outcome)
-      yield* writeEnd({ finished: row, attempt: null }).pipe(Effect.ensuring(ended(requestId, outcome, row.endedAt)))
+      yield* journal.end({ finished: row, attempt: null }).pipe(Effect.ensuring(ended(requestId, outcome, row.endedAt)))
     })
 
     // The request's last attempt and its outcome, written together.
     const complete = Effect.fn("Accounting.complete")(
       function*(requestId: string, attempt: number, outcome: RequestOutcome) {
         const row = yield* finished(requestId, outcome)
-        yield* writeEnd({
+        yield* journal.end({
           finished: row,
           attempt: {
             requestId,
@@ -145,5 +131,5 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
 
     return { start, attempt, endAttempt, finish, complete, background } as const
   }),
-  dependencies: [RequestsRepo.Default, Metrics.Default, Instances.Default]
+  dependencies: [Journal.Default, Metrics.Default, Instances.Default]
 }) {}

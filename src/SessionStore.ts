@@ -1,7 +1,8 @@
 import { Clock, Effect } from "effect"
+import { Journal } from "./Accounting/Journal.ts"
 import { SessionCacheEntries } from "./Config.ts"
-import { type Binding, type SessionKey, SessionsRepo } from "./SessionStore/SessionsRepo.ts"
-import { makeBatcher, makeGroupCommit } from "./Sql/GroupCommit.ts"
+import { type SessionKey, SessionsRepo } from "./SessionStore/SessionsRepo.ts"
+import { makeBatcher } from "./Sql/GroupCommit.ts"
 
 const turnTtlSeconds = 60 * 60
 const threadTtlSeconds = 12 * 60 * 60
@@ -18,16 +19,9 @@ interface Cached {
 
 const cacheKey = (key: SessionKey) => `${key.poolId} ${key.kind} ${key.keyHash}`
 
-// One statement binds a key once: of several bindings of the same key in a batch, the last one queued wins.
-const lastOfEach = (bindings: ReadonlyArray<ReadonlyArray<Binding>>) => {
-  const byKey = new Map<string, Binding>()
-  for (const binding of bindings.flat()) byKey.set(cacheKey(binding), binding)
-  return [...byKey.values()]
-}
-
 // Which account a session belongs to: a turn (x-codex-turn-state, a hard tie) and a thread (session-id,
 // prompt_cache_key, a soft one). Keys are SHA-256 hashes; bindings expire. A binding is written through to the table
-// before the response that made it flows (so a turn's follow-up finds it on any instance) and kept in a bounded
+// (in the request journal) before the response that made it flows (so a turn's follow-up finds it on any instance) and kept in a bounded
 // in-memory cache, most recently used last; a key this instance does not hold is looked up, with the other lookups
 // waiting at the same moment, in one statement. A thread another instance moved elsewhere may stay where this one
 // last saw it until its entry goes: soft ties are preferences, and a turn's own tie is made anew with each turn.
@@ -54,10 +48,7 @@ export class SessionStore extends Effect.Service<SessionStore>()("Gateway/Sessio
       return entry.accountId
     }
 
-    const { submit: write } = yield* makeGroupCommit(
-      "session bindings",
-      (batch: ReadonlyArray<ReadonlyArray<Binding>>) => repo.bind(lastOfEach(batch))
-    )
+    const journal = yield* Journal
     const { submit: lookUp } = yield* makeBatcher(
       "session lookups",
       (batch: ReadonlyArray<ReadonlyArray<SessionKey>>) =>
@@ -107,7 +98,7 @@ export class SessionStore extends Effect.Service<SessionStore>()("Gateway/Sessio
           ...(keys.threadKey ? [{ kind: "soft" as const, keyHash: keys.threadKey, ttlSeconds: threadTtlSeconds }] : [])
         ].map((binding) => ({ ...binding, poolId, accountId }))
         if (bindings.length === 0) return
-        yield* write(bindings)
+        yield* journal.bind(bindings)
         const now = yield* Clock.currentTimeMillis
         for (const binding of bindings) {
           remember(cacheKey(binding), { accountId, expiresAt: now + binding.ttlSeconds * 1000 })
@@ -116,5 +107,5 @@ export class SessionStore extends Effect.Service<SessionStore>()("Gateway/Sessio
 
     return { owner, bind } as const
   }),
-  dependencies: [SessionsRepo.Default]
+  dependencies: [SessionsRepo.Default, Journal.Default]
 }) {}

@@ -1,5 +1,7 @@
-import { SqlClient, SqlSchema } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
+import type { Statement } from "@effect/sql"
 import { Effect, Schema } from "effect"
+import type { Binding } from "../SessionStore/SessionsRepo.ts"
 
 const NullableInt = Schema.NullOr(Schema.Number)
 
@@ -78,50 +80,99 @@ const endRecord = ({ attempt, finished }: typeof End.Encoded) => ({
   upstream_request_id: finished?.upstreamRequestId ?? null
 })
 
+// What one journal statement writes: request rows, attempt rows, ends, and session bindings, any of them empty.
+export interface Journal {
+  readonly starts: ReadonlyArray<Started>
+  readonly attempts: ReadonlyArray<Attempt>
+  readonly ends: ReadonlyArray<End>
+  readonly bindings: ReadonlyArray<Binding>
+}
+
+const json = (rows: ReadonlyArray<unknown>) => JSON.stringify(rows)
+
 export class RequestsRepo extends Effect.Service<RequestsRepo>()("Gateway/RequestsRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const encodeEnds = Schema.encodeSync(Schema.Array(End))
 
-    const start = SqlSchema.void({
-      Request: Schema.Array(Started),
-      execute: (rows) => sql`INSERT INTO requests ${sql.insert(rows)}`
-    })
-
-    const startAttempt = SqlSchema.void({
-      Request: Schema.Array(Attempt),
-      execute: (rows) => sql`INSERT INTO request_attempts ${sql.insert(rows)}`
-    })
-
-    // Attempts' ends first, then the requests' outcomes, whose attempt counts include every attempt row.
-    const end = SqlSchema.void({
-      Request: Schema.Array(End),
-      execute: (ends) =>
-        sql`WITH ends AS (
-            SELECT * FROM jsonb_to_recordset(${JSON.stringify(ends.map(endRecord))}::jsonb) AS e(
+    // One statement for all of it, each kind a data-modifying part of one WITH (PostgreSQL runs every one). Parts see
+    // the table as it was before the statement, so an end never shares a statement with its own start: Accounting
+    // writes a row's start before anything can end it. A batch binds a key once (SessionStore keeps the last).
+    const write = (journal: Journal) => {
+      const parts: Array<Statement.Fragment> = []
+      if (journal.starts.length > 0) {
+        parts.push(sql`starts AS (
+          INSERT INTO requests (id, pool_id, key_id, route, transport, model, started_at, instance_id)
+          SELECT * FROM jsonb_to_recordset(${
+          json(journal.starts.map((row) => ({
+            id: row.id,
+            pool_id: row.poolId,
+            key_id: row.keyId,
+            route: row.route,
+            transport: row.transport,
+            model: row.model,
+            started_at: row.startedAt,
+            instance_id: row.instanceId
+          })))
+        }::jsonb) AS s(
+            id text, pool_id text, key_id text, route text, transport text, model text, started_at timestamptz,
+            instance_id text))`)
+      }
+      if (journal.attempts.length > 0) {
+        parts.push(sql`attempts AS (
+          INSERT INTO request_attempts (request_id, attempt, account_id, started_at)
+          SELECT * FROM jsonb_to_recordset(${
+          json(journal.attempts.map((row) => ({
+            request_id: row.requestId,
+            attempt: row.attempt,
+            account_id: row.accountId,
+            started_at: row.startedAt
+          })))
+        }::jsonb) AS a(
+            request_id text, attempt integer, account_id text, started_at timestamptz))`)
+      }
+      if (journal.bindings.length > 0) {
+        parts.push(sql`bindings AS (
+          INSERT INTO sessions (pool_id, kind, key_hash, account_id, expires_at)
+          SELECT b.pool_id, b.kind, b.key_hash, b.account_id, now() + make_interval(secs => b.ttl_seconds)
+          FROM jsonb_to_recordset(${
+          json(journal.bindings.map((b) => ({
+            pool_id: b.poolId,
+            kind: b.kind,
+            key_hash: b.keyHash,
+            account_id: b.accountId,
+            ttl_seconds: b.ttlSeconds
+          })))
+        }::jsonb) AS b(pool_id text, kind text, key_hash text, account_id text, ttl_seconds double precision)
+          ON CONFLICT (pool_id, kind, key_hash) DO UPDATE SET
+            account_id = excluded.account_id, expires_at = excluded.expires_at, last_seen_at = now())`)
+      }
+      if (journal.ends.length > 0) {
+        // Attempts' ends, and the requests' outcomes, whose attempt counts include every attempt row.
+        parts.push(sql`ends AS (
+            SELECT * FROM jsonb_to_recordset(${json(encodeEnds(journal.ends).map(endRecord))}::jsonb) AS e(
               id text, attempt integer, attempt_ended_at timestamptz, attempt_http_status integer,
               attempt_error_code text, outcome text, finish boolean, account_id text, status text, http_status integer,
               error_code text, first_byte_at timestamptz, ended_at timestamptz, input_tokens bigint,
               cached_input_tokens bigint, output_tokens bigint, reasoning_tokens bigint, total_tokens bigint,
               upstream_request_id text)
-          ), attempts AS (
+          ), attempt_ends AS (
             UPDATE request_attempts a SET ended_at = e.attempt_ended_at, http_status = e.attempt_http_status,
               error_code = e.attempt_error_code, outcome = e.outcome
             FROM ends e WHERE e.attempt IS NOT NULL AND a.request_id = e.id AND a.attempt = e.attempt
-          )
-          UPDATE requests r SET account_id = e.account_id, status = e.status, http_status = e.http_status,
-            error_code = e.error_code, first_byte_at = e.first_byte_at, ended_at = e.ended_at,
-            input_tokens = e.input_tokens, cached_input_tokens = e.cached_input_tokens,
-            output_tokens = e.output_tokens, reasoning_tokens = e.reasoning_tokens, total_tokens = e.total_tokens,
-            upstream_request_id = e.upstream_request_id,
-            attempts = (SELECT count(*) FROM request_attempts WHERE request_id = e.id)
-          FROM ends e WHERE e.finish AND r.id = e.id`
-    })
+          ), request_ends AS (
+            UPDATE requests r SET account_id = e.account_id, status = e.status, http_status = e.http_status,
+              error_code = e.error_code, first_byte_at = e.first_byte_at, ended_at = e.ended_at,
+              input_tokens = e.input_tokens, cached_input_tokens = e.cached_input_tokens,
+              output_tokens = e.output_tokens, reasoning_tokens = e.reasoning_tokens, total_tokens = e.total_tokens,
+              upstream_request_id = e.upstream_request_id,
+              attempts = (SELECT count(*) FROM request_attempts WHERE request_id = e.id)
+            FROM ends e WHERE e.finish AND r.id = e.id)`)
+      }
+      if (parts.length === 0) return Effect.void
+      return sql`WITH ${sql.join(", ", false)(parts)} SELECT 1`.pipe(Effect.asVoid, Effect.orDie)
+    }
 
-    // Each takes one row or a batch of them (the group commits in Accounting write batches).
-    return {
-      start: (rows: ReadonlyArray<Started>) => start(rows).pipe(Effect.orDie),
-      startAttempt: (rows: ReadonlyArray<Attempt>) => startAttempt(rows).pipe(Effect.orDie),
-      end: (ends: ReadonlyArray<End>) => end(ends).pipe(Effect.orDie)
-    } as const
+    return { write } as const
   })
 }) {}
