@@ -81,6 +81,9 @@ export const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
   ).pipe(
     Layer.provideMerge(websockets(server)),
     Layer.provideMerge(HttpLayerRouter.serve(HttpRoutes, { disableLogger: true })),
-    Layer.provideMerge(NodeHttpServer.layer(() => server, { port, host }))
+    Layer.provideMerge(NodeHttpServer.layer(() => server, { port, host })),
+    // No tracing spans: nothing here exports them, and making one per request, per Effect.fn call and per SQL
+    // statement was a measured share of each request's CPU (BENCHMARKS.md, issue #12).
+    Layer.provide(Layer.setTracerEnabled(false))
   )
 }))

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Scope } from "effect"
-import { makeGroupCommit } from "../src/Sql/GroupCommit.ts"
+import { makeBatcher, makeGroupCommit } from "../src/Sql/GroupCommit.ts"
 
 // A writer whose statements are recorded and, while `gate` is closed, held: rows queued meanwhile wait for the next.
 const recorder = Effect.gen(function*() {
@@ -37,6 +37,25 @@ describe("group commit", () => {
       yield* Fiber.join(first)
       yield* Fiber.join(rest)
       expect(batches).toEqual([["alone"], ["a"], ["b", "c", "d"], ["e"]])
+    }))
+
+  it.scopedLive("lookups waiting together are answered by one call, each caller its own answer", () =>
+    Effect.gen(function*() {
+      const { batches, gate, write } = yield* recorder
+      const { submit, waiting } = yield* makeBatcher(
+        "test lookups",
+        (keys: ReadonlyArray<string>) => Effect.as(write(keys), keys.map((key) => key.toUpperCase())),
+        { maxBatch: 8, capacity: 16 }
+      )
+      yield* gate.close
+      const first = yield* Effect.fork(submit("first"))
+      yield* until(() => batches.length === 1)
+      const others = yield* Effect.fork(Effect.all(["x", "y", "z"].map(submit), { concurrency: "unbounded" }))
+      yield* until(() => waiting() === 4)
+      yield* gate.open
+      expect(yield* Fiber.join(first)).toEqual("FIRST")
+      expect(yield* Fiber.join(others)).toEqual(["X", "Y", "Z"])
+      expect(batches).toEqual([["first"], ["x", "y", "z"]])
     }))
 
   it.scopedLive("a batch that fails is written again row by row: only the bad row's caller fails", () =>
