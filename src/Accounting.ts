@@ -45,10 +45,17 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
       return Effect.forEach(stale, (entry) => metrics.requestAbandoned(entry.route, entry.transport), { discard: true })
     }
 
-    // The row first: a start that fails leaves nothing behind here.
-    const start = Effect.fn("Accounting.start")(function*(request: Omit<Started, "startedAt" | "instanceId">) {
+    // The row first: a start that fails leaves nothing behind here. With `first`, the request's first attempt is
+    // written in the same statement.
+    const start = Effect.fn("Accounting.start")(function*(
+      request: Omit<Started, "startedAt" | "instanceId">,
+      first?: { readonly attempt: number; readonly accountId: string }
+    ) {
       const startedAt = yield* now
-      yield* journal.start({ ...request, startedAt, instanceId: instance.id })
+      yield* journal.start(
+        { ...request, startedAt, instanceId: instance.id },
+        first === undefined ? undefined : { requestId: request.id, ...first, startedAt }
+      )
       yield* dropStale(startedAt.getTime())
       open.set(request.id, { route: request.route, transport: request.transport, startedAt: startedAt.getTime() })
       yield* metrics.requestStarted(request.route, request.transport)

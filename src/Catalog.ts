@@ -62,7 +62,7 @@ export class Catalog extends Effect.Service<Catalog>()("Gateway/Catalog", {
       Effect.gen(function*() {
         const { accountId, attempt, response } = yield* forward({
           requestId,
-          recorded: Effect.void,
+          open: null,
           poolId,
           turnStateKey: null,
           threadKey: null,

@@ -8,7 +8,7 @@ import { MaxBodyBytes } from "./Config.ts"
 import { newId } from "./Domain/Ids.ts"
 import { PoolAuth } from "./PoolAuth.ts"
 import { readRequestBody } from "./Proxy/Body.ts"
-import { makeForward } from "./Proxy/Forward.ts"
+import { type FirstAttempt, makeForward } from "./Proxy/Forward.ts"
 import { forwardRequestHeaders, relayResponseHeaders } from "./Proxy/Headers.ts"
 import { makeOpenRow, type OpenRow } from "./Proxy/OpenRow.ts"
 import { relay, type RelayEnd } from "./Proxy/Relay.ts"
@@ -70,26 +70,29 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
         const body = yield* readRequestBody(request, route.body, limit)
         const facts = requestFacts(request.headers, body.json)
         const transport = route.name === "responses" ? "sse" : "http"
-        const start = row.start(accounting.start({
+        const started = {
           id: requestId,
           poolId: key.poolId,
           keyId: key.keyId,
           route: route.name,
           transport,
           model: facts.model
-        }))
-        // A key with a counted limit has its row written by admission; any other key's is written beside selection.
+        } as const
+        // A key with a counted limit has its row written by admission; any other key's goes with its first attempt.
         const admitted = yield* limiter.admit(
           key.keyId,
           key.limits,
           route.name === "realtime" ? null : facts.model,
-          start
+          row.start(accounting.start(started))
         )
-        const recorded = admitted ? Effect.void : Fiber.join(yield* Effect.fork(start))
-        row.recorded(recorded)
+        const open = (first: FirstAttempt | null) =>
+          Effect.tap(
+            Effect.fork(row.start(accounting.start(started, first ?? undefined))),
+            (fiber) => Effect.sync(() => row.recorded(Fiber.join(fiber)))
+          )
         const forwarded = yield* forward({
           requestId,
-          recorded,
+          open: admitted ? null : open,
           poolId: key.poolId,
           turnStateKey: facts.turnStateKey,
           threadKey: facts.threadKey,

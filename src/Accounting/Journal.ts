@@ -4,11 +4,13 @@ import type { Binding } from "../SessionStore/SessionsRepo.ts"
 import { makeBatcher } from "../Sql/GroupCommit.ts"
 import { type Attempt, type End, type Journal as Batch, RequestsRepo, type Started } from "./RequestsRepo.ts"
 
-type Entry =
-  | { readonly start: Started }
-  | { readonly attempt: Attempt }
-  | { readonly end: End }
-  | { readonly bindings: ReadonlyArray<Binding> }
+// What one caller writes: any of these, in one statement with whatever else is queued.
+interface Entry {
+  readonly start?: Started
+  readonly attempt?: Attempt
+  readonly end?: End
+  readonly bindings?: ReadonlyArray<Binding>
+}
 
 // One statement binds a key once: of several bindings of the same key in a batch, the last one queued wins.
 const lastOfEach = (bindings: ReadonlyArray<Binding>) => {
@@ -18,10 +20,10 @@ const lastOfEach = (bindings: ReadonlyArray<Binding>) => {
 }
 
 const batchOf = (entries: ReadonlyArray<Entry>): Batch => ({
-  starts: entries.flatMap((entry) => "start" in entry ? [entry.start] : []),
-  attempts: entries.flatMap((entry) => "attempt" in entry ? [entry.attempt] : []),
-  ends: entries.flatMap((entry) => "end" in entry ? [entry.end] : []),
-  bindings: lastOfEach(entries.flatMap((entry) => "bindings" in entry ? entry.bindings : []))
+  starts: entries.flatMap((entry) => entry.start ?? []),
+  attempts: entries.flatMap((entry) => entry.attempt ?? []),
+  ends: entries.flatMap((entry) => entry.end ?? []),
+  bindings: lastOfEach(entries.flatMap((entry) => entry.bindings ?? []))
 })
 
 // Every row the request path writes — request rows, attempt rows, their ends, session bindings — goes through one
@@ -41,7 +43,8 @@ export class Journal extends Effect.Service<Journal>()("Gateway/Journal", {
         (transaction) => Option.isSome(transaction) ? repo.write(batchOf([entry])) : submit(entry)
       )
     return {
-      start: (start: Started) => write({ start }),
+      // a request's row, with its first attempt's when that is known
+      start: (start: Started, attempt?: Attempt) => write(attempt === undefined ? { start } : { start, attempt }),
       attempt: (attempt: Attempt) => write({ attempt }),
       end: (end: End) => write({ end }),
       bind: (bindings: ReadonlyArray<Binding>) => write({ bindings })

@@ -1,4 +1,4 @@
-import { Clock, Effect, Either, Fiber, Stream } from "effect"
+import { Clock, Effect, Either, Exit, Fiber, Stream } from "effect"
 import { AccountCredentials } from "../AccountCredentials.ts"
 import { AccountHealth } from "../AccountHealth.ts"
 import type { Accounting } from "../Accounting.ts"
@@ -18,10 +18,16 @@ export interface Attempted {
   readonly response: UpstreamClient.Response
 }
 
+export interface FirstAttempt {
+  readonly attempt: number
+  readonly accountId: string
+}
+
 export interface ForwardPlan {
   readonly requestId: string
-  // Completes once the request row exists; attempt rows refer to it.
-  readonly recorded: Effect.Effect<void>
+  // Writes the request's row, forked, together with its first attempt's (null: no attempt was made); null when the
+  // row was written already (a counted key's admission writes it).
+  readonly open: ((first: FirstAttempt | null) => Effect.Effect<Fiber.RuntimeFiber<void>>) | null
   readonly poolId: string
   readonly turnStateKey: string | null
   readonly threadKey: string | null
@@ -54,8 +60,24 @@ export const makeForward = Effect.gen(function*() {
   const health = yield* AccountHealth
   const upstream = yield* UpstreamClient
   const budgetMs = yield* FailoverBudgetMs
-  return (plan: ForwardPlan) =>
-    Effect.gen(function*() {
+  return (plan: ForwardPlan) => {
+    let unopened = plan.open
+    // The attempt row is written while the request travels; it is in place before anything depends on it. The
+    // first one carries the request's own row.
+    const recordAttempt = (attempt: number, accountId: string) => {
+      const open = unopened
+      unopened = null
+      return open === null
+        ? Effect.fork(plan.accounting.attempt(plan.requestId, attempt, accountId))
+        : open({ attempt, accountId })
+    }
+    // A request refused or left before any attempt still has its row, which its guard then closes.
+    const openUnattempted = Effect.suspend(() => {
+      const open = unopened
+      unopened = null
+      return open === null ? Effect.void : Effect.flatMap(open(null), Fiber.join)
+    })
+    return Effect.gen(function*() {
       const startedAt = yield* Clock.currentTimeMillis
       const endAttempt = (
         attempt: number,
@@ -77,12 +99,10 @@ export const makeForward = Effect.gen(function*() {
         }
         const accountId = next.right.accountId
         if (exclude.length === 0) owner = next.right.owner
-        yield* plan.recorded
         let credential = yield* Effect.either(credentials.get(accountId))
         for (let tries = 0; credential._tag === "Right" && tries < 2; tries++) {
           attempt++
-          // The attempt row is written while the request travels; it is in place before anything depends on it.
-          const recorded = yield* Effect.fork(plan.accounting.attempt(plan.requestId, attempt, accountId))
+          const recorded = yield* recordAttempt(attempt, accountId)
           const sent = yield* Effect.either(
             upstream.send({
               ...plan.request,
@@ -127,5 +147,6 @@ export const makeForward = Effect.gen(function*() {
       }
       if (last !== undefined) return "response" in last ? last : yield* last
       return yield* new NoAccountAvailable({ reason: "none_eligible" })
-    })
+    }).pipe(Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : openUnattempted))
+  }
 })

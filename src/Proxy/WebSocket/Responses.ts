@@ -55,17 +55,14 @@ export const makeResponseLedger = (options: {
   const open = <E>(model: string | null, admit: (record: Effect.Effect<void>) => Effect.Effect<boolean, E>) =>
     Effect.gen(function*() {
       const requestId = newId("req")
-      const record = Effect.zipRight(
-        options.accounting.start({
-          id: requestId,
-          poolId: options.poolId,
-          keyId: options.keyId,
-          route: "responses",
-          transport: "websocket",
-          model
-        }),
-        options.accounting.attempt(requestId, 1, options.accountId)
-      )
+      const record = options.accounting.start({
+        id: requestId,
+        poolId: options.poolId,
+        keyId: options.keyId,
+        route: "responses",
+        transport: "websocket",
+        model
+      }, { attempt: 1, accountId: options.accountId })
       const recorded = (yield* admit(record)) ? Effect.void : Fiber.join(options.run(record))
       queue.push({ requestId, facts: emptyFacts(), recorded, firstByteAt: null })
     })
