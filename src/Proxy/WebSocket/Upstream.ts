@@ -21,6 +21,10 @@ export class UpgradeRefused extends Data.TaggedError("UpgradeRefused")<{
 // the whole upgrade, a refusal's body included.
 const openTimeoutMs = 15_000
 
+// After the upgrade an error (a frame upstream got wrong) closes the socket, which the bridge sees as its close; the
+// socket still needs a listener, or the error would take the process down.
+const ignore = () => undefined
+
 const open = (url: string, headers: Readonly<Record<string, string>>, maxPayload: number) =>
   Effect.async<UpstreamSocket, UpgradeRefused | UpstreamUnavailable>((resume) => {
     const options = { headers, handshakeTimeout: openTimeoutMs, perMessageDeflate: false, maxPayload }
@@ -33,7 +37,14 @@ const open = (url: string, headers: Readonly<Record<string, string>>, maxPayload
     }
     let upgradeHeaders: Record<string, string> = {}
     socket.once("upgrade", (response) => (upgradeHeaders = flattenHeaders(response.headers)))
-    socket.once("open", () => settle(Effect.succeed({ socket, headers: upgradeHeaders })))
+    socket.once("open", () => {
+      // The listeners for the upgrade hold the request's options (the account's headers among them): once open, the
+      // socket keeps only what its life needs.
+      socket.removeAllListeners("unexpected-response")
+      socket.off("error", onOpenError)
+      socket.on("error", ignore)
+      settle(Effect.succeed({ socket, headers: upgradeHeaders }))
+    })
     socket.once("unexpected-response", (request, response) => {
       const chunks: Array<Buffer> = []
       let size = 0
@@ -53,12 +64,11 @@ const open = (url: string, headers: Readonly<Record<string, string>>, maxPayload
       })
       response.on("error", () => settle(Effect.fail(new UpstreamUnavailable({ reason: "upgrade_response_broken" }))))
     })
-    // Kept for the socket's whole life: an error after the upgrade (a frame upstream got wrong) closes the socket,
-    // which the bridge sees as its close; without a listener it would take the process down.
-    socket.on("error", (error) => {
+    const onOpenError = (error: Error) => {
       const reason = "code" in error && typeof error.code === "string" ? error.code : error.message
       settle(Effect.fail(new UpstreamUnavailable({ reason })))
-    })
+    }
+    socket.on("error", onOpenError)
     return Effect.sync(() => socket.terminate())
   }).pipe(
     Effect.timeoutFail({
