@@ -59,9 +59,8 @@ export class RoutingView extends Effect.Service<RoutingView>()("Gateway/RoutingV
     const url = yield* DatabaseUrl
 
     let pools: ReadonlyMap<string, PoolState> = new Map()
-    // loads begun, and the number of the last one completed (they run one at a time)
+    // loads begun (they run one at a time)
     let loadsStarted = 0
-    let loaded = 0
     // This instance's picks: newer than what the database said at the last load until a load that began after they
     // were written has read them back (`written`: loads started by then).
     const picked = new Map<string, { readonly at: number; written?: number }>()
@@ -74,7 +73,6 @@ export class RoutingView extends Effect.Service<RoutingView>()("Gateway/RoutingV
       for (const [id, pick] of picked) {
         if (pick.written !== undefined && pick.written < generation) picked.delete(id)
       }
-      loaded = generation
     })
     yield* load
 
@@ -175,10 +173,6 @@ export class RoutingView extends Effect.Service<RoutingView>()("Gateway/RoutingV
       refresh,
       // this instance's last-used times, written now rather than at the next round
       writeUsed,
-      // loads begun so far, and the number of the last one completed: a load numbered past a moment read what was
-      // committed by then (a test waits on it to see a change notice arrive)
-      loadsStarted: () => loadsStarted,
-      loaded: () => loaded,
       activeCount: (poolId: string) =>
         pools.get(poolId)?.accounts.filter((account) => account.status === "active").length ?? 0,
       earliestReset: (poolId: string) =>

@@ -13,8 +13,8 @@ import {
   gatewayLayer,
   gatewayUrl,
   postResponses,
+  reloadRouting,
   rewriteRouting,
-  routingCaughtUp,
   setupPool,
   sharedPostgres,
   type TestPool,
@@ -332,14 +332,14 @@ if (backends.includes("postgres")) {
           Effect.flatMap(PoolKeys, (keys) => keys.create({ poolSlug: "shared", limits: { requestsPerMinute: 3 } })),
           (created) => created.token
         ))
-        // written to the database, and read back by both instances
+        // written to the database (last-used times announce nothing), and read back by both instances
         const firstInLine = Effect.zipRight(
           manage(Effect.flatMap(SqlClient.SqlClient, (sql) =>
             Effect.all([
               sql`UPDATE accounts SET last_used_at = NULL WHERE id = ${ids[0] ?? ""}`,
               sql`UPDATE accounts SET last_used_at = now() WHERE id = ${ids[1] ?? ""}`
             ]))),
-          Effect.all([routingCaughtUp(one), routingCaughtUp(two)])
+          Effect.all([reloadRouting(one), reloadRouting(two)])
         )
         const call = (origin: string, thread: string) =>
           send(`${origin}/backend-api/codex/responses`, {
