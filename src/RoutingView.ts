@@ -79,6 +79,8 @@ export class RoutingView extends Effect.Service<RoutingView>()("Gateway/RoutingV
     // A reload that starts after the call; callers arriving while one runs share the next.
     const wake = yield* Queue.sliding<void>(1)
     let next = yield* Deferred.make<void>()
+    // Runs last, after the loop below has stopped: a caller still waiting for a reload is let go.
+    yield* Effect.addFinalizer(() => Effect.suspend(() => Deferred.succeed(next, undefined)))
     const refresh = Effect.suspend(() => {
       const mine = next
       wake.unsafeOffer(undefined)
