@@ -1,7 +1,7 @@
 import { Clock, Effect } from "effect"
 import { Journal } from "./Accounting/Journal.ts"
 import { SessionCacheEntries } from "./Config.ts"
-import { type SessionKey, SessionsRepo } from "./SessionStore/SessionsRepo.ts"
+import { type SessionKey, sessionKeyOf, SessionsRepo } from "./SessionStore/SessionsRepo.ts"
 import { makeBatcher } from "./Sql/GroupCommit.ts"
 
 const turnTtlSeconds = 60 * 60
@@ -16,8 +16,6 @@ interface Cached {
   readonly accountId: string
   readonly expiresAt: number
 }
-
-const cacheKey = (key: SessionKey) => `${key.poolId} ${key.kind} ${key.keyHash}`
 
 // Which account a session belongs to: a turn (x-codex-turn-state, a hard tie) and a thread (session-id,
 // prompt_cache_key, a soft one). Keys are SHA-256 hashes; bindings expire. A binding is written through to the table
@@ -70,7 +68,7 @@ export class SessionStore extends Effect.Service<SessionStore>()("Gateway/Sessio
         const missing: Array<SessionKey> = []
         let held: string | null = null
         for (const key of wanted) {
-          const accountId = cached(cacheKey(key), now)
+          const accountId = cached(sessionKeyOf(key), now)
           if (accountId !== undefined) {
             held = accountId
             break
@@ -83,7 +81,7 @@ export class SessionStore extends Effect.Service<SessionStore>()("Gateway/Sessio
         missing.forEach((key, index) => {
           const row = found[index]
           if (row === undefined) return
-          remember(cacheKey(key), { accountId: row.accountId, expiresAt: row.expiresAt.getTime() })
+          remember(sessionKeyOf(key), { accountId: row.accountId, expiresAt: row.expiresAt.getTime() })
           owner ??= row.accountId
         })
         return owner ?? held
@@ -101,7 +99,7 @@ export class SessionStore extends Effect.Service<SessionStore>()("Gateway/Sessio
         yield* journal.bind(bindings)
         const now = yield* Clock.currentTimeMillis
         for (const binding of bindings) {
-          remember(cacheKey(binding), { accountId, expiresAt: now + binding.ttlSeconds * 1000 })
+          remember(sessionKeyOf(binding), { accountId, expiresAt: now + binding.ttlSeconds * 1000 })
         }
       })
 

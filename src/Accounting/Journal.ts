@@ -1,6 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { Effect, Option } from "effect"
-import type { Binding } from "../SessionStore/SessionsRepo.ts"
+import { type Binding, sessionKeyOf } from "../SessionStore/SessionsRepo.ts"
 import { makeBatcher } from "../Sql/GroupCommit.ts"
 import { type Attempt, type End, type Journal as Batch, RequestsRepo, type Started } from "./RequestsRepo.ts"
 
@@ -15,7 +15,7 @@ interface Entry {
 // One statement binds a key once: of several bindings of the same key in a batch, the last one queued wins.
 const lastOfEach = (bindings: ReadonlyArray<Binding>) => {
   const byKey = new Map<string, Binding>()
-  for (const binding of bindings) byKey.set(`${binding.poolId} ${binding.kind} ${binding.keyHash}`, binding)
+  for (const binding of bindings) byKey.set(sessionKeyOf(binding), binding)
   return [...byKey.values()]
 }
 

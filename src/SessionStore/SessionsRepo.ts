@@ -16,6 +16,9 @@ export interface SessionKey {
   readonly keyHash: string
 }
 
+// One string per session key: what the in-memory cache and a batch's deduplication key on.
+export const sessionKeyOf = (key: SessionKey) => `${key.poolId} ${key.kind} ${key.keyHash}`
+
 const Found = Schema.Struct({
   index: Schema.Number,
   accountId: Schema.String,
