@@ -42,7 +42,7 @@ const main = async () => {
   const fake = JSON.parse(fakeServer.match[1] ?? "") as FakeInfo
   const account = fake.auth[0]?.tokens
   if (account === undefined) throw new Error("the fake backend has no account")
-  if (webSocket) return webSocketBench(fake, fakeServer.pid, targets, quick)
+  if (webSocket) return webSocketBench(fake, fakeServer.pid, targets, quick, profile)
   const upstreamOrigin = new URL(fake.url).origin
   const results: Array<LevelResult> = []
   const run = async (target: Target) => {

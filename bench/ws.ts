@@ -8,6 +8,7 @@ import { accountHeaders, forwardRequestHeaders } from "../src/Proxy/Headers.ts"
 import { codexHeaders } from "../test/support/Requests.ts"
 import { type FakeInfo, startGateway, stopGateway } from "./gateway.ts"
 import { cpuMs, root, rssMb, start, stop } from "./procs.ts"
+import { summariseProfiles } from "./profile.ts"
 import { record, section } from "./report.ts"
 import {
   beta,
@@ -151,8 +152,10 @@ export const webSocketBench = async (
   fake: FakeInfo,
   fakePid: number,
   targets: ReadonlyArray<string>,
-  quick: boolean
+  quick: boolean,
+  profile: boolean
 ) => {
+  let profileSummary = ""
   const account = fake.auth[0]?.tokens
   if (account === undefined) throw new Error("the fake backend has no account")
   const results: Array<Awaited<ReturnType<typeof run>>> = []
@@ -172,18 +175,19 @@ export const webSocketBench = async (
     } else if (name === "gateway") {
       // A fake backend of its own, so its RSS baseline does not hold what the direct run left behind.
       const upstream = await start(["--import", "tsx", "bench/fake-server.ts"], {}, /^(\{.*\})$/m)
-      const gateway = await startGateway(JSON.parse(upstream.match[1] ?? "") as FakeInfo, false)
+      const gateway = await startGateway(JSON.parse(upstream.match[1] ?? "") as FakeInfo, profile)
       const url = `${gateway.origin.replace(/^http/, "ws")}/backend-api/codex/responses`
       process.stderr.write(`gateway websocket: ${url} (pid ${gateway.server.pid})\n`)
       const headers = (id: string) => ({ ...codexHeaders(gateway.key, id), ...beta })
       results.push(await run({ name, url, pid: gateway.server.pid, headers }, upstream.pid, quick ? 0.1 : 1))
       await stopGateway(gateway)
+      if (gateway.profileDir !== null) profileSummary = summariseProfiles(gateway.profileDir)
       await stop(upstream.child)
     } else {
       process.stderr.write(`websocket bench: skipping ${name} (only direct and gateway speak websocket)\n`)
     }
   }
-  const flags = ["BENCH_WS", "BENCH_TARGETS", "BENCH_QUICK", "BENCH_LOG_LEVEL", "BENCH_DATABASE_URL"]
+  const flags = ["BENCH_WS", "BENCH_TARGETS", "BENCH_QUICK", "BENCH_PROFILE", "BENCH_LOG_LEVEL", "BENCH_DATABASE_URL"]
     .filter((flag) => process.env[flag] !== undefined)
     .map((flag) => `${flag}=${process.env[flag]} `)
     .join("")
@@ -197,7 +201,8 @@ export const webSocketBench = async (
       `\n${code}`
   )
   process.stdout.write(text)
-  if (!quick) {
+  if (profileSummary !== "") process.stdout.write(`\n${profileSummary}\n`)
+  if (!quick && !profile) {
     record(text)
     process.stdout.write("\nrecorded in BENCHMARKS.md\n")
   }

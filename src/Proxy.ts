@@ -12,7 +12,7 @@ import { type FirstAttempt, makeForward } from "./Proxy/Forward.ts"
 import { forwardRequestHeaders, relayResponseHeaders } from "./Proxy/Headers.ts"
 import { makeOpenRow, type OpenRow } from "./Proxy/OpenRow.ts"
 import { relay, type RelayEnd } from "./Proxy/Relay.ts"
-import { requestFacts, turnStateKeyOf } from "./Proxy/RequestFacts.ts"
+import { bindingOf, requestFacts } from "./Proxy/RequestFacts.ts"
 import { Quota } from "./Quota.ts"
 import { fromHeaders, fromRateLimitsEvent, usageFromHeaders } from "./Quota/Evidence.ts"
 import { RateLimiter } from "./RateLimiter.ts"
@@ -112,13 +112,7 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
         if (response.status < 400) {
           // Bound before the body flows: the turn's next request can follow the last byte at once. A follow-up that
           // already carries this turn state, on the account that owns its thread, changes nothing.
-          yield* sessions.bind(key.poolId, accountId, {
-            threadKey: owner === accountId ? null : facts.threadKey,
-            turnStateKey:
-              turnState === undefined || (turnState === request.headers["x-codex-turn-state"] && owner === accountId)
-                ? null
-                : turnStateKeyOf(turnState)
-          })
+          yield* sessions.bind(key.poolId, accountId, bindingOf(facts, accountId, owner, turnState))
         }
         // Headers that show the account's Codex limit reached (a full window, no credits) rest it at once: the next
         // request goes elsewhere instead of meeting a 429 first.

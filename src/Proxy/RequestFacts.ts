@@ -28,3 +28,19 @@ export const requestFacts = (headers: Headers.Headers, body: Readonly<Record<str
 }
 
 export const turnStateKeyOf = (turnState: string) => sha256(`turn:${turnState}`)
+
+// What an answer binds, on either transport: the thread to the account that served it, unless that account owns it
+// already; and the turn state upstream returned to that account, unless the request already carried that same turn
+// state on the thread's own account.
+export const bindingOf = (
+  facts: RequestFacts,
+  accountId: string,
+  owner: string | null,
+  turnState: string | undefined
+) => {
+  const turnStateKey = turnState === undefined ? null : turnStateKeyOf(turnState)
+  return {
+    threadKey: owner === accountId ? null : facts.threadKey,
+    turnStateKey: turnStateKey === facts.turnStateKey && owner === accountId ? null : turnStateKey
+  }
+}

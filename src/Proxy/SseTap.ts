@@ -13,7 +13,7 @@ export const emptyFacts = (): StreamFacts => ({ completed: false, usage: null, e
 
 const interesting =
   /^\{\s*"type"\s*:\s*"(response\.completed|response\.failed|response\.incomplete|codex\.rate_limits|error)"/
-const record = (value: unknown): Record<string, unknown> =>
+export const record = (value: unknown): Record<string, unknown> =>
   typeof value === "object" && value !== null ? Object.fromEntries(Object.entries(value)) : {}
 
 // One event's JSON (an SSE `data:` payload or a websocket text frame). Most events are deltas; only the few that
@@ -45,6 +45,14 @@ export const observeEvent = (facts: StreamFacts, data: string) => {
     default:
       facts.errorCode = errorCodeOf(event)
   }
+}
+
+// A websocket frame's leading "type" is read from its first bytes: a delta, most frames, is passed without being
+// decoded at all.
+const headBytes = 256
+
+export const observeFrame = (facts: StreamFacts, data: Buffer) => {
+  if (interesting.test(data.toString("latin1", 0, headBytes))) observeEvent(facts, data.toString("utf8"))
 }
 
 // `{"error":{"code"|"type"}}`, the shape of Codex backend error bodies and websocket error frames.

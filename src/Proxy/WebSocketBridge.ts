@@ -2,6 +2,7 @@ import { Headers } from "@effect/platform"
 import { Cause, Effect, Either, FiberSet, Option } from "effect"
 import { type IncomingMessage, STATUS_CODES } from "node:http"
 import type { Duplex } from "node:stream"
+import type WebSocket from "ws"
 import { WebSocketServer } from "ws"
 import { AccountCredentials } from "../AccountCredentials.ts"
 import { AccountHealth } from "../AccountHealth.ts"
@@ -15,21 +16,23 @@ import { RateLimiter } from "../RateLimiter.ts"
 import { SessionStore } from "../SessionStore.ts"
 import { errorAnswer, fromDefect, type ProxyError } from "./ErrorResponse.ts"
 import { NoAccountAvailable, UpgradeRequired, WebSocketNotSupported } from "./Errors.ts"
+import { makeFailover, noAttemptLog, type Route, type Transport } from "./Forward.ts"
 import { accountHeaders, forwardRequestHeaders, relayResponseHeaders } from "./Headers.ts"
 import { parseJson } from "./Json.ts"
-import { type RequestFacts, requestFacts, turnStateKeyOf } from "./RequestFacts.ts"
+import { bindingOf, requestFacts } from "./RequestFacts.ts"
+import { errorCodeOf, record } from "./SseTap.ts"
 import { closeWithin } from "./WebSocket/Closing.ts"
-import { bridgeFrames, type BufferStats } from "./WebSocket/Frames.ts"
+import { bridgeFrames, type BufferStats, makeKeepAlive } from "./WebSocket/Frames.ts"
 import { makeGate } from "./WebSocket/Gate.ts"
 import { checkHandshake, completeHandshake } from "./WebSocket/Handshake.ts"
 import { makeKeySockets } from "./WebSocket/KeySockets.ts"
 import { makeResponseLedger } from "./WebSocket/Responses.ts"
-import { connectUpstream, type UpgradeRefused } from "./WebSocket/Upstream.ts"
+import { connectUpstream, UpgradeRefused, type UpstreamSocket } from "./WebSocket/Upstream.ts"
 import { makeWatch } from "./WebSocket/Watch.ts"
 
 export const websocketPath = "/backend-api/codex/responses"
 
-const maxAccounts = 3
+type Upgrade = UpstreamSocket | UpgradeRefused
 
 const writeAnswer = (socket: Duplex, status: number, headers: Readonly<Record<string, string>>, body: Buffer) => {
   const lines = [
@@ -69,7 +72,7 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
     const upstreamUrl = `${(yield* UpstreamUrl).replace(/^http/, "ws")}/responses`
     const run = yield* FiberSet.makeRuntime<never>()
     const stats: BufferStats = { maxBuffered: 0, maxQueued: 0, pauses: 0 }
-    const idleTimeoutMs = yield* WsIdleTimeoutMs
+    const keepAlive = yield* makeKeepAlive(yield* WsIdleTimeoutMs)
     // A frame is a request body: held to the same limit both ways (ws closes with 1009 past it).
     const maxPayload = yield* MaxBodyBytes
     const keySockets = makeKeySockets(yield* MaxWebsocketsPerKey)
@@ -82,58 +85,56 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
       accountUsable: (accountId) => credentials.get(accountId)
     })
     const upgradeHeaders = new WeakMap<IncomingMessage, ReadonlyArray<string>>()
-    const upgraded = new WeakSet<IncomingMessage>()
+    const failover = yield* makeFailover
     // The open bridges, each by what closes it once it is idle.
     const live = new Set<() => void>()
     let draining = false
     wss.on("headers", (headers, request) => headers.push(...(upgradeHeaders.get(request) ?? [])))
 
-    // 401 on the upgrade: refresh that account's token once and try it again.
-    const openUpstream = (accountId: string, headers: Record<string, string>) =>
-      credentials.withCredential(
-        accountId,
-        (credential) => connectUpstream(upstreamUrl, { ...headers, ...accountHeaders(credential) }, maxPayload),
-        (opened) => Either.isLeft(opened) && opened.left._tag === "UpgradeRefused" && opened.left.status === 401
-      )
+    // A websocket's transport for the failover: an upstream socket opened with the account's credential; a refused
+    // upgrade is an answer like an HTTP one (a 429 moves the session to the next account before the client hears of
+    // it, a 401 refreshes the token once; when no account is left, the last refusal is what Codex gets).
+    const transport = (headers: Record<string, string>): Transport<Upgrade> => ({
+      send: (credential) =>
+        connectUpstream(upstreamUrl, { ...headers, ...accountHeaders(credential) }, maxPayload).pipe(
+          Effect.catchTag("UpgradeRefused", (refused) => Effect.succeed<Upgrade>(refused))
+        ),
+      status: (answer) => answer instanceof UpgradeRefused ? answer.status : 101,
+      retryAfter: (answer) => answer instanceof UpgradeRefused ? answer.headers["retry-after"] : undefined,
+      settle: (answer) =>
+        Effect.succeed({ answer, json: answer instanceof UpgradeRefused ? parseJson(answer.body) : null }),
+      discard: () => Effect.void
+    })
 
-    // An account at its usage limit refuses the upgrade with 429: the next eligible account is tried before the
-    // client hears about it; when none is left, the last refusal is what Codex gets (it shows the reset time).
-    const choose = (poolId: string, facts: RequestFacts, headers: Record<string, string>) =>
-      Effect.gen(function*() {
-        const exclude: Array<string> = []
-        let refusal: UpgradeRefused | undefined
-        while (exclude.length < maxAccounts) {
-          const next = yield* Effect.either(selector.select({ ...facts, poolId, pinned: false, exclude }))
-          if (Either.isLeft(next)) return yield* (refusal ?? next.left)
-          const opened = yield* Effect.either(openUpstream(next.right.accountId, headers))
-          if (Either.isRight(opened)) return { selected: next.right, upstream: opened.right }
-          if (opened.left._tag !== "UpgradeRefused" || opened.left.status !== 429) return yield* opened.left
-          refusal = opened.left
-          yield* health.observeError(next.right.accountId, parseJson(refusal.body), refusal.headers["retry-after"])
-          exclude.push(next.right.accountId)
-        }
-        return yield* (refusal ?? new NoAccountAvailable({ reason: "none_eligible" }))
-      })
-
-    const connect = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+    // The socket's request path, in the same phases as an HTTP request's (Proxy.ts): authenticate → select →
+    // prepare → forward (the upstream socket, through the same failover) → bind; then the client's upgrade completes,
+    // carrying upstream's upgrade headers. Each response.create later is admitted and accounted on its own (Gate,
+    // Responses), on the account chosen here.
+    const open = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
       Effect.gen(function*() {
         yield* checkHandshake(request, websocketPath)
         const headers = Headers.fromInput(request.headers)
         const key = yield* auth.authenticate(headers)
         yield* keySockets.reserve(key.keyId, key.limits.maxConcurrent)
         const facts = requestFacts(headers, {})
-        const { selected, upstream } = yield* choose(key.poolId, facts, forwardRequestHeaders(headers))
-        const turnState = upstream.headers["x-codex-turn-state"]
-        yield* sessions.bind(key.poolId, selected.accountId, {
-          threadKey: selected.owner === selected.accountId ? null : facts.threadKey,
-          turnStateKey: turnState === undefined ? null : turnStateKeyOf(turnState)
-        })
-        const relayed = Object.entries(relayResponseHeaders(upstream.headers)).map(([name, value]) =>
+        const route = {
+          poolId: key.poolId,
+          threadKey: facts.threadKey,
+          turnStateKey: facts.turnStateKey,
+          pinned: false
+        }
+        const { accountId, owner, response } = yield* failover(
+          route,
+          transport(forwardRequestHeaders(headers)),
+          noAttemptLog
+        )
+        if (response instanceof UpgradeRefused) return yield* response
+        const turnState = response.headers["x-codex-turn-state"]
+        yield* sessions.bind(key.poolId, accountId, bindingOf(facts, accountId, owner, turnState))
+        const relayed = Object.entries(relayResponseHeaders(response.headers)).map(([name, value]) =>
           `${name}: ${value}`
         )
         upgradeHeaders.set(request, relayed)
-        const onClientError = (error: Error) =>
-          run(Effect.logDebug("client websocket closed on a protocol error", error.message))
         const client = yield* Effect.uninterruptibleMask((restore) =>
           restore(completeHandshake(wss, request, socket, head, onClientError)).pipe(
             Effect.tap((client) =>
@@ -141,7 +142,41 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
             )
           )
         )
-        upgraded.add(request)
+        return {
+          key,
+          authorization: headers["authorization"] ?? "",
+          route,
+          accountId,
+          client,
+          upstream: response.socket
+        }
+      })
+
+    const onClientError = (error: Error) =>
+      run(Effect.logDebug("client websocket closed on a protocol error", error.message))
+
+    // Session rescue: when this account hits its usage limit mid-session and another account can serve, the limit
+    // frame is kept from Codex and its socket is closed (1012): Codex reconnects, which lands on a healthy account,
+    // and resends the full history there (codex-protocol.md §5). With no account left, Codex gets the frame and shows
+    // when to come back. Only an error frame naming the limit is parsed; every other frame passes untouched.
+    const limitFrame = Buffer.from("usage_limit_reached")
+    const makeHold = (route: Route, accountId: string, client: WebSocket) => (data: Buffer, isBinary: boolean) => {
+      if (isBinary || !data.includes(limitFrame)) return "forward"
+      const frame = record(parseJson(data))
+      if (frame["type"] !== "error" || errorCodeOf(frame) !== "usage_limit_reached") return "forward"
+      return Effect.gen(function*() {
+        yield* health.observeError(accountId, frame)
+        const elsewhere = yield* Effect.either(selector.select({ ...route, exclude: [accountId] }))
+        if (Either.isLeft(elsewhere)) return "forward" as const
+        client.close(1012, "session moved to another account")
+        return "drop" as const
+      })
+    }
+
+    // Frames both ways until either side closes; every response.create is admitted and accounted as it passes.
+    const bridge = (opened: Effect.Effect.Success<ReturnType<typeof open>>) =>
+      Effect.gen(function*() {
+        const { key, route, accountId, client, upstream } = opened
         yield* Effect.acquireRelease(metrics.websocketOpened, () => metrics.websocketClosed)
         const ledger = makeResponseLedger({
           accounting,
@@ -149,46 +184,28 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
           health,
           poolId: key.poolId,
           keyId: key.keyId,
-          accountId: selected.accountId,
+          accountId,
           run
         })
         // A key revoked or an account paused while the socket is open closes it within seconds: from then on no
         // client frame goes upstream, upstream is closed at once, and a client that does not answer the close is cut.
         let stopped = false
         yield* watcher.watch({
-          authorization: headers["authorization"] ?? "",
-          accountId: selected.accountId,
+          authorization: opened.authorization,
+          accountId,
           close: () => {
             stopped = true
-            closeWithin(upstream.socket, 1000, "credentials revoked or account paused")
+            closeWithin(upstream, 1000, "credentials revoked or account paused")
             closeWithin(client, 1008, "credentials revoked or account paused")
           }
         })
         const gate = makeGate({
           metrics,
-          authenticate: auth.authenticate(headers),
+          authenticate: auth.authenticate(Headers.fromInput({ authorization: opened.authorization })),
           admit: (current, model) =>
             ledger.open(model, (record) => limiter.admit(current.keyId, current.limits, model, record)),
           stopped: () => stopped
         })
-        // Session rescue: when this account hits its usage limit mid-session and another account can serve, the
-        // limit frame is kept from Codex and its socket is closed (1012): Codex reconnects, which lands on a healthy
-        // account, and resends the full history there (codex-protocol.md §5). With no account left, Codex gets the
-        // frame and shows when to come back.
-        const hold = (data: Buffer, isBinary: boolean) =>
-          Effect.gen(function*() {
-            const frame = isBinary ? "" : data.toString("utf8", 0, 4096)
-            if (!/^\{\s*"type"\s*:\s*"error"/.test(frame) || !frame.includes("usage_limit_reached")) {
-              return "forward" as const
-            }
-            yield* health.observeError(selected.accountId, parseJson(data))
-            const elsewhere = yield* Effect.either(
-              selector.select({ ...facts, poolId: key.poolId, pinned: false, exclude: [selected.accountId] })
-            )
-            if (Either.isLeft(elsewhere)) return "forward" as const
-            client.close(1012, "session moved to another account")
-            return "drop" as const
-          })
         // Draining (the instance is stopping): an idle socket is closed at once, a busy one as soon as its response
         // has reached Codex — with 1012, on which Codex reconnects (to another instance) and carries on.
         const restart = () => {
@@ -199,18 +216,30 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
           () => Effect.sync(() => live.delete(restart))
         )
         if (draining) restart()
-        const delivered = Effect.sync(() => draining && restart())
-        const closed = yield* bridgeFrames(client, upstream.socket, {
+        const closed = yield* bridgeFrames(client, upstream, {
           fromUpstream: ledger.fromUpstream,
           gate,
-          hold,
-          delivered
+          hold: makeHold(route, accountId, client),
+          delivered: () => draining && restart()
         }, {
           stats,
-          idleTimeoutMs
+          keepAlive
         })
         ledger.close(stopped ? "gateway" : closed.by)
+      })
+
+    const connect = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      let upgraded = false
+      // Handed to `open` and let go: the bridge that follows does not keep the upgrade request or its head alive.
+      let handshake: readonly [IncomingMessage, Buffer] | null = [request, head]
+      return Effect.suspend(() => {
+        if (handshake === null) return Effect.dieMessage("websocket handshake taken twice")
+        const [message, rest] = handshake
+        handshake = null
+        return open(message, socket, rest)
       }).pipe(
+        Effect.tap(() => void (upgraded = true)),
+        Effect.flatMap(bridge),
         Effect.scoped,
         Effect.catchAllCause((cause) =>
           Effect.gen(function*() {
@@ -220,13 +249,14 @@ export class WebSocketBridge extends Effect.Service<WebSocketBridge>()("Gateway/
               onSome: Effect.succeed
             })
             // Once the upgrade is done the socket speaks websocket: it is cut, and Codex reconnects.
-            if (upgraded.has(request)) return socket.destroy()
+            if (upgraded) return socket.destroy()
             if (!socket.writable) return
-            const answer = error._tag === "UpgradeRefused" ? relayRefusal(socket, error) : refuse(socket, error)
+            const answer = error instanceof UpgradeRefused ? relayRefusal(socket, error) : refuse(socket, error)
             if (answer !== null) yield* metrics.gatewayError(answer)
           })
         )
       )
+    }
 
     // The gateway's own answer when it makes one; null when upstream's refusal is relayed as it came.
     const relayRefusal = (socket: Duplex, refused: UpgradeRefused) => {

@@ -27,11 +27,11 @@ export const makeGate = (options: {
   // the socket is being closed by the gateway (revoked key, paused account): nothing more goes upstream
   readonly stopped: () => boolean
 }) =>
-(data: Buffer, isBinary: boolean): Effect.Effect<Buffer | null> => {
-  if (options.stopped()) return Effect.succeed(Buffer.alloc(0))
+(data: Buffer, isBinary: boolean): Buffer | null | Effect.Effect<Buffer | null> => {
+  if (options.stopped()) return Buffer.alloc(0)
   const frame = readClientFrame(data, isBinary)
   if (frame._tag === "Refused") return errorFrame(options.metrics, frame.error)
-  if (frame._tag === "Other") return Effect.succeed(null)
+  if (frame._tag === "Other") return null
   return options.authenticate.pipe(
     Effect.flatMap((key) => options.admit(key, frame.model)),
     Effect.as(null),

@@ -5,7 +5,7 @@ import { newId } from "../../Domain/Ids.ts"
 import type { Quota } from "../../Quota.ts"
 import { usageFromRateLimitsEvent } from "../../Quota/Evidence.ts"
 import { parseJson } from "../Json.ts"
-import { emptyFacts, observeEvent, type StreamFacts } from "../SseTap.ts"
+import { emptyFacts, observeFrame, type StreamFacts } from "../SseTap.ts"
 
 interface InFlight {
   readonly requestId: string
@@ -70,9 +70,8 @@ export const makeResponseLedger = (options: {
   const fromUpstream = (data: Buffer, isBinary: boolean) => {
     const flight = queue[0]
     if (isBinary) return
-    const frame = data.toString("utf8")
     const facts = flight?.facts ?? emptyFacts()
-    observeEvent(facts, frame)
+    observeFrame(facts, data)
     if (facts.rateLimitEvents.length > 0) {
       const reports = facts.rateLimitEvents.map((event) => usageFromRateLimitsEvent(event, new Date()))
       facts.rateLimitEvents = []
@@ -93,7 +92,7 @@ export const makeResponseLedger = (options: {
       if (facts.errorCode === "usage_limit_reached") {
         options.run(options.health.observeError(options.accountId, parseJson(data)))
       }
-      finish(queue.shift() ?? flight, "failed", facts.errorCode, statusOf(frame) ?? 200)
+      finish(queue.shift() ?? flight, "failed", facts.errorCode, statusOf(data.toString("utf8")) ?? 200)
     }
   }
 
