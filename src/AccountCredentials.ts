@@ -57,8 +57,9 @@ export class AccountCredentials extends Effect.Service<AccountCredentials>()("Ga
     const refresh = (accountId: string, staleVersion: number, reason: RefreshReason) =>
       refresher.refresh(accountId, staleVersion, reason).pipe(Effect.flatMap(remember))
 
-    const get = Effect.fn("AccountCredentials.get")(function*(accountId: string) {
-      yield* Effect.annotateCurrentSpan("accountId", accountId)
+    // On every request: untraced, like the rest of the request path (a traced Effect.fn captures a stack trace and
+    // opens a span on each call; together they were 1.3-1.6 % of the gateway's CPU).
+    const get = Effect.fnUntraced(function*(accountId: string) {
       const now = yield* Clock.currentTimeMillis
       const cached = cache.get(accountId)
       if (cached && now - cached.checkedAt < CACHE_TTL_MS && !expiresSoon(cached.credential.expiresAt, now)) {

@@ -28,7 +28,7 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
     // `body` is an upstream error body or websocket error frame, `retryAfter` its Retry-After. A usage limit rests
     // the account until the reset it names; a plan without Codex for long; a short-term rate limit (a Retry-After on
     // anything else) for that many seconds, at most 5 minutes. Anything else is ignored here.
-    const observeError = Effect.fn("AccountHealth.observeError")(
+    const observeError = Effect.fnUntraced(
       function*(accountId: string, body: unknown, retryAfter?: string) {
         const now = yield* Clock.currentTimeMillis
         const error: typeof UsageLimit.Type["error"] = Option.match(decodeUsageLimit(body), {
@@ -73,7 +73,7 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
     )
 
     // At the limit: the account rests until the full window resets (the latest reset when upstream names none full).
-    const rest = Effect.fn("AccountHealth.rest")(function*(accountId: string, report: UsageReport) {
+    const rest = Effect.fnUntraced(function*(accountId: string, report: UsageReport) {
       const now = yield* Clock.currentTimeMillis
       const resets = (windows: UsageReport["windows"]) =>
         windows.flatMap((window) => window.resetsAt === null ? [] : [window.resetsAt.getTime()])
@@ -90,7 +90,7 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
 
     // A usage report asked of upstream at `askedAt`. At the limit: the account rests. Below it: fresh evidence of a
     // reset ends a usage-limit rest.
-    const observeUsage = Effect.fn("AccountHealth.observeUsage")(
+    const observeUsage = Effect.fnUntraced(
       function*(accountId: string, report: UsageReport, askedAt: Date) {
         if (!report.limitReached) {
           return (yield* repo.endUsageCooldown(accountId, askedAt))
@@ -110,7 +110,7 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
     // Accounts with failures this instance has seen; a success on one of them closes its circuit.
     const troubled = new Set<string>()
 
-    const recordFailure = Effect.fn("AccountHealth.recordFailure")(function*(accountId: string, errorCode: string) {
+    const recordFailure = Effect.fnUntraced(function*(accountId: string, errorCode: string) {
       troubled.add(accountId)
       yield* repo.failure(accountId, errorCode, circuitThreshold)
     })

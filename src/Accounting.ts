@@ -47,7 +47,7 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
 
     // The row first: a start that fails leaves nothing behind here. With `first`, the request's first attempt is
     // written in the same statement.
-    const start = Effect.fn("Accounting.start")(function*(
+    const start = Effect.fnUntraced(function*(
       request: Omit<Started, "startedAt" | "instanceId">,
       first?: { readonly attempt: number; readonly accountId: string }
     ) {
@@ -82,11 +82,11 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
       })
     }
 
-    const attempt = Effect.fn("Accounting.attempt")(function*(requestId: string, attempt: number, accountId: string) {
+    const attempt = Effect.fnUntraced(function*(requestId: string, attempt: number, accountId: string) {
       yield* journal.attempt({ requestId, attempt, accountId, startedAt: yield* now })
     })
 
-    const endAttempt = Effect.fn("Accounting.endAttempt")(function*(end: Omit<AttemptEnd, "endedAt">) {
+    const endAttempt = Effect.fnUntraced(function*(end: Omit<AttemptEnd, "endedAt">) {
       yield* journal.end({ finished: null, attempt: { ...end, endedAt: yield* now } }).pipe(
         Effect.ensuring(metrics.attemptEnded(end.outcome))
       )
@@ -111,13 +111,13 @@ export class Accounting extends Effect.Service<Accounting>()("Gateway/Accounting
 
     // The row is written first and the metrics follow whatever the write did: neither can keep the other from
     // happening, so a request never stays open here or in the in-flight gauge.
-    const finish = Effect.fn("Accounting.finish")(function*(requestId: string, outcome: RequestOutcome) {
+    const finish = Effect.fnUntraced(function*(requestId: string, outcome: RequestOutcome) {
       const row = yield* finished(requestId, outcome)
       yield* journal.end({ finished: row, attempt: null }).pipe(Effect.ensuring(ended(requestId, outcome, row.endedAt)))
     })
 
     // The request's last attempt and its outcome, written together.
-    const complete = Effect.fn("Accounting.complete")(
+    const complete = Effect.fnUntraced(
       function*(requestId: string, attempt: number, outcome: RequestOutcome) {
         const row = yield* finished(requestId, outcome)
         yield* journal.end({

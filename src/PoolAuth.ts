@@ -37,7 +37,8 @@ export class PoolAuth extends Effect.Service<PoolAuth>()("Gateway/PoolAuth", {
       return entry.key
     }
 
-    const authenticate = Effect.fn("PoolAuth.authenticate")(function*(headers: Headers.Headers) {
+    // On every request and every websocket response.create: untraced (no stack trace, no span per call).
+    const authenticate = Effect.fnUntraced(function*(headers: Headers.Headers) {
       const token = bearerOf(headers["authorization"])
       if (token === undefined) return yield* new CredentialRejected({ kind: "cpk", reason: "missing" })
       const digest = createHash("sha256").update(token).digest("base64")

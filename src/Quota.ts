@@ -18,7 +18,7 @@ export class Quota extends Effect.Service<Quota>()("Gateway/Quota", {
     const written = new Map<string, { readonly fingerprint: string; readonly at: number }>()
 
     // Later evidence of the same window wins (a stream's events come after its headers).
-    const record = Effect.fn("Quota.record")(function*(accountId: string, evidence: ReadonlyArray<Evidence>) {
+    const record = Effect.fnUntraced(function*(accountId: string, evidence: ReadonlyArray<Evidence>) {
       const now = yield* Clock.currentTimeMillis
       const latest = new Map(
         evidence.map((window) => [`${accountId}|${window.limitName}|${window.windowKind}`, window])
