@@ -195,25 +195,33 @@ describe.each(backends)("websocket bridge on %s", (backend) => {
         if ("socket" in client) client.socket.close()
       }))
 
-    it.effect("an account at its usage limit on the upgrade is passed over for the next eligible one", () =>
-      Effect.gen(function*() {
-        const fake = yield* Fake
-        const pool = yield* setupPool(2)
-        const [first, second] = [pool.accounts[0]!, pool.accounts[1]!]
-        // the second was used last, so the first is tried first
-        yield* firstInLine(pool)
-        fake.reset()
-        fake.fault(first.fake.accountId, { kind: "usage_limit", onUpgrade: true })
-        const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
-        expect("socket" in client).toBe(true)
-        expect(
-          fake.requests.filter((request) => request.kind === "ws-upgrade").map((
-            request
-          ) => [request.accountId, request.status ?? 101])
-        )
-          .toEqual([[first.fake.accountId, 429], [second.fake.accountId, 101]])
-        if ("socket" in client) client.socket.close()
-      }))
+    // The same failover as an HTTP request's: a limit (429) or an upstream failure (5xx) on the upgrade moves the
+    // socket to the next eligible account before Codex hears of it.
+    for (
+      const [what, fault, status] of [
+        ["an account at its usage limit", { kind: "usage_limit", onUpgrade: true }, 429],
+        ["an upstream failure (5xx)", { kind: "http_500", status: 503, onUpgrade: true }, 503]
+      ] as const
+    ) {
+      it.effect(`${what} on the upgrade is passed over for the next eligible account`, () =>
+        Effect.gen(function*() {
+          const fake = yield* Fake
+          const pool = yield* setupPool(2)
+          const [first, second] = [pool.accounts[0]!, pool.accounts[1]!]
+          // the second was used last, so the first is tried first
+          yield* firstInLine(pool)
+          fake.reset()
+          fake.fault(first.fake.accountId, fault)
+          const client = yield* open(yield* gatewayUrl, wsHeaders(pool.key))
+          expect("socket" in client).toBe(true)
+          expect(
+            fake.requests.filter((request) => request.kind === "ws-upgrade").map((
+              request
+            ) => [request.accountId, request.status ?? 101])
+          ).toEqual([[first.fake.accountId, status], [second.fake.accountId, 101]])
+          if ("socket" in client) client.socket.close()
+        }))
+    }
 
     it.effect("when every account is at its limit, Codex gets the 429 body it reads", () =>
       Effect.gen(function*() {
