@@ -8,6 +8,7 @@ import { MaxBodyBytes } from "./Config.ts"
 import { newId } from "./Domain/Ids.ts"
 import { PoolAuth } from "./PoolAuth.ts"
 import { readRequestBody } from "./Proxy/Body.ts"
+import { InvalidQuery } from "./Proxy/Errors.ts"
 import { type FirstAttempt, makeForward } from "./Proxy/Forward.ts"
 import { forwardRequestHeaders, relayResponseHeaders } from "./Proxy/Headers.ts"
 import { makeOpenRow, type OpenRow } from "./Proxy/OpenRow.ts"
@@ -19,12 +20,36 @@ import { RateLimiter } from "./RateLimiter.ts"
 import { SessionStore } from "./SessionStore.ts"
 
 export interface ProxyRoute {
-  readonly name: "responses" | "compact" | "realtime"
+  readonly name: "responses" | "compact" | "realtime" | "image_generation" | "image_edit" | "web_search"
   readonly upstreamPath: string
+  // Query parameters passed upstream, by name; each value is held to `queryValue` (400 otherwise), others dropped.
+  readonly query?: ReadonlyArray<string>
   // A realtime call is a JSON SDP offer, {sdp, session} (codex-protocol.md §8).
   readonly body: "json" | "realtime-call"
   // Compact belongs to the account that holds the session (codex-protocol.md §6.2): never another one.
   readonly pinned: boolean
+}
+
+// A forwarded query value: a short token, as Codex sends (`intent=quicksilver&architecture=avas`).
+const queryValue = /^[A-Za-z0-9._-]{1,64}$/
+
+const forwardedQuery = (url: string, names: ReadonlyArray<string>) => {
+  if (names.length === 0) return Effect.succeed("")
+  const params = new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "")
+  const kept = new URLSearchParams()
+  for (const name of names) {
+    const values = params.getAll(name)
+    if (values.length === 0) continue
+    const [value] = values
+    if (values.length > 1 || value === undefined || !queryValue.test(value)) {
+      return Effect.fail(
+        new InvalidQuery({ message: `query parameter ${name} must appear once, as ${queryValue.source}` })
+      )
+    }
+    kept.set(name, value)
+  }
+  const text = kept.toString()
+  return Effect.succeed(text === "" ? "" : `?${text}`)
 }
 
 const outcomeOf = (status: number, end: RelayEnd, eventStream: boolean) => {
@@ -65,6 +90,7 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
         const key = yield* auth.authenticate(request.headers)
+        const query = yield* forwardedQuery(request.url, route.query ?? [])
         // Before the body is read or decoded: a key already at its limits costs no decoding.
         yield* limiter.precheck(key.keyId, key.limits)
         const body = yield* readRequestBody(request, route.body, limit)
@@ -100,7 +126,7 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
           accounting,
           request: {
             method: "POST",
-            path: route.upstreamPath,
+            path: `${route.upstreamPath}${query}`,
             headers: forwardRequestHeaders(request.headers),
             body: body.raw
           }

@@ -6,6 +6,7 @@ import { listen } from "./RoutingView/Notices.ts"
 import {
   type AccountState,
   earliestReset,
+  nextAccount,
   pickAccount,
   type PickRequest,
   type PoolState,
@@ -169,8 +170,16 @@ export class RoutingView extends Effect.Service<RoutingView>()("Gateway/RoutingV
 
     const pool = (poolId: string) => pools.get(poolId)
 
+    // What a new request of the Pool would get, read without picking (Codex's usage view through the Pool).
+    const peek = (poolId: string) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const found = pools.get(poolId)
+        return found === undefined ? undefined : nextAccount(found, lastUsed, now, circuitOpenMs)
+      })
+
     return {
       pick,
+      peek,
       pool,
       refresh,
       // this instance's last-used times, written now rather than at the next round

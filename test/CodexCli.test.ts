@@ -48,6 +48,67 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
         })
       }))
 
+    // Codex 0.169 offers standalone web search (web.run) for every model of its catalog but gpt-5.5 (responses-lite)
+    // when the provider is named "OpenAI", as the README's block is; it calls POST {base}/alpha/search.
+    it.scoped("runs a web search through the Pool: alpha/search on an account of the Pool, its output back to the model", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(2)
+        fake.reset()
+        const run = yield* Effect.flatMap(
+          gatewayUrl,
+          (origin) =>
+            codexExec({
+              origin,
+              key: pool.key,
+              prompt: "search the web for codex pooler",
+              transport: "http",
+              model: "gpt-6-sol"
+            })
+        )
+        expect(run.code, run.stderr).toBe(0)
+        const searches = fake.requests.filter((request) => request.path === "/backend-api/codex/alpha/search")
+        expect(searches).toHaveLength(1)
+        expect(searches[0]?.status ?? 200).toBe(200)
+        expect(searches[0]?.body).toMatchObject({
+          model: "gpt-6-sol",
+          commands: { search_query: [{ q: "codex pooler" }] }
+        })
+        expect(pool.accounts.map((account) => account.fake.accountId)).toContain(searches[0]?.accountId)
+        const calls = responsesCalls(fake.requests)
+        expect(JSON.stringify(calls.at(-1)?.body)).toContain("Search results for")
+        const routes = yield* Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) => sql`SELECT route, status FROM requests WHERE pool_id = ${pool.poolId} AND route = 'web_search'`
+        )
+        expect(routes).toEqual([{ route: "web_search", status: "succeeded" }])
+      }))
+
+    // The image tool (image_gen.imagegen) is offered when Codex also holds a ChatGPT auth.json; the call still carries
+    // the Pool key, to POST {base}/images/generations.
+    it.scoped("generates an image through the Pool: images/generations on an account of the Pool", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(2)
+        fake.reset()
+        const signedIn = fake.addAccount({})
+        const run = yield* Effect.flatMap(gatewayUrl, (origin) =>
+          codexExec({
+            origin,
+            key: pool.key,
+            prompt: "draw an image of a fox",
+            transport: "http",
+            model: "gpt-6-sol",
+            authJson: fake.authJson(signedIn.accountId)
+          }))
+        expect(run.code, run.stderr).toBe(0)
+        const images = fake.requests.filter((request) => request.path === "/backend-api/codex/images/generations")
+        expect(images).toHaveLength(1)
+        expect(images[0]?.body).toMatchObject({ prompt: "a red fox", model: "gpt-image-2" })
+        expect(pool.accounts.map((account) => account.fake.accountId)).toContain(images[0]?.accountId)
+        expect(JSON.stringify(responsesCalls(fake.requests).at(-1)?.body)).toContain("input_image")
+      }))
+
     it.scoped("runs a tool round trip: the tool output goes back on the same account", () =>
       Effect.gen(function*() {
         const fake = yield* Fake

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { type AccountState, earliestReset, pickAccount, type PoolState } from "../src/RoutingView/Pick.ts"
+import { type AccountState, earliestReset, nextAccount, pickAccount, type PoolState } from "../src/RoutingView/Pick.ts"
 
 const now = 1_800_000_000_000
 const circuitOpenMs = 30_000
@@ -95,5 +95,27 @@ describe("routing pick", () => {
       ]
     }
     expect(earliestReset(pool, now)).toBe(now + 600_000)
+  })
+})
+
+describe("the account a new request would get (the Pool's usage view)", () => {
+  const next = (accounts: ReadonlyArray<AccountState>, strategy: PoolState["strategy"] = "least_recently_used") =>
+    nextAccount({ strategy, accounts }, (candidate) => candidate.lastUsedAt, now, circuitOpenMs)
+
+  it("is the strategy's pick while an account is eligible", () => {
+    const found = next([account("a", { lastUsedAt: now - 10 }), account("b", { lastUsedAt: now - 20 })])
+    expect(found).toMatchObject({ account: { id: "b" }, resting: false })
+    const byQuota = next([
+      account("a", { quota: [{ usedPercent: 80, resetsAt: now + 60_000 }] }),
+      account("b", { quota: [{ usedPercent: 10, resetsAt: now + 60_000 }] })
+    ], "quota_first")
+    expect(byQuota?.account.id).toBe("b")
+  })
+
+  it("is the account that ends its rest soonest when every one rests, and nothing when none is active", () => {
+    const rest = (until: number) => ({ cooldownUntil: now + until, cooldownReason: "usage_limit" })
+    const found = next([account("a", rest(90_000)), account("b", rest(30_000)), account("c", { status: "paused" })])
+    expect(found).toMatchObject({ account: { id: "b" }, resting: true })
+    expect(next([account("c", { status: "paused" })])).toBeUndefined()
   })
 })

@@ -32,7 +32,13 @@ const forwardedNames = new Set([
   "x-openai-subagent",
   "x-openai-memgen-request",
   "x-oai-attestation",
-  "x-responsesapi-include-timing-metrics"
+  "x-responsesapi-include-timing-metrics",
+  // the image tool's turn (images/generations, images/edits) and the realtime call's protocol switch
+  "x-codex-image-turn-id",
+  "openai-alpha",
+  // a responses-lite turn's tools travel as an input item, which upstream reads only with this header (Codex 0.169
+  // sends it for every model but gpt-5.5): it describes the body, it switches nothing of the account's
+  "x-openai-internal-codex-responses-lite"
 ])
 
 export const forwardRequestHeaders = (headers: Headers.Headers): Record<string, string> => {

@@ -16,9 +16,24 @@ const stringField = (body: Readonly<Record<string, unknown>>, name: string) => {
   return typeof value === "string" && value !== "" ? value : undefined
 }
 
+// Codex's tool calls (images, search) carry no session header, only `x-codex-turn-metadata`: a JSON object naming the
+// turn's thread_id and session_id. It is parsed (never searched), and ignored when it is not such an object.
+const turnMetadataThread = (value: string | undefined) => {
+  if (value === undefined) return undefined
+  try {
+    const metadata: unknown = JSON.parse(value)
+    if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) return undefined
+    const fields = metadata as Readonly<Record<string, unknown>>
+    return stringField(fields, "thread_id") ?? stringField(fields, "session_id")
+  } catch {
+    return undefined
+  }
+}
+
 export const requestFacts = (headers: Headers.Headers, body: Readonly<Record<string, unknown>>): RequestFacts => {
   const thread = headers["session-id"] ?? headers["thread-id"] ?? headers["session_id"] ?? headers["conversation_id"] ??
-    headers["x-session-id"] ?? stringField(body, "prompt_cache_key")
+    headers["x-session-id"] ?? turnMetadataThread(headers["x-codex-turn-metadata"]) ??
+    stringField(body, "prompt_cache_key")
   const turnState = headers["x-codex-turn-state"]
   return {
     model: modelOf(body) ?? null,

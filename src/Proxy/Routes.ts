@@ -59,15 +59,17 @@ const route = (
   name: ProxyRoute["name"],
   upstreamPath: string,
   body: ProxyRoute["body"],
-  pinned = false
+  options: { readonly pinned?: boolean; readonly query?: ReadonlyArray<string> } = {}
 ): ProxyRoute => ({
   name,
   upstreamPath,
   body,
-  pinned
+  pinned: options.pinned ?? false,
+  ...(options.query === undefined ? {} : { query: options.query })
 })
 
-// Exactly the Codex backend surface (codex-protocol.md §1) — not a wildcard proxy.
+// Exactly the Codex backend surface (codex-protocol.md §1, and the tool routes Codex 0.169 calls) — not a wildcard
+// proxy.
 export const CodexRoutes = HttpLayerRouter.use((router) =>
   Effect.gen(function*() {
     const proxy = yield* Proxy
@@ -80,12 +82,20 @@ export const CodexRoutes = HttpLayerRouter.use((router) =>
     const routes = [
       byMethod(metrics, "/responses", { POST: proxy.handle(route("responses", "/responses", "json")), GET: websocket }),
       byMethod(metrics, "/responses/compact", {
-        POST: proxy.handle(route("compact", "/responses/compact", "json", true))
+        POST: proxy.handle(route("compact", "/responses/compact", "json", { pinned: true }))
       }),
       byMethod(metrics, "/models", { GET: catalog.models }),
+      // Codex 0.169 opens a voice call with ?intent=quicksilver&architecture=avas (README, "Codex's other calls").
       byMethod(metrics, "/realtime/calls", {
-        POST: proxy.handle(route("realtime", "/realtime/calls", "realtime-call"))
+        POST: proxy.handle(route("realtime", "/realtime/calls", "realtime-call", { query: ["intent", "architecture"] }))
       }),
+      // Codex's image tool (image_gen.imagegen) and standalone web search (web.run): JSON in, JSON out, on the account
+      // that holds the thread named by x-codex-turn-metadata.
+      byMethod(metrics, "/images/generations", {
+        POST: proxy.handle(route("image_generation", "/images/generations", "json"))
+      }),
+      byMethod(metrics, "/images/edits", { POST: proxy.handle(route("image_edit", "/images/edits", "json")) }),
+      byMethod(metrics, "/alpha/search", { POST: proxy.handle(route("web_search", "/alpha/search", "json")) }),
       HttpLayerRouter.route("*", `${prefix}/*`, unsupported(metrics)),
       HttpLayerRouter.route("*", prefix, unsupported(metrics))
     ]

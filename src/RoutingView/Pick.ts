@@ -98,3 +98,26 @@ export const earliestReset = (pool: PoolState, now: number) => {
   }
   return soonest
 }
+
+// The account a new request of the Pool (no session yet) would go to; when none is eligible, the active account
+// that ends its usage-limit rest soonest, marked resting. Nothing is picked: no one's turn moves.
+export const nextAccount = (
+  pool: PoolState,
+  lastUsed: (account: AccountState) => number | null,
+  now: number,
+  circuitOpenMs: number
+): { readonly account: AccountState; readonly resting: boolean } | undefined => {
+  const eligibleNow = pickAccount(
+    pool,
+    { owner: null, threadKey: null, pinned: false, exclude: [] },
+    lastUsed,
+    now,
+    circuitOpenMs
+  )
+  if (eligibleNow !== undefined) return { account: eligibleNow, resting: false }
+  const soonest = earliestReset(pool, now)
+  const resting = pool.accounts.find((account) =>
+    account.status === "active" && account.cooldownReason === "usage_limit" && account.cooldownUntil === soonest
+  )
+  return resting === undefined || soonest === null ? undefined : { account: resting, resting: true }
+}

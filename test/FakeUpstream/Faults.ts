@@ -1,6 +1,7 @@
 import type { Fault, FaultKind, StatusFault, StreamFault } from "./Types.ts"
 
-export type Stage = "responses" | "compact" | "ws-upgrade" | "ws-frame" | "refresh" | "usage"
+// "tool": the image and search routes (images/generations, images/edits, alpha/search)
+export type Stage = "responses" | "compact" | "ws-upgrade" | "ws-frame" | "refresh" | "usage" | "tool"
 
 const statusKinds: ReadonlySet<FaultKind> = new Set<FaultKind>([
   "usage_limit",
@@ -22,7 +23,7 @@ export const appliesTo = (fault: Fault, stage: Stage): boolean => {
   if (isStatusFault(fault)) {
     return fault.onUpgrade === true
       ? stage === "ws-upgrade"
-      : stage === "responses" || stage === "compact" || stage === "ws-frame" ||
+      : stage === "responses" || stage === "compact" || stage === "ws-frame" || stage === "tool" ||
         (stage === "usage" && fault.onUsage === true)
   }
   if (isStreamFault(fault)) return stage === "responses" || stage === "ws-frame"
@@ -34,7 +35,7 @@ export const appliesTo = (fault: Fault, stage: Stage): boolean => {
     case "flood":
       return stage === "ws-frame"
     case "connection_reset":
-      return stage === "responses" || stage === "compact"
+      return stage === "responses" || stage === "compact" || stage === "tool"
     case "refresh_token_expired":
       return stage === "refresh"
   }

@@ -16,7 +16,31 @@ const messageText = (item: unknown): string => {
 const isUserMessage = (item: unknown): boolean =>
   isRecord(item) && (item["type"] === "message" || item["type"] === undefined) && item["role"] === "user"
 
-export type Generator = "message" | "function_call" | "compaction"
+// Codex 0.169's namespaced tools (the model calls them as function calls with a `namespace`): "search the web" ⇒
+// standalone web search (`web.run`, POST alpha/search); "draw an image" ⇒ the image tool (`image_gen.imagegen`, POST
+// images/generations).
+const WEB_SEARCH_TRIGGER = /\bsearch the web\b/i
+const IMAGE_TRIGGER = /\bdraw an image\b/i
+
+export interface ToolCall {
+  readonly name: string
+  readonly namespace?: string
+  readonly arguments: string
+}
+
+const execCall: ToolCall = { name: "exec_command", arguments: TOOL_ARGUMENTS }
+const webSearchCall: ToolCall = {
+  name: "run",
+  namespace: "web",
+  arguments: JSON.stringify({ search_query: [{ q: "codex pooler" }] })
+}
+const imageCall: ToolCall = {
+  name: "imagegen",
+  namespace: "image_gen",
+  arguments: JSON.stringify({ prompt: "a red fox" })
+}
+
+export type Generator = "message" | { readonly call: ToolCall } | "compaction"
 
 // Settings items Codex appends after the user's message (seen with 0.169: `configuration_update`) are not turns.
 const settingsItems = new Set(["configuration_update", "additional_tools"])
@@ -24,7 +48,11 @@ const settingsItems = new Set(["configuration_update", "additional_tools"])
 export const chooseGenerator = (input: ReadonlyArray<unknown>): Generator => {
   if (input.some((item) => stringField(item, "type") === "compaction_trigger")) return "compaction"
   const last = input.findLast((item) => !settingsItems.has(stringField(item, "type") ?? ""))
-  if (isUserMessage(last) && TOOL_TRIGGER.test(messageText(last))) return "function_call"
+  if (!isUserMessage(last)) return "message"
+  const text = messageText(last)
+  if (TOOL_TRIGGER.test(text)) return { call: execCall }
+  if (WEB_SEARCH_TRIGGER.test(text)) return { call: webSearchCall }
+  if (IMAGE_TRIGGER.test(text)) return { call: imageCall }
   return "message"
 }
 
@@ -52,8 +80,11 @@ export const messageItemEvents = (id: string, text: string): { events: Array<Jso
   return { events, item }
 }
 
-export const functionCallEvents = (n: number): { events: Array<JsonObject>; item: JsonObject } => {
-  const base = { id: `fc_fake_${n}`, type: "function_call", name: "exec_command", arguments: TOOL_ARGUMENTS }
+export const functionCallEvents = (
+  n: number,
+  call: ToolCall = execCall
+): { events: Array<JsonObject>; item: JsonObject } => {
+  const base = { id: `fc_fake_${n}`, type: "function_call", ...call }
   const item = { ...base, status: "completed", call_id: `call_fake_${n}` }
   return {
     events: [

@@ -65,15 +65,16 @@ export const planResponse = (request: PlanRequest): Plan => {
   if (!request.generate) {
     return { responseId, events: numbered([created, completed([], { ...request.usage, outputTokens: 0 })]), output: [] }
   }
-  switch (chooseGenerator(request.input)) {
+  const generator = chooseGenerator(request.input)
+  if (typeof generator === "object") {
+    const { events, item } = functionCallEvents(request.n, generator.call)
+    return { responseId, events: numbered([created, ...events, completed([item], request.usage)]), output: [item] }
+  }
+  switch (generator) {
     case "compaction": {
       const { events, item } = compactionEvents(request.n, request.accountId)
       const usage = { inputTokens: 100, cachedTokens: 0, outputTokens: 5, reasoningTokens: 0 }
       return { responseId, events: numbered([created, ...events, completed([item], usage)]), output: [item] }
-    }
-    case "function_call": {
-      const { events, item } = functionCallEvents(request.n)
-      return { responseId, events: numbered([created, ...events, completed([item], request.usage)]), output: [item] }
     }
     case "message": {
       const { events, item } = messageItemEvents(`msg_fake_${request.n}`, request.answer)

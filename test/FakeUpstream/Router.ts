@@ -6,7 +6,15 @@ import { invalidRequest, unauthorizedBody } from "./ErrorBodies.ts"
 import { decodeBody, flatHeaders, parseUrl, readBody, sendJson, UnsupportedEncoding } from "./HttpUtil.ts"
 import { parseJson } from "./Json.ts"
 import type { MutableRecord } from "./Recorder.ts"
-import { handleAccountsCheck, handleCompact, handleModels, handleRealtimeCall, handleUsage } from "./Routes.ts"
+import {
+  handleAccountsCheck,
+  handleCompact,
+  handleImages,
+  handleModels,
+  handleRealtimeCall,
+  handleSearch,
+  handleUsage
+} from "./Routes.ts"
 import { handleResponses } from "./Sse.ts"
 
 const CODEX = "/backend-api/codex"
@@ -16,6 +24,9 @@ const backendRoutes = new Set([
   `POST ${CODEX}/responses/compact`,
   `GET ${CODEX}/models`,
   `POST ${CODEX}/realtime/calls`,
+  `POST ${CODEX}/images/generations`,
+  `POST ${CODEX}/images/edits`,
+  `POST ${CODEX}/alpha/search`,
   "GET /backend-api/wham/accounts/check",
   "GET /backend-api/wham/usage"
 ])
@@ -38,6 +49,12 @@ const route = async (ctx: Ctx, req: IncomingMessage, res: ServerResponse, rec: M
       return handleModels(ctx, req, res)
     case `POST ${CODEX}/realtime/calls`:
       return handleRealtimeCall(ctx, res)
+    case `POST ${CODEX}/images/generations`:
+      return handleImages(ctx, res, rec, body, auth.account, false)
+    case `POST ${CODEX}/images/edits`:
+      return handleImages(ctx, res, rec, body, auth.account, true)
+    case `POST ${CODEX}/alpha/search`:
+      return handleSearch(ctx, res, rec, body, auth.account)
     case "GET /backend-api/wham/usage":
       return handleUsage(ctx, res, rec, auth.account)
     default:

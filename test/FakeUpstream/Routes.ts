@@ -3,10 +3,10 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import type { AccountState } from "./Accounts.ts"
 import { type Ctx, usageFor } from "./Context.ts"
 import { invalidRequest, statusFaultAnswer } from "./ErrorBodies.ts"
-import { isStatusFault } from "./Faults.ts"
+import { isStatusFault, type Stage } from "./Faults.ts"
 import { sendJson } from "./HttpUtil.ts"
 import { compactionEvents, retainedUserMessages } from "./Items.ts"
-import { arrayField } from "./Json.ts"
+import { arrayField, isRecord, stringField } from "./Json.ts"
 import { usagePayload } from "./RateLimits.ts"
 import type { MutableRecord } from "./Recorder.ts"
 import { usageJson } from "./Responses.ts"
@@ -23,22 +23,25 @@ export const handleModels = (ctx: Ctx, req: IncomingMessage, res: ServerResponse
   sendJson(res, 200, { models: modelsCatalog }, { etag, "x-models-etag": etag })
 }
 
-export const handleCompact = (
-  ctx: Ctx,
-  res: ServerResponse,
-  rec: MutableRecord,
-  body: unknown,
-  account: AccountState
-): void => {
+// A route that reads the request's JSON body, for an authenticated account.
+type BodyHandler = (ctx: Ctx, res: ServerResponse, rec: MutableRecord, body: unknown, account: AccountState) => void
+
+// A queued fault for this stage: a status fault is the answer (true); any other is only recorded.
+const answeredByFault = (ctx: Ctx, res: ServerResponse, rec: MutableRecord, account: AccountState, stage: Stage) => {
+  const fault = ctx.faults.take(account.accountId, stage)
+  if (fault === undefined) return false
+  rec.fault = fault.kind
+  if (!isStatusFault(fault)) return false
+  const answer = statusFaultAnswer(fault, account)
+  sendJson(res, answer.status, answer.body, { ...answer.headers, "x-request-id": `req_fake_${ctx.nextId()}` })
+  return true
+}
+
+export const handleCompact: BodyHandler = (ctx, res, rec, body, account) => {
   const input = arrayField(body, "input")
   if (input === undefined) return sendJson(res, 400, invalidRequest("body must be a JSON object with input[]"))
-  const fault = ctx.faults.take(account.accountId, "compact")
-  if (fault !== undefined) rec.fault = fault.kind
+  if (answeredByFault(ctx, res, rec, account, "compact")) return
   const n = ctx.nextId()
-  if (fault !== undefined && isStatusFault(fault)) {
-    const answer = statusFaultAnswer(fault, account)
-    return sendJson(res, answer.status, answer.body, { ...answer.headers, "x-request-id": `req_fake_${n}` })
-  }
   const { item } = compactionEvents(n, account.accountId)
   const usage = usageJson(usageFor(ctx, account))
   sendJson(res, 200, { output: [...retainedUserMessages(input), item], usage }, { "x-request-id": `req_fake_${n}` })
@@ -95,4 +98,62 @@ export const handleUsage = (ctx: Ctx, res: ServerResponse, rec: MutableRecord, a
     return sendJson(res, answer.status, answer.body, answer.headers)
   }
   sendJson(res, 200, usagePayload(account))
+}
+
+// A 1×1 PNG: what the image routes answer with.
+const onePixelPng = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+// POST images/generations and images/edits (codex-api images.rs, ImagesClient): JSON, not multipart. A generation
+// names a prompt and a model; an edit adds 1 to 5 images as data URLs. The answer is {created, data: [{b64_json}]},
+// with the options echoed.
+export const handleImages = (
+  ctx: Ctx,
+  res: ServerResponse,
+  rec: MutableRecord,
+  body: unknown,
+  account: AccountState,
+  edit: boolean
+): void => {
+  const prompt = stringField(body, "prompt")
+  const model = stringField(body, "model")
+  if (prompt === undefined || prompt === "" || model === undefined) {
+    return sendJson(res, 400, invalidRequest("an image request needs a prompt and a model"))
+  }
+  if (edit) {
+    const images = arrayField(body, "images") ?? []
+    const valid = images.every((image) => (stringField(image, "image_url") ?? "").startsWith("data:"))
+    if (images.length < 1 || images.length > 5 || !valid) {
+      return sendJson(res, 400, invalidRequest("an edit takes 1 to 5 images as {image_url: data URL}"))
+    }
+  }
+  if (answeredByFault(ctx, res, rec, account, "tool")) return
+  const options = isRecord(body)
+    ? Object.fromEntries(["background", "quality", "size"].flatMap((name) => name in body ? [[name, body[name]]] : []))
+    : {}
+  sendJson(res, 200, {
+    created: Math.floor(Date.now() / 1000),
+    data: [{ b64_json: onePixelPng }],
+    ...options
+  }, { "x-request-id": `req_fake_${ctx.nextId()}` })
+}
+
+// POST alpha/search (codex-api search.rs, SearchClient): the thread id and the turn's model, with the commands to run.
+// The answer's `output` is what reaches the model; `encrypted_output` may be null.
+export const handleSearch: BodyHandler = (ctx, res, rec, body, account) => {
+  const id = stringField(body, "id")
+  if (id === undefined || id === "" || stringField(body, "model") === undefined) {
+    return sendJson(res, 400, invalidRequest("a search needs the thread id and a model"))
+  }
+  if (answeredByFault(ctx, res, rec, account, "tool")) return
+  const commands = isRecord(body) && isRecord(body["commands"]) ? body["commands"] : {}
+  const queries = (arrayField(commands, "search_query") ?? []).flatMap((query) => {
+    const q = stringField(query, "q")
+    return q === undefined ? [] : [q]
+  })
+  sendJson(res, 200, {
+    encrypted_output: null,
+    output: `Search results for ${queries.map((q) => JSON.stringify(q)).join(", ") || "nothing"}: ` +
+      "【0†Codex Pooler†127.0.0.1】 a fake result.",
+    results: []
+  }, { "x-request-id": `req_fake_${ctx.nextId()}` })
 }

@@ -23,6 +23,10 @@ export const codexExec = (options: {
   readonly transport: "http" | "websocket"
   // the README's MCP server block, pointed at `origin` with this operator token
   readonly mcp?: { readonly origin: string; readonly operatorToken: string }
+  // `model = "…"` in config.toml (Codex's default otherwise)
+  readonly model?: string
+  // a ChatGPT auth.json in CODEX_HOME, beside the Pool key: Codex offers its image tool only then
+  readonly authJson?: unknown
 }) =>
   Effect.gen(function*() {
     const home = yield* tempDir("codex-home")
@@ -30,7 +34,11 @@ export const codexExec = (options: {
     const provider = options.transport === "http" ? "codex-pooler-http" : "codex-pooler"
     const block = options.transport === "http" ? httpProvider(options.origin) : websocketProvider(options.origin)
     const mcp = options.mcp === undefined ? "" : `\n${mcpServer(options.mcp.origin)}`
-    fs.writeFileSync(path.join(home, "config.toml"), `model_provider = "${provider}"\n\n${block}${mcp}`)
+    const model = options.model === undefined ? "" : `model = "${options.model}"\n`
+    fs.writeFileSync(path.join(home, "config.toml"), `${model}model_provider = "${provider}"\n\n${block}${mcp}`)
+    if (options.authJson !== undefined) {
+      fs.writeFileSync(path.join(home, "auth.json"), JSON.stringify(options.authJson), { mode: 0o600 })
+    }
     return yield* Effect.async<CodexRun>((resume) => {
       const child = spawn(codexBin, ["exec", "--skip-git-repo-check", options.prompt], {
         cwd: work,
