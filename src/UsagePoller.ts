@@ -1,4 +1,4 @@
-import { Clock, Duration, Effect, Layer, Option, Schedule } from "effect"
+import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
 import { AccountHealth } from "./AccountHealth.ts"
 import { AuditLog } from "./AuditLog.ts"
@@ -6,10 +6,8 @@ import { forkLoop } from "./Background.ts"
 import { UsagePollSeconds } from "./Config.ts"
 import { Actor } from "./Domain/Actor.ts"
 import { Metrics } from "./Metrics.ts"
-import { accountHeaders } from "./Proxy/Headers.ts"
-import { readSmallBody } from "./Proxy/Json.ts"
 import { Quota } from "./Quota.ts"
-import { fromUsagePayload } from "./Quota/Evidence.ts"
+import { askUsage } from "./Quota/AskUsage.ts"
 import { UpstreamClient } from "./UpstreamClient.ts"
 
 // Accounts asked per round, and at once.
@@ -36,24 +34,11 @@ export const make = Effect.gen(function*() {
 
   const ask = (accountId: string) =>
     Effect.gen(function*() {
-      const askedAt = new Date(yield* Clock.currentTimeMillis)
-      const response = yield* credentials.withCredential(
-        accountId,
-        (credential) =>
-          upstream.send({
-            method: "GET",
-            base: "backend",
-            path: "/wham/usage",
-            headers: { accept: "application/json", ...accountHeaders(credential) }
-          }),
-        (sent) => sent._tag === "Right" && sent.right.status === 401
-      )
-      const { json: payload } = yield* readSmallBody(response.body)
-      const report = response.status === 200 ? fromUsagePayload(payload, askedAt) : Option.none()
+      const { askedAt, report, status } = yield* askUsage(credentials, upstream, accountId)
       if (Option.isNone(report)) {
         yield* metrics.usagePolled("refused")
         return yield* Effect.logDebug("usage poll refused or not understood").pipe(
-          Effect.annotateLogs({ accountId, status: response.status })
+          Effect.annotateLogs({ accountId, status })
         )
       }
       yield* metrics.usagePolled("ok")
@@ -71,7 +56,6 @@ export const make = Effect.gen(function*() {
         })
       }
     }).pipe(
-      Effect.scoped,
       Effect.timeout(askTimeout),
       Effect.catchAll((error) =>
         Effect.zipRight(

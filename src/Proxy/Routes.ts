@@ -2,6 +2,7 @@ import { HttpLayerRouter, HttpServerRequest, type HttpServerResponse } from "@ef
 import { Cause, Effect, Layer, type Scope } from "effect"
 import { Catalog } from "../Catalog.ts"
 import { Metrics } from "../Metrics.ts"
+import { PoolUsage } from "../PoolUsage.ts"
 import { Proxy, type ProxyRoute } from "../Proxy.ts"
 import { errorAnswer, errorResponse, fromDefect, type ProxyError } from "./ErrorResponse.ts"
 import { MethodNotAllowed, UnsupportedEndpoint, UpgradeRequired } from "./Errors.ts"
@@ -45,15 +46,16 @@ const rawPath = (url: string) => url.split("?", 1)[0] ?? url
 
 // The router matches loosely (case-insensitive, trailing and doubled slashes ignored, percent-escapes decoded, a ';'
 // taken for the start of the query): only the exact path is the route; any other spelling is the 404 it names.
-const byMethod = (metrics: Metrics, path: string, handlers: Partial<Record<"GET" | "POST", Handler>>) =>
-  HttpLayerRouter.route("*", `${prefix}${path}`, (request) => {
-    if (rawPath(request.url) !== `${prefix}${path}`) return unsupported(metrics)
+const exactly = (metrics: Metrics, path: `/${string}`, handlers: Partial<Record<"GET" | "POST", Handler>>) =>
+  HttpLayerRouter.route("*", path, (request) => {
+    if (rawPath(request.url) !== path) return unsupported(metrics)
     const handler = request.method === "GET" || request.method === "POST" ? handlers[request.method] : undefined
     const allow = Object.keys(handlers)
-    return answering(metrics)(
-      handler ?? Effect.fail(new MethodNotAllowed({ method: request.method, path: `${prefix}${path}`, allow }))
-    )
+    return answering(metrics)(handler ?? Effect.fail(new MethodNotAllowed({ method: request.method, path, allow })))
   })
+
+const byMethod = (metrics: Metrics, path: string, handlers: Partial<Record<"GET" | "POST", Handler>>) =>
+  exactly(metrics, `${prefix}${path}`, handlers)
 
 const route = (
   name: ProxyRoute["name"],
@@ -75,6 +77,7 @@ export const CodexRoutes = HttpLayerRouter.use((router) =>
     const proxy = yield* Proxy
     const catalog = yield* Catalog
     const metrics = yield* Metrics
+    const usage = yield* PoolUsage
     // Websocket upgrades never get here (the server hands them to WebSocketBridge); a plain GET is told to upgrade.
     const websocket = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
       proxy.authenticate(request.headers))
@@ -96,9 +99,13 @@ export const CodexRoutes = HttpLayerRouter.use((router) =>
       }),
       byMethod(metrics, "/images/edits", { POST: proxy.handle(route("image_edit", "/images/edits", "json")) }),
       byMethod(metrics, "/alpha/search", { POST: proxy.handle(route("web_search", "/alpha/search", "json")) }),
+      // The Pool's usage where Codex's backend client reads an account's (chatgpt_base_url with /backend-api, or
+      // without): README, "Codex's other calls".
+      exactly(metrics, "/backend-api/wham/usage", { GET: usage.answer }),
+      exactly(metrics, "/api/codex/usage", { GET: usage.answer }),
       HttpLayerRouter.route("*", `${prefix}/*`, unsupported(metrics)),
       HttpLayerRouter.route("*", prefix, unsupported(metrics))
     ]
     yield* router.addAll(routes)
   })
-).pipe(Layer.provide([Proxy.Default, Catalog.Default, Metrics.Default]))
+).pipe(Layer.provide([Proxy.Default, Catalog.Default, Metrics.Default, PoolUsage.Default]))

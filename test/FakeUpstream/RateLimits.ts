@@ -42,8 +42,9 @@ export const rateLimitsFrame = (limits: RateLimits, plan: string) => {
   }
 }
 
-// GET /backend-api/wham/usage: the same windows in the usage endpoint's shape (seconds, not minutes). The limit is
-// reached when a window is full and no credits carry the account past it.
+// GET /backend-api/wham/usage: the same windows in the usage endpoint's shape (seconds, not minutes; whole percents:
+// Codex 0.169 reads every window field as an integer and fails the whole read on a fraction). The limit is reached
+// when a window is full and no credits carry the account past it.
 export const usagePayload = (
   account: {
     readonly accountId: string
@@ -56,7 +57,7 @@ export const usagePayload = (
   const limits = account.rateLimits
   const now = nowSeconds()
   const window = (usedPercent: number, windowMinutes: number, resetAfterSeconds: number) => ({
-    used_percent: usedPercent,
+    used_percent: Math.round(usedPercent),
     limit_window_seconds: windowMinutes * 60,
     reset_after_seconds: resetAfterSeconds,
     reset_at: now + resetAfterSeconds
