@@ -4,6 +4,7 @@ import { createHash } from "node:crypto"
 import { makeSingleFlight } from "./AccountCredentials/SingleFlight.ts"
 import { bearerOf } from "./Domain/Bearer.ts"
 import { CredentialRejected } from "./Domain/Errors.ts"
+import { poolKeyOf } from "./Domain/PoolSignIn.ts"
 import { PoolKeys } from "./PoolKeys.ts"
 import type { KeyForAuth, KeyLimits } from "./PoolKeys/PoolKeysRepo.ts"
 
@@ -39,8 +40,9 @@ export class PoolAuth extends Effect.Service<PoolAuth>()("Gateway/PoolAuth", {
 
     // On every request and every websocket response.create: untraced (no stack trace, no span per call).
     const authenticate = Effect.fnUntraced(function*(headers: Headers.Headers) {
-      const token = bearerOf(headers["authorization"])
-      if (token === undefined) return yield* new CredentialRejected({ kind: "cpk", reason: "missing" })
+      const bearer = bearerOf(headers["authorization"])
+      if (bearer === undefined) return yield* new CredentialRejected({ kind: "cpk", reason: "missing" })
+      const token = poolKeyOf(bearer)
       const digest = createHash("sha256").update(token).digest("base64")
       const now = yield* Clock.currentTimeMillis
       const cached = verified.get(digest)

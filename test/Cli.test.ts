@@ -79,6 +79,30 @@ describe.each(backends)("the codex-pooler binary on %s", (backend) => {
     }), { timeout: 60_000 })
 })
 
+describe("key auth-json", () => {
+  it.scoped(
+    "prints a Codex sign-in carrying the key from the environment; without one, exits 1 with one line",
+    () =>
+      Effect.gen(function*() {
+        const env = yield* backendEnv("pglite")
+        const key = `cpk_${"a".repeat(16)}_${"b".repeat(43)}`
+        const printed = yield* cliInProcess(["key", "auth-json"], { ...env, CODEX_POOLER_API_KEY: key })
+        expect(printed.code, printed.stderr).toBe(0)
+        const auth = JSON.parse(printed.stdout)
+        expect(auth).toMatchObject({ auth_mode: "chatgpt", tokens: { account_id: "codex-pooler" } })
+        const claims = JSON.parse(Buffer.from(auth.tokens.access_token.split(".")[1], "base64url").toString("utf8"))
+        expect(claims.codex_pooler_key).toBe(key)
+        const missing = yield* cliInProcess(["key", "auth-json"], env)
+        expect(missing).toEqual({
+          code: 1,
+          stdout: "",
+          stderr: "codex-pooler: set CODEX_POOLER_API_KEY to the Pool key (cpk_…)\n"
+        })
+      }),
+    { timeout: 60_000 }
+  )
+})
+
 describe.each(backends)("operator CLI on %s", (backend) => {
   it.scoped(
     "pool → account → key → list round trip; secrets reach stdout once and nothing else",

@@ -1,10 +1,11 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import { codexAuthJson } from "../src/Domain/PoolSignIn.ts"
 import { OperatorTokens } from "../src/OperatorTokens.ts"
-import { codexExec, frames, inputTypes, responsesCalls, upgrades } from "./support/Codex.ts"
+import { codexAppServer, codexExec, frames, inputTypes, responsesCalls, upgrades } from "./support/Codex.ts"
 import { backends } from "./support/Databases.ts"
-import { Fake, gatewayLayer, gatewayUrl, setupPool, type TestPool } from "./support/Gateway.ts"
+import { Fake, firstInLine, gatewayLayer, gatewayUrl, setupPool, type TestPool } from "./support/Gateway.ts"
 import { recordingProxy } from "./support/RecordingProxy.ts"
 import { settledRow } from "./support/Rows.ts"
 
@@ -84,14 +85,13 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
         expect(routes).toEqual([{ route: "web_search", status: "succeeded" }])
       }))
 
-    // The image tool (image_gen.imagegen) is offered when Codex also holds a ChatGPT auth.json; the call still carries
-    // the Pool key, to POST {base}/images/generations.
+    // The image tool (image_gen.imagegen) is offered when Codex is also signed in (auth.json): signed in with the
+    // Pool key (`key auth-json`), it calls POST {base}/images/generations.
     it.scoped("generates an image through the Pool: images/generations on an account of the Pool", () =>
       Effect.gen(function*() {
         const fake = yield* Fake
         const pool = yield* setupPool(2)
         fake.reset()
-        const signedIn = fake.addAccount({})
         const run = yield* Effect.flatMap(gatewayUrl, (origin) =>
           codexExec({
             origin,
@@ -99,7 +99,7 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
             prompt: "draw an image of a fox",
             transport: "http",
             model: "gpt-6-sol",
-            authJson: fake.authJson(signedIn.accountId)
+            authJson: codexAuthJson(pool.key, Math.floor(Date.now() / 1000))
           }))
         expect(run.code, run.stderr).toBe(0)
         const images = fake.requests.filter((request) => request.path === "/backend-api/codex/images/generations")
@@ -107,6 +107,31 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
         expect(images[0]?.body).toMatchObject({ prompt: "a red fox", model: "gpt-image-2" })
         expect(pool.accounts.map((account) => account.fake.accountId)).toContain(images[0]?.accountId)
         expect(JSON.stringify(responsesCalls(fake.requests).at(-1)?.body)).toContain("input_image")
+      }))
+
+    // Codex's own usage read (what /status and /usage show; app-server `account/rateLimits/read`) goes to
+    // chatgpt_base_url with its sign-in: signed in with the Pool key (`key auth-json`), it reads the Pool's usage.
+    it.scoped("reads the Pool's usage through chatgpt_base_url when signed in with the Pool key", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(2)
+        yield* firstInLine(pool)
+        const first = pool.accounts[0]!
+        fake.setRateLimits(first.fake.accountId, { primaryUsedPercent: 61, secondaryUsedPercent: 7 })
+        fake.reset()
+        const [read] = yield* Effect.flatMap(gatewayUrl, (origin) =>
+          codexAppServer({
+            origin,
+            key: pool.key,
+            authJson: codexAuthJson(pool.key, Math.floor(Date.now() / 1000)),
+            requests: [{ method: "account/rateLimits/read", params: {} }]
+          }))
+        expect(read).toMatchObject({
+          rateLimits: { primary: { usedPercent: 61 }, secondary: { usedPercent: 7 }, planType: expect.any(String) }
+        })
+        const asked = fake.requests.filter((request) => request.path === "/backend-api/wham/usage")
+        expect(asked.map((request) => request.accountId)).toEqual([first.fake.accountId])
+        expect(JSON.stringify(fake.requests)).not.toContain(pool.key)
       }))
 
     it.scoped("runs a tool round trip: the tool output goes back on the same account", () =>

@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import { codexAuthJson } from "../src/Domain/PoolSignIn.ts"
 import { backends } from "./support/Databases.ts"
 import {
   Fake,
@@ -77,6 +78,20 @@ describe.each(backends)("the Pool's usage for Codex on %s", (backend) => {
         expect(answer.status).toBe(200)
         expect(JSON.parse(answer.text)).toMatchObject({ rate_limit: { allowed: false, limit_reached: true } })
         expect(usageAsks(fake.requests)).toEqual([soon.fake.accountId])
+      }))
+
+    it.effect("Codex's sign-in made from a Pool key (key auth-json) is that key; any other signed-in token is refused", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        const now = Math.floor(Date.now() / 1000)
+        fake.reset()
+        expect((yield* askUsage(codexAuthJson(pool.key, now).tokens.access_token)).status).toBe(200)
+        // a sign-in token naming a key that does not exist, and a ChatGPT account's own token
+        const forged = codexAuthJson(`cpk_${"0".repeat(16)}_${"x".repeat(43)}`, now).tokens.access_token
+        expect((yield* askUsage(forged)).status).toBe(401)
+        expect((yield* askUsage(pool.accounts[0]!.fake.accessToken)).status).toBe(401)
+        expect(usageAsks(fake.requests)).toHaveLength(1)
       }))
 
     it.effect("needs a Pool key, reaching no one without; a Pool with no account to ask is 503", () =>

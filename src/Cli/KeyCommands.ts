@@ -1,7 +1,8 @@
 import { Args, Command, Options } from "@effect/cli"
-import { Effect, Either, Option, Struct } from "effect"
+import { Config, Console, Effect, Either, Option, Redacted, Struct } from "effect"
 import { parseLifetime } from "../Domain/Duration.ts"
 import { InvalidInput } from "../Domain/Errors.ts"
+import { codexAuthJson } from "../Domain/PoolSignIn.ts"
 import { limitCeilings, PoolKeys } from "../PoolKeys.ts"
 import type { KeyLimits } from "../PoolKeys/PoolKeysRepo.ts"
 import { emit, emitList, emitSecret, json } from "./Output.ts"
@@ -136,7 +137,23 @@ const setLimits = Command.make("set-limits", {
       `key ${key.id} "${key.name}" of pool ${key.poolSlug} now has limits: ${describeLimits(key).join(", ") || "none"}`)
   })).pipe(Command.withDescription("change a Pool API key's limits; options left out keep their value"))
 
+// The key is read from the environment, not the command line (where other users of the host could see it in ps).
+const authJson = Command.make("auth-json", {}, () =>
+  Effect.gen(function*() {
+    const key = yield* Config.redacted("CODEX_POOLER_API_KEY").pipe(
+      Effect.mapError(() => new InvalidInput({ message: "set CODEX_POOLER_API_KEY to the Pool key (cpk_…)" }))
+    )
+    if (!/^cpk_[A-Za-z0-9_-]+$/.test(Redacted.value(key))) {
+      return yield* new InvalidInput({ message: "CODEX_POOLER_API_KEY is not a Pool key (cpk_…)" })
+    }
+    yield* Console.log(JSON.stringify(codexAuthJson(Redacted.value(key), Math.floor(Date.now() / 1000)), null, 2))
+  })).pipe(
+    Command.withDescription(
+      "print a Codex auth.json signed in with the Pool key in CODEX_POOLER_API_KEY (for /status and the image tool)"
+    )
+  )
+
 export const keyCommand = Command.make("key").pipe(
   Command.withDescription("manage Pool API keys"),
-  Command.withSubcommands([create, list, revoke, setLimits])
+  Command.withSubcommands([create, list, revoke, setLimits, authJson])
 )

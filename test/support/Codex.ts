@@ -63,6 +63,76 @@ export const codexExec = (options: {
     })
   })
 
+// `codex app-server` (the JSON-RPC server behind Codex's TUI and IDE clients) with the README's provider block, its
+// ChatGPT backend at the gateway (`chatgpt_base_url`) and `authJson` as its sign-in: the requests are sent in order,
+// each answer awaited (bounded), then the server is stopped. Answers are the JSON-RPC `result` or `error` objects.
+export const codexAppServer = (options: {
+  readonly origin: string
+  readonly key: string
+  readonly authJson: unknown
+  readonly requests: ReadonlyArray<{ readonly method: string; readonly params: unknown }>
+}) =>
+  Effect.gen(function*() {
+    const home = yield* tempDir("codex-home")
+    const config = `model_provider = "codex-pooler-http"\nchatgpt_base_url = "${options.origin}/backend-api/"\n\n${
+      httpProvider(options.origin)
+    }`
+    fs.writeFileSync(path.join(home, "config.toml"), config)
+    fs.writeFileSync(path.join(home, "auth.json"), JSON.stringify(options.authJson), { mode: 0o600 })
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        spawn(codexBin, ["app-server"], {
+          cwd: home,
+          env: {
+            PATH: process.env["PATH"] ?? "",
+            HOME: home,
+            CODEX_HOME: home,
+            CODEX_POOLER_API_KEY: options.key,
+            HTTPS_PROXY: "http://127.0.0.1:9",
+            HTTP_PROXY: "http://127.0.0.1:9",
+            NO_PROXY: "127.0.0.1,localhost"
+          },
+          stdio: ["pipe", "pipe", "ignore"]
+        })
+      ),
+      (child) => Effect.sync(() => child.kill("SIGKILL"))
+    )
+    const answers = new Map<number, unknown>()
+    let buffered = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString()
+      const lines = buffered.split("\n")
+      buffered = lines.pop() ?? ""
+      for (const line of lines) {
+        try {
+          const message = JSON.parse(line) as {
+            readonly id?: number
+            readonly result?: unknown
+            readonly error?: unknown
+          }
+          if (typeof message.id === "number") answers.set(message.id, message.result ?? { error: message.error })
+        } catch {
+          // a line that is not JSON-RPC (none expected) is skipped
+        }
+      }
+    })
+    const call = (id: number, method: string, params: unknown) =>
+      Effect.promise(async () => {
+        child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id, method, params })}\n`)
+        for (let waited = 0; waited < 30_000 && !answers.has(id); waited += 20) {
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+        return answers.get(id)
+      })
+    yield* call(0, "initialize", { clientInfo: { name: "codex-pooler-test", title: "test", version: "0.0.1" } })
+    child.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", method: "initialized" })}\n`)
+    const results: Array<unknown> = []
+    for (const [index, request] of options.requests.entries()) {
+      results.push(yield* call(index + 1, request.method, request.params))
+    }
+    return results
+  }).pipe(Effect.scoped)
+
 // What Codex sent upstream, from the fake's record: its HTTP /responses calls, websocket upgrades and client frames,
 // and the item types of a request's input.
 export const responsesCalls = <R extends { readonly path: string; readonly kind: string }>(
