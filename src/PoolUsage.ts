@@ -1,6 +1,7 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
+import { poolAccountId } from "./Domain/PoolSignIn.ts"
 import { PoolAuth } from "./PoolAuth.ts"
 import { NoAccountAvailable, UpstreamUnavailable } from "./Proxy/Errors.ts"
 import { isObject } from "./Proxy/JsonObject.ts"
@@ -40,7 +41,28 @@ export class PoolUsage extends Effect.Service<PoolUsage>()("Gateway/PoolUsage", 
       return HttpServerResponse.unsafeJson(pooled, { headers: { "cache-control": "no-store" } })
     })
 
-    return { answer } as const
+    // Codex signed in with the Pool key (`key auth-json`) first asks which workspace its account lives in
+    // (GET {chatgpt_base_url}wham/accounts/check, codex-protocol.md §10.6): the Pool's stand-in account, with no
+    // residency constraint, so its calls stay on this base.
+    const accountsCheck = Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      yield* auth.authenticate(request.headers)
+      return HttpServerResponse.unsafeJson({
+        accounts: [{
+          id: poolAccountId,
+          plan_type: "pro",
+          workspace_backend_origin: "NO_CONSTRAINT",
+          account_routing_override: "NO_CONSTRAINT",
+          name: null,
+          profile_picture_url: null,
+          structure: "personal"
+        }],
+        account_ordering: [poolAccountId],
+        default_account_id: poolAccountId
+      }, { headers: { "cache-control": "no-store" } })
+    })
+
+    return { answer, accountsCheck } as const
   }),
   dependencies: [PoolAuth.Default, RoutingView.Default, AccountCredentials.Default, Quota.Default]
 }) {}

@@ -94,6 +94,29 @@ describe.each(backends)("the Pool's usage for Codex on %s", (backend) => {
         expect(usageAsks(fake.requests)).toHaveLength(1)
       }))
 
+    // Codex signed in asks which workspace its account lives in before anything else (codex-protocol.md §10.6): exactly
+    // one entry names the sign-in's account, with no residency constraint. (Codex then requires that base to be
+    // HTTPS, which a loopback test cannot give it.)
+    it.effect("workspace discovery names the Pool's stand-in account, unconstrained, for a Pool key only", () =>
+      Effect.gen(function*() {
+        const pool = yield* setupPool(1)
+        const url = yield* gatewayUrl
+        const signIn = codexAuthJson(pool.key, Math.floor(Date.now() / 1000))
+        const check = (token: string) =>
+          send(`${url}/backend-api/wham/accounts/check`, { headers: { authorization: `Bearer ${token}` } })
+        const answer = yield* check(signIn.tokens.access_token)
+        expect(answer.status).toBe(200)
+        const body = JSON.parse(answer.text)
+        expect(body.accounts.filter((entry: { id: string }) => entry.id === signIn.tokens.account_id)).toEqual([
+          expect.objectContaining({
+            workspace_backend_origin: "NO_CONSTRAINT",
+            account_routing_override: "NO_CONSTRAINT"
+          })
+        ])
+        expect(body.default_account_id).toBe(signIn.tokens.account_id)
+        expect((yield* check("cpk_not_a_key")).status).toBe(401)
+      }))
+
     it.effect("needs a Pool key, reaching no one without; a Pool with no account to ask is 503", () =>
       Effect.gen(function*() {
         const fake = yield* Fake

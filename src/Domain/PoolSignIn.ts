@@ -31,8 +31,10 @@ export const poolKeyOf = (token: string): string => {
 
 // Codex's auth.json for a Pool key (CODEX_HOME/auth.json). The ChatGPT account it names is the Pool's stand-in: Codex
 // shows it and sends it along; the gateway ignores it.
+export const poolAccountId = "codex-pooler"
+
 export const codexAuthJson = (key: string, nowSeconds: number) => {
-  const account = "codex-pooler"
+  const account = poolAccountId
   const auth = { chatgpt_plan_type: "pro", chatgpt_user_id: account, user_id: account, chatgpt_account_id: account }
   const identity = {
     iss: "codex-pooler",

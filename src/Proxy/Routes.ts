@@ -103,6 +103,7 @@ export const CodexRoutes = HttpLayerRouter.use((router) =>
       // without): README, "Codex's other calls".
       exactly(metrics, "/backend-api/wham/usage", { GET: usage.answer }),
       exactly(metrics, "/api/codex/usage", { GET: usage.answer }),
+      exactly(metrics, "/backend-api/wham/accounts/check", { GET: usage.accountsCheck }),
       HttpLayerRouter.route("*", `${prefix}/*`, unsupported(metrics)),
       HttpLayerRouter.route("*", prefix, unsupported(metrics))
     ]
