@@ -120,6 +120,8 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
     return {
       observeError,
       observeUsage,
+      // the account's saved usage-limit resets, as its usage answer of `askedAt` named them
+      observeResetCredits: repo.resetCredits,
       observeLimit,
       recordFailure,
       recordSuccess,

@@ -105,6 +105,19 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
       registers
     })
 
+    const resetCredits = new Prom.Gauge({
+      name: `${prefix}account_reset_credits`,
+      help: "Saved usage-limit resets of each account, as upstream last reported them.",
+      labelNames: ["account"] as const,
+      registers
+    })
+    const poolResetCredits = new Prom.Gauge({
+      name: `${prefix}pool_reset_credits`,
+      help: "Saved usage-limit resets of each Pool's active accounts, summed.",
+      labelNames: ["pool"] as const,
+      registers
+    })
+
     const instances = new Prom.Gauge({
       name: `${prefix}instances`,
       help: "Gateway instances beating on the shared database.",
@@ -137,6 +150,14 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
       const windows = yield* sql<{ readonly account: string; readonly window: string; readonly usedPercent: number }>`
         SELECT account_id AS account, window_kind AS window, used_percent FROM account_quota
         WHERE limit_name = 'codex' AND (resets_at IS NULL OR resets_at > now())`
+      const credits = yield* sql<{ readonly account: string; readonly resetCredits: number }>`
+        SELECT account_id AS account, reset_credits FROM account_health WHERE reset_credits IS NOT NULL`
+      const pooledCredits = yield* sql<{ readonly pool: string; readonly resetCredits: string }>`
+        SELECT p.slug AS pool, sum(h.reset_credits) AS reset_credits
+        FROM pools p JOIN pool_accounts pa ON pa.pool_id = p.id JOIN accounts a ON a.id = pa.account_id
+          JOIN account_health h ON h.account_id = a.id
+        WHERE a.status = 'active' AND h.reset_credits IS NOT NULL
+        GROUP BY p.slug`
       const [live] = yield* sql<{ readonly count: string }>`
         SELECT count(*) AS count FROM instances WHERE heartbeat_at > now() - interval '1 minute'`
       instances.set(Number(live?.count ?? 0))
@@ -144,6 +165,10 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
       for (const row of states) accounts.set({ pool: row.pool, state: row.state }, Number(row.count))
       quota.reset()
       for (const row of windows) quota.set({ account: row.account, window: row.window }, row.usedPercent)
+      resetCredits.reset()
+      for (const row of credits) resetCredits.set({ account: row.account }, row.resetCredits)
+      poolResetCredits.reset()
+      for (const row of pooledCredits) poolResetCredits.set({ pool: row.pool }, Number(row.resetCredits))
     })
 
     const render = readPools.pipe(

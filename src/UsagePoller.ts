@@ -8,6 +8,7 @@ import { Actor } from "./Domain/Actor.ts"
 import { Metrics } from "./Metrics.ts"
 import { Quota } from "./Quota.ts"
 import { askUsage } from "./Quota/AskUsage.ts"
+import { resetCreditsOf } from "./Quota/Evidence.ts"
 import { UpstreamClient } from "./UpstreamClient.ts"
 
 // Accounts asked per round, and at once.
@@ -34,7 +35,9 @@ export const make = Effect.gen(function*() {
 
   const ask = (accountId: string) =>
     Effect.gen(function*() {
-      const { askedAt, report, status } = yield* askUsage(credentials, upstream, accountId)
+      const { askedAt, json, report, status } = yield* askUsage(credentials, upstream, accountId)
+      const credits = resetCreditsOf(json)
+      if (credits !== null) yield* health.observeResetCredits(accountId, credits, askedAt)
       if (Option.isNone(report)) {
         yield* metrics.usagePolled("refused")
         return yield* Effect.logDebug("usage poll refused or not understood").pipe(

@@ -41,7 +41,8 @@ describe.each(backends)("migrations on %s", (backend) => {
           [2, "usage_poll"],
           [3, "instances"],
           [4, "dashboard_sessions"],
-          [5, "routing_notices"]
+          [5, "routing_notices"],
+          [6, "reset_credits"]
         ])
         expect(yield* session(listTables)).toEqual(expect.arrayContaining(tables))
 
@@ -53,9 +54,7 @@ describe.each(backends)("migrations on %s", (backend) => {
             (sql) => sql`SELECT migration_id FROM codex_pooler_migrations ORDER BY migration_id`
           )
         )
-        expect(applied).toEqual([{ migrationId: 1 }, { migrationId: 2 }, { migrationId: 3 }, { migrationId: 4 }, {
-          migrationId: 5
-        }])
+        expect(applied).toEqual([1, 2, 3, 4, 5, 6].map((migrationId) => ({ migrationId })))
       }).pipe(Effect.scoped),
     { timeout: 60_000 }
   )

@@ -2,9 +2,19 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { Accounts } from "../src/Accounts.ts"
+import { OperatorTokens } from "../src/OperatorTokens.ts"
 import { Pools } from "../src/Pools.ts"
 import { backends } from "./support/Databases.ts"
-import { Fake, firstInLine, gatewayLayer, postResponses, setupPool, sharedPostgres } from "./support/Gateway.ts"
+import {
+  Fake,
+  firstInLine,
+  gatewayLayer,
+  gatewayUrl,
+  postResponses,
+  setupPool,
+  sharedPostgres
+} from "./support/Gateway.ts"
+import { send } from "./support/Requests.ts"
 import { eventually, healthRow } from "./support/Rows.ts"
 
 // Polls run in the background: the tests wait until what a poll wrote is there.
@@ -111,6 +121,30 @@ describe.each(backends)("usage poll on %s", (backend) => {
           fake.requests.filter((request) => request.path.endsWith("/responses")).map((request) => request.accountId)
         )
         expect(served).toEqual(new Set([b.fake.accountId, c.fake.accountId]))
+      }))
+
+    it.effect("each account's saved reset credits are learned from its usage and shown with it, per account and pooled", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(2)
+        const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
+        fake.setRateLimits(a.fake.accountId, { resetCredits: 2 })
+        fake.setRateLimits(b.fake.accountId, { resetCredits: 1 })
+        const credits = (id: string) =>
+          Effect.map(
+            Effect.flatMap(Accounts, (accounts) => accounts.list),
+            (all) => all.find((account) => account.id === id)?.resetCredits
+          )
+        yield* eventually(credits(a.id), (count) => count === 2)
+        yield* eventually(credits(b.id), (count) => count === 1)
+        // a later answer replaces what an earlier one said
+        fake.setRateLimits(a.fake.accountId, { resetCredits: 0 })
+        yield* eventually(credits(a.id), (count) => count === 0)
+        const { token } = yield* (yield* OperatorTokens).create({ scope: "read" })
+        const scrape = (yield* Effect.flatMap(gatewayUrl, (url) =>
+          send(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } }))).text
+        expect(scrape).toContain(`codex_pooler_account_reset_credits{account="${b.id}"} 1`)
+        expect(scrape).toContain(`codex_pooler_pool_reset_credits{pool="${pool.slug}"} 1`)
       }))
 
     it.effect("a poll refused with 401 refreshes the account's token and asks again", () =>

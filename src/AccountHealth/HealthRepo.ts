@@ -97,7 +97,20 @@ export class HealthRepo extends Effect.Service<HealthRepo>()("Gateway/HealthRepo
           RETURNING account_id`
     })
 
+    const resetCredits = SqlSchema.void({
+      Request: Schema.Struct({ accountId: Schema.String, available: Schema.Number, askedAt: Schema.DateFromSelf }),
+      execute: ({ accountId, askedAt, available }) =>
+        sql`INSERT INTO account_health (account_id, reset_credits, reset_credits_at)
+          VALUES (${accountId}, ${available}, ${askedAt})
+          ON CONFLICT (account_id) DO UPDATE SET reset_credits = excluded.reset_credits,
+            reset_credits_at = excluded.reset_credits_at
+          WHERE account_health.reset_credits_at IS NULL OR account_health.reset_credits_at <= excluded.reset_credits_at`
+    })
+
     return {
+      // routes nothing: no change notice is owed
+      resetCredits: (accountId: string, available: number, askedAt: Date) =>
+        resetCredits({ accountId, available, askedAt }).pipe(Effect.orDie),
       claimPolls: (request: { everySeconds: number; coolingSeconds: number; limit: number }) =>
         claimPolls(request).pipe(Effect.map((rows) => rows.map((row) => row.accountId)), Effect.orDie),
       // what routes requests changes with each of these: this instance's routing view learns of it before they end

@@ -22,6 +22,7 @@ const Identity = Schema.Struct({ chatgptAccountId: Schema.String, chatgptUserId:
 const accountColumns = (sql: SqlClient.SqlClient) =>
   sql`a.id, a.chatgpt_account_id, a.chatgpt_user_id, a.email, a.plan, a.status, a.access_expires_at,
     a.last_refresh_at, a.created_at,
+    (SELECT h.reset_credits FROM account_health h WHERE h.account_id = a.id) AS reset_credits,
     coalesce(array(SELECT p.slug FROM pool_accounts pa JOIN pools p ON p.id = pa.pool_id
       WHERE pa.account_id = a.id ORDER BY p.slug), '{}') AS pools`
 

@@ -34,13 +34,15 @@ const importCommand = Command.make("import", {
 const list = Command.make("list", { json }, (input) =>
   Effect.gen(function*() {
     const accounts = yield* (yield* Accounts).list
-    yield* emitList(input.json, accounts, ["ID", "EMAIL", "PLAN", "STATUS", "POOLS", "TOKEN EXPIRES"], (account) => [
+    const headers = ["ID", "EMAIL", "PLAN", "STATUS", "POOLS", "TOKEN EXPIRES", "RESET CREDITS"]
+    yield* emitList(input.json, accounts, headers, (account) => [
       account.id,
       account.email,
       account.plan,
       account.status,
       account.pools,
-      account.accessExpiresAt
+      account.accessExpiresAt,
+      account.resetCredits
     ], "no accounts yet: codex-pooler account import --pool <slug> <auth.json>")
   })).pipe(Command.withDescription("list accounts"))
 

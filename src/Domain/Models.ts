@@ -25,7 +25,9 @@ export const Account = Schema.Struct({
   accessExpiresAt: Schema.NullOr(Schema.DateFromSelf),
   lastRefreshAt: Schema.NullOr(Schema.DateFromSelf),
   createdAt: Schema.DateFromSelf,
-  pools: Schema.Array(Schema.String)
+  pools: Schema.Array(Schema.String),
+  // saved usage-limit resets, as upstream last reported them (null: never reported)
+  resetCredits: Schema.NullOr(Schema.Number)
 })
 export type Account = typeof Account.Type
 

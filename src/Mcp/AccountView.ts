@@ -12,6 +12,8 @@ export const AccountView = Schema.Struct({
   status: Schema.Literal("active", "paused", "reauth_required"),
   pools: Schema.Array(Schema.String),
   lastRefreshAt: Timestamp,
+  // saved usage-limit resets, as upstream last reported them; null when it never has
+  resetCredits: Schema.NullOr(Schema.Number),
   cooldown: Schema.NullOr(Schema.Struct({ until: Schema.Date, reason: Schema.NullOr(Schema.String) })),
   circuit: Schema.Struct({
     state: Schema.Literal("closed", "open", "half_open"),
@@ -51,6 +53,7 @@ const toView = (
   status: account.status,
   pools: account.pools,
   lastRefreshAt: account.lastRefreshAt,
+  resetCredits: account.resetCredits,
   cooldown: row?.cooldownUntil && row.cooldownUntil.getTime() > now
     ? { until: row.cooldownUntil, reason: row.cooldownReason }
     : null,

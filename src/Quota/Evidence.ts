@@ -125,6 +125,21 @@ export const fromUsagePayload = (payload: unknown, now: Date): Option.Option<Usa
     return { windows, limitReached: rate_limit?.limit_reached === true || rate_limit?.allowed === false }
   })
 
+const ResetCredits = Schema.Struct({
+  rate_limit_reset_credits: Schema.Struct({
+    available_count: Schema.Int.pipe(Schema.between(0, 1_000_000))
+  })
+})
+
+const decodeResetCredits = Schema.decodeUnknownOption(ResetCredits)
+
+// The account's saved usage-limit resets, when the usage answer names them (`rate_limit_reset_credits`, optional).
+export const resetCreditsOf = (payload: unknown): number | null =>
+  Option.match(decodeResetCredits(payload), {
+    onNone: () => null,
+    onSome: (found) => found.rate_limit_reset_credits.available_count
+  })
+
 const truthy = (text: string | undefined) => text !== undefined && ["true", "1"].includes(text.trim().toLowerCase())
 
 // What a successful response's headers (their windows, read once by `fromHeaders`) say of the account's Codex limit:

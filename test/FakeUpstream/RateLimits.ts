@@ -79,6 +79,7 @@ export const usagePayload = (
         limits.secondaryResetAfterSeconds
       )
     },
-    credits: { has_credits: limits.hasCredits, unlimited: limits.unlimited, balance: limits.balance }
+    credits: { has_credits: limits.hasCredits, unlimited: limits.unlimited, balance: limits.balance },
+    ...(limits.resetCredits === undefined ? {} : { rate_limit_reset_credits: { available_count: limits.resetCredits } })
   }
 }

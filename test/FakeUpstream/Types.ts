@@ -95,4 +95,6 @@ export interface RateLimits {
   readonly hasCredits: boolean
   readonly unlimited: boolean
   readonly balance: string
+  // saved usage-limit resets the usage endpoint reports (`rate_limit_reset_credits`); left out when undefined
+  readonly resetCredits?: number
 }
