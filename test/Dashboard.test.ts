@@ -1,3 +1,4 @@
+import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
@@ -83,6 +84,23 @@ describe.each(backends)("admin dashboard on %s", (backend) => {
         for (const secret of [pool.key, token, ...accountSecrets]) {
           expect(page.text).not.toContain(secret)
         }
+      }))
+
+    it.effect("each account's saved reset credits show in its row, and the Pool's active accounts' sum beside the Pool", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const pool = yield* setupPool(2)
+        const [a, b] = [pool.accounts[0]!, pool.accounts[1]!]
+        yield* sql`INSERT INTO account_health (account_id, reset_credits, reset_credits_at) VALUES
+          (${a.id}, 7, now()), (${b.id}, 4, now())`
+        const { token } = yield* operatorToken
+        const page = yield* dashboard({ authorization: `Bearer ${token}` })
+        expect(page.status).toBe(200)
+        expect(page.text).toContain("reset credits 11")
+        yield* sql`UPDATE accounts SET status = 'paused' WHERE id = ${b.id}`
+        const paused = yield* dashboard({ authorization: `Bearer ${token}` })
+        expect(paused.text).toContain("reset credits 7")
+        expect(paused.text).toMatch(new RegExp(`${b.id}[\\s\\S]*?<td class="n">4</td>`))
       }))
 
     it.effect("the sign-in form sets an HttpOnly SameSite=Strict session cookie for the page; sign-out ends it", () =>

@@ -73,15 +73,35 @@ const accountRow = (now: Date) => (account: AccountView): ReadonlyArray<Cell> =>
     ? account.circuit.state
     : html`<span class="bad">${account.circuit.state}</span> (${account.circuit.consecutiveFailures} failures)`,
   quotaBar(account, "primary", now),
-  quotaBar(account, "secondary", now)
+  quotaBar(account, "secondary", now),
+  account.resetCredits
 ]
+
+// Saved usage-limit resets of the Pool's active accounts, as their usage answers last reported them.
+const pooledResetCredits = (members: ReadonlyArray<AccountView>) =>
+  members.filter((account) => account.status === "active").reduce(
+    (sum, account) => sum + (account.resetCredits ?? 0),
+    0
+  )
 
 const poolSection = (now: Date) => (pool: Snapshot["pools"][number]) =>
   html`<h3>${pool.name} <code>${pool.slug}</code></h3>
-<p>strategy <code>${pool.strategy}</code> · ${pool.status} · active keys ${pool.keys}</p>
+<p>strategy <code>${pool.strategy}</code> · ${pool.status} · active keys ${pool.keys} · reset credits ${
+    pooledResetCredits(pool.members)
+  }</p>
 ${
     table(
-      ["account", "e-mail", "plan", "status", "resting until", "circuit", "primary quota", "secondary quota"],
+      [
+        "account",
+        "e-mail",
+        "plan",
+        "status",
+        "resting until",
+        "circuit",
+        "primary quota",
+        "secondary quota",
+        "reset credits"
+      ],
       pool.members.map(accountRow(now)),
       "No accounts."
     )
