@@ -1,12 +1,13 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
+import { AccountHealth } from "./AccountHealth.ts"
 import { poolAccountId } from "./Domain/PoolSignIn.ts"
 import { PoolAuth } from "./PoolAuth.ts"
 import { NoAccountAvailable, UpstreamUnavailable } from "./Proxy/Errors.ts"
 import { isObject } from "./Proxy/JsonObject.ts"
 import { Quota } from "./Quota.ts"
-import { askUsage } from "./Quota/AskUsage.ts"
+import { askUsage, keepUsage } from "./Quota/AskUsage.ts"
 import { RoutingView } from "./RoutingView.ts"
 import { UpstreamClient } from "./UpstreamClient.ts"
 
@@ -16,8 +17,8 @@ const accountIdentity = new Set(["user_id", "account_id", "email"])
 
 // The Pool's usage in Codex's own shape (GET {chatgpt_base_url}/wham/usage, or /api/codex/usage): the answer of the
 // account a new request would be routed to — so a client reading it sees capacity while the Pool has any — and, when
-// every account rests at its limit, of the one whose limit resets first, which is the Pool's earliest reset. The windows
-// it shows are kept as that account's fresh quota. Asking moves nobody's turn.
+// every account rests at its limit, of the one whose limit resets first, which is the Pool's earliest reset. What it
+// says is kept as that account's fresh quota and saved resets, as a poll's would be. Asking moves nobody's turn.
 export class PoolUsage extends Effect.Service<PoolUsage>()("Gateway/PoolUsage", {
   effect: Effect.gen(function*() {
     const auth = yield* PoolAuth
@@ -25,6 +26,7 @@ export class PoolUsage extends Effect.Service<PoolUsage>()("Gateway/PoolUsage", 
     const credentials = yield* AccountCredentials
     const upstream = yield* UpstreamClient
     const quota = yield* Quota
+    const health = yield* AccountHealth
 
     const answer = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
@@ -32,11 +34,10 @@ export class PoolUsage extends Effect.Service<PoolUsage>()("Gateway/PoolUsage", 
       const next = yield* view.peek(key.poolId)
       if (next === undefined) return yield* new NoAccountAvailable({ reason: "empty_pool" })
       const asked = yield* askUsage(credentials, upstream, next.account.id)
-      if (asked.status !== 200 || !isObject(asked.json) || Option.isNone(asked.report)) {
+      yield* keepUsage(quota, health, next.account.id, asked)
+      if (!isObject(asked.json) || Option.isNone(asked.report)) {
         return yield* new UpstreamUnavailable({ reason: `usage_http_${asked.status}` })
       }
-      const report = asked.report.value
-      yield* quota.record(next.account.id, report.windows.map((window) => ({ ...window, source: "poll" as const })))
       const pooled = Object.fromEntries(Object.entries(asked.json).filter(([name]) => !accountIdentity.has(name)))
       return HttpServerResponse.unsafeJson(pooled, { headers: { "cache-control": "no-store" } })
     })
@@ -64,5 +65,11 @@ export class PoolUsage extends Effect.Service<PoolUsage>()("Gateway/PoolUsage", 
 
     return { answer, accountsCheck } as const
   }),
-  dependencies: [PoolAuth.Default, RoutingView.Default, AccountCredentials.Default, Quota.Default]
+  dependencies: [
+    PoolAuth.Default,
+    RoutingView.Default,
+    AccountCredentials.Default,
+    Quota.Default,
+    AccountHealth.Default
+  ]
 }) {}

@@ -7,8 +7,7 @@ import { UsagePollSeconds } from "./Config.ts"
 import { Actor } from "./Domain/Actor.ts"
 import { Metrics } from "./Metrics.ts"
 import { Quota } from "./Quota.ts"
-import { askUsage } from "./Quota/AskUsage.ts"
-import { resetCreditsOf } from "./Quota/Evidence.ts"
+import { askUsage, keepUsage } from "./Quota/AskUsage.ts"
 import { UpstreamClient } from "./UpstreamClient.ts"
 
 // Accounts asked per round, and at once.
@@ -35,9 +34,9 @@ export const make = Effect.gen(function*() {
 
   const ask = (accountId: string) =>
     Effect.gen(function*() {
-      const { askedAt, json, report, status } = yield* askUsage(credentials, upstream, accountId)
-      const credits = resetCreditsOf(json)
-      if (credits !== null) yield* health.observeResetCredits(accountId, credits, askedAt)
+      const asked = yield* askUsage(credentials, upstream, accountId)
+      yield* keepUsage(quota, health, accountId, asked)
+      const { askedAt, report, status } = asked
       if (Option.isNone(report)) {
         yield* metrics.usagePolled("refused")
         return yield* Effect.logDebug("usage poll refused or not understood").pipe(
@@ -45,7 +44,6 @@ export const make = Effect.gen(function*() {
         )
       }
       yield* metrics.usagePolled("ok")
-      yield* quota.record(accountId, report.value.windows.map((window) => ({ ...window, source: "poll" as const })))
       const verdict = yield* health.observeUsage(accountId, report.value, askedAt)
       if (verdict === "back") {
         yield* Effect.logInfo("usage limit reset early; account back in rotation").pipe(

@@ -1,6 +1,7 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
+import { Accounts } from "../src/Accounts.ts"
 import { codexAuthJson } from "../src/Domain/PoolSignIn.ts"
 import { backends } from "./support/Databases.ts"
 import {
@@ -34,7 +35,7 @@ describe.each(backends)("the Pool's usage for Codex on %s", (backend) => {
         const fake = yield* Fake
         const pool = yield* setupPool(2)
         const first = pool.accounts[0]!
-        fake.setRateLimits(first.fake.accountId, { primaryUsedPercent: 40 })
+        fake.setRateLimits(first.fake.accountId, { primaryUsedPercent: 40, resetCredits: 3 })
         yield* firstInLine(pool)
         fake.reset()
         for (const path of usagePaths) {
@@ -50,6 +51,9 @@ describe.each(backends)("the Pool's usage for Codex on %s", (backend) => {
           expect(answer.text).not.toContain(first.fake.accountId)
         }
         expect(usageAsks(fake.requests)).toEqual([first.fake.accountId, first.fake.accountId])
+        // what the answer said is kept, as a poll's would be
+        const listed = yield* Effect.flatMap(Accounts, (accounts) => accounts.list)
+        expect(listed.find((account) => account.id === first.id)?.resetCredits).toBe(3)
         expect(
           fake.requests.every((request) => request.headers["authorization"] === `Bearer ${first.fake.accessToken}`)
         )

@@ -1,6 +1,6 @@
 import type { Headers } from "@effect/platform"
 import { createHash } from "node:crypto"
-import { modelOf } from "./JsonObject.ts"
+import { isObject, modelOf } from "./JsonObject.ts"
 
 export interface RequestFacts {
   readonly model: string | null
@@ -22,9 +22,8 @@ const turnMetadataThread = (value: string | undefined) => {
   if (value === undefined) return undefined
   try {
     const metadata: unknown = JSON.parse(value)
-    if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) return undefined
-    const fields = metadata as Readonly<Record<string, unknown>>
-    return stringField(fields, "thread_id") ?? stringField(fields, "session_id")
+    if (!isObject(metadata)) return undefined
+    return stringField(metadata, "thread_id") ?? stringField(metadata, "session_id")
   } catch {
     return undefined
   }
