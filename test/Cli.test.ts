@@ -92,6 +92,15 @@ describe("key auth-json", () => {
         expect(auth).toMatchObject({ auth_mode: "chatgpt", tokens: { account_id: "codex-pooler" } })
         const claims = JSON.parse(Buffer.from(auth.tokens.access_token.split(".")[1], "base64url").toString("utf8"))
         expect(claims.codex_pooler_key).toBe(key)
+        const notAKey = yield* cliInProcess(["key", "auth-json"], {
+          ...env,
+          CODEX_POOLER_API_KEY: "cpo_operator token"
+        })
+        expect(notAKey).toEqual({
+          code: 1,
+          stdout: "",
+          stderr: "codex-pooler: CODEX_POOLER_API_KEY is not a Pool key (cpk_…)\n"
+        })
         const missing = yield* cliInProcess(["key", "auth-json"], env)
         expect(missing).toEqual({
           code: 1,

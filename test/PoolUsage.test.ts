@@ -95,6 +95,15 @@ describe.each(backends)("the Pool's usage for Codex on %s", (backend) => {
         const forged = codexAuthJson(`cpk_${"0".repeat(16)}_${"x".repeat(43)}`, now).tokens.access_token
         expect((yield* askUsage(forged)).status).toBe(401)
         expect((yield* askUsage(pool.accounts[0]!.fake.accessToken)).status).toBe(401)
+        // tokens that only look like one: a payload that is no JSON, a claim that is no key, an oversized payload
+        const garbage = [
+          "a.%%%.b",
+          `x.${Buffer.from(JSON.stringify({ codex_pooler_key: 42 })).toString("base64url")}.y`,
+          `x.${
+            Buffer.from(JSON.stringify({ codex_pooler_key: pool.key, pad: "p".repeat(9000) })).toString("base64url")
+          }.y`
+        ]
+        for (const token of garbage) expect((yield* askUsage(token)).status).toBe(401)
         expect(usageAsks(fake.requests)).toHaveLength(1)
       }))
 

@@ -1,3 +1,4 @@
+import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { PoolKeys } from "../src/PoolKeys.ts"
@@ -173,6 +174,32 @@ describe.each(backends)("Codex tool routes on %s", (backend) => {
             [second.id, "succeeded"]
           ])
         }
+      }))
+
+    it.effect("turn metadata that is not a JSON object naming a thread binds nothing and breaks nothing", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(2)
+        const url = yield* gatewayUrl
+        for (
+          const metadata of ["{not json", "[\"thread-x\"]", JSON.stringify({ thread_id: 42 }), "null", "x".repeat(4000)]
+        ) {
+          yield* firstInLine(pool)
+          fake.reset()
+          const answer = yield* send(`${url}/backend-api/codex/alpha/search`, {
+            method: "POST",
+            headers: { ...toolHeaders(pool.key, "unused"), "x-codex-turn-metadata": metadata },
+            body: JSON.stringify(tools["/alpha/search"].body)
+          })
+          expect(answer.status).toBe(200)
+          // no thread: the next in line serves, and no session is bound
+          expect(fake.requests.map((request) => request.accountId)).toEqual([pool.accounts[0]!.fake.accountId])
+        }
+        const bound = yield* Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) => sql`SELECT count(*)::int AS n FROM sessions WHERE pool_id = ${pool.poolId}`
+        )
+        expect(bound).toEqual([{ n: 0 }])
       }))
 
     it.effect("a body past the size limit is 413 and reaches no one; a malformed one is 400", () =>
