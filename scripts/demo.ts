@@ -16,7 +16,8 @@ const env = {
   PORT: port,
   CODEX_POOLER_DATA_DIR: dataDir,
   CODEX_POOLER_UPSTREAM_URL: upstream.url,
-  CODEX_POOLER_AUTH_URL: upstream.authUrl
+  CODEX_POOLER_AUTH_URL: upstream.authUrl,
+  CODEX_POOLER_REALTIME_URL: upstream.realtimeUrl
 }
 
 const run = (args: ReadonlyArray<string>) =>

@@ -126,6 +126,8 @@ export class AccountHealth extends Effect.Service<AccountHealth>()("Gateway/Acco
       recordFailure,
       recordSuccess,
       clear: repo.clear,
+      // a saved reset spent on the account, as upstream confirmed: its usage-limit rest is over
+      resetRedeemed: repo.resetRedeemed,
       claimUsagePolls: repo.claimPolls
     } as const
   }),

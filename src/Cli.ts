@@ -16,7 +16,9 @@ import { OperatorTokens } from "./OperatorTokens.ts"
 import { PoolKeys } from "./PoolKeys.ts"
 import { Pools } from "./Pools.ts"
 import { Quota } from "./Quota.ts"
+import { ResetCredits } from "./ResetCredits.ts"
 import { MigratedSqlLive } from "./Sql.ts"
+import * as UpstreamClient from "./UpstreamClient.ts"
 
 // Management commands work on a fresh data dir too: the database is migrated before they run.
 // Activity, FleetRepo and Quota give the operator views the MCP tools show too.
@@ -27,7 +29,8 @@ const ManagementLive = Layer.mergeAll(
   OperatorTokens.Default,
   Activity.Default,
   FleetRepo.Default,
-  Quota.Default
+  Quota.Default,
+  ResetCredits.Default.pipe(Layer.provide(UpstreamClient.layer))
 ).pipe(
   Layer.provideMerge(Layer.succeed(Actor, Actor.Cli)),
   Layer.provide(MigratedSqlLive)

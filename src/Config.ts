@@ -66,6 +66,30 @@ export const UpstreamUrl = httpUrl("CODEX_POOLER_UPSTREAM_URL", "https://chatgpt
 
 export const AuthUrl = httpUrl("CODEX_POOLER_AUTH_URL", "https://auth.openai.com")
 
+const websocketSchemes: Readonly<Record<string, string>> = {
+  "ws:": "ws:",
+  "wss:": "wss:",
+  "http:": "ws:",
+  "https:": "wss:"
+}
+
+// Upstream's realtime websocket, where a voice call's sideband is joined: ws(s), or http(s) taken as ws(s) as Codex
+// takes it.
+export const RealtimeUrl = nonEmpty("CODEX_POOLER_REALTIME_URL").pipe(
+  Config.mapOrFail((value) => {
+    const raw = Option.getOrElse(value, () => "wss://api.openai.com/v1/realtime")
+    const parsed = URL.canParse(raw) ? new URL(raw) : undefined
+    const scheme = parsed === undefined ? undefined : websocketSchemes[parsed.protocol]
+    if (parsed === undefined || scheme === undefined) {
+      return Either.left(
+        ConfigError.InvalidData(["CODEX_POOLER_REALTIME_URL"], `must be a ws(s) or http(s) URL, got "${raw}"`)
+      )
+    }
+    parsed.protocol = scheme
+    return Either.right(parsed.toString())
+  })
+)
+
 export const Level = nonEmpty("LOG_LEVEL").pipe(
   Config.mapOrFail((value) => {
     const raw = Option.getOrElse(value, () => "info")
@@ -179,6 +203,7 @@ export const AllSettings = Config.all({
   secretKey: SecretKey,
   upstreamUrl: UpstreamUrl,
   authUrl: AuthUrl,
+  realtimeUrl: RealtimeUrl,
   logLevel: Level,
   logFormat: Format,
   maxBodyBytes: MaxBodyBytes,

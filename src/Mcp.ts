@@ -15,6 +15,7 @@ import { OperatorTokens } from "./OperatorTokens.ts"
 import { PoolKeys } from "./PoolKeys.ts"
 import { Pools } from "./Pools.ts"
 import { Quota } from "./Quota.ts"
+import { ResetCredits } from "./ResetCredits.ts"
 
 // Sessions a client never ended (no DELETE) are closed after this long without a request.
 const idleLimit = Duration.hours(1)
@@ -109,6 +110,7 @@ export class Mcp extends Effect.Service<Mcp>()("Gateway/Mcp", {
     PoolKeys.Default,
     Quota.Default,
     FleetRepo.Default,
-    Activity.Default
+    Activity.Default,
+    ResetCredits.Default
   ]
 }) {}

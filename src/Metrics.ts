@@ -80,6 +80,12 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
       labelNames: ["reason", "result"] as const,
       registers
     })
+    const redemptions = new Prom.Counter({
+      name: `${prefix}reset_redemptions_total`,
+      help: "Saved usage-limit resets redeemed on upstream, by upstream's answer (or failed), and who asked.",
+      labelNames: ["outcome", "via"] as const,
+      registers
+    })
     const usagePolls = new Prom.Counter({
       name: `${prefix}usage_polls_total`,
       help: "Usage polls of upstream, by result.",
@@ -202,6 +208,7 @@ export class Metrics extends Effect.Service<Metrics>()("Gateway/Metrics", {
       ) => sync(() => gatewayErrors.inc({ status: String(answer.status), code: answer.body.error.code })),
       refreshed: (reason: string, result: string) => sync(() => refreshes.inc({ reason, result })),
       usagePolled: (result: "ok" | "refused" | "failed") => sync(() => usagePolls.inc({ result })),
+      resetRedeemed: (outcome: string, via: string) => sync(() => redemptions.inc({ outcome, via })),
       websocketOpened: sync(() => websockets.inc()),
       websocketClosed: sync(() => websockets.dec())
     } as const

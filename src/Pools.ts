@@ -1,4 +1,4 @@
-import { SqlClient, SqlError } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
 import { Effect, Option } from "effect"
 import { AuditLog } from "./AuditLog.ts"
 import { InvalidInput, PoolNotFound, PoolSlugTaken } from "./Domain/Errors.ts"
@@ -6,12 +6,9 @@ import { newId } from "./Domain/Ids.ts"
 import type { Strategy } from "./Domain/Models.ts"
 import { PoolsRepo } from "./Pools/PoolsRepo.ts"
 import { RoutingChanges } from "./RoutingView/Changes.ts"
+import { isUniqueViolation } from "./Sql/Errors.ts"
 
 const slugShape = /^[a-z0-9][a-z0-9-]{0,62}$/
-
-const isUniqueViolation = (error: unknown) =>
-  error instanceof SqlError.SqlError && typeof error.cause === "object" && error.cause !== null &&
-  "code" in error.cause && error.cause.code === "23505"
 
 const found = <A>(slug: string, pool: Option.Option<A>) =>
   Option.match(pool, { onNone: () => Effect.fail(new PoolNotFound({ slug })), onSome: Effect.succeed })
@@ -70,7 +67,21 @@ export class Pools extends Effect.Service<Pools>()("Gateway/Pools", {
       }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), after)
     )
 
-    return { create, findBySlug, setStrategy, list: repo.list } as const
+    // The Pool's policy for saved resets: on, one is redeemed by itself when every active account rests at its limit.
+    const setAutoRedeem = Effect.fn("Pools.setAutoRedeem")((ref: string, on: boolean) =>
+      Effect.gen(function*() {
+        const pool = yield* found(ref, yield* repo.setAutoRedeem(ref, on))
+        yield* audit.record({
+          action: "pool.set_auto_redeem",
+          targetKind: "pool",
+          targetId: pool.id,
+          details: { autoRedeemResets: on }
+        })
+        return pool
+      }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
+    )
+
+    return { create, findBySlug, setStrategy, setAutoRedeem, list: repo.list } as const
   }),
   dependencies: [PoolsRepo.Default, AuditLog.Default, RoutingChanges.Default]
 }) {}

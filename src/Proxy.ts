@@ -8,15 +8,16 @@ import { MaxBodyBytes } from "./Config.ts"
 import { newId } from "./Domain/Ids.ts"
 import { PoolAuth } from "./PoolAuth.ts"
 import { readRequestBody } from "./Proxy/Body.ts"
-import { InvalidQuery } from "./Proxy/Errors.ts"
 import { type FirstAttempt, makeForward } from "./Proxy/Forward.ts"
 import { forwardRequestHeaders, relayResponseHeaders } from "./Proxy/Headers.ts"
 import { makeOpenRow, type OpenRow } from "./Proxy/OpenRow.ts"
+import { forwardedQuery } from "./Proxy/Query.ts"
 import { relay, type RelayEnd } from "./Proxy/Relay.ts"
 import { bindingOf, requestFacts } from "./Proxy/RequestFacts.ts"
 import { Quota } from "./Quota.ts"
 import { fromHeaders, fromRateLimitsEvent, usageFromHeaders } from "./Quota/Evidence.ts"
 import { RateLimiter } from "./RateLimiter.ts"
+import { RealtimeCalls } from "./RealtimeCalls.ts"
 import { SessionStore } from "./SessionStore.ts"
 
 export interface ProxyRoute {
@@ -28,28 +29,6 @@ export interface ProxyRoute {
   readonly body: "json" | "realtime-call"
   // Compact belongs to the account that holds the session (codex-protocol.md §6.2): never another one.
   readonly pinned: boolean
-}
-
-// A forwarded query value: a short token, as Codex sends (`intent=quicksilver&architecture=avas`).
-const queryValue = /^[A-Za-z0-9._-]{1,64}$/
-
-const forwardedQuery = (url: string, names: ReadonlyArray<string>) => {
-  if (names.length === 0) return Effect.succeed("")
-  const params = new URLSearchParams(url.includes("?") ? url.slice(url.indexOf("?") + 1) : "")
-  const kept = new URLSearchParams()
-  for (const name of names) {
-    const values = params.getAll(name)
-    if (values.length === 0) continue
-    const [value] = values
-    if (values.length > 1 || value === undefined || !queryValue.test(value)) {
-      return Effect.fail(
-        new InvalidQuery({ message: `query parameter ${name} must appear once, as ${queryValue.source}` })
-      )
-    }
-    kept.set(name, value)
-  }
-  const text = kept.toString()
-  return Effect.succeed(text === "" ? "" : `?${text}`)
 }
 
 const outcomeOf = (status: number, end: RelayEnd, eventStream: boolean) => {
@@ -72,6 +51,7 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
     const forward = yield* makeForward
     const quota = yield* Quota
     const health = yield* AccountHealth
+    const calls = yield* RealtimeCalls
     const limit = yield* MaxBodyBytes
 
     const handle = (route: ProxyRoute) =>
@@ -140,6 +120,11 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
           // already carries this turn state, on the account that owns its thread, changes nothing.
           yield* sessions.bind(key.poolId, accountId, bindingOf(facts, accountId, owner, turnState))
         }
+        // A voice call is bound to its account before Codex learns its id: the sideband join that follows, on any
+        // instance, goes there.
+        if (route.name === "realtime" && response.status >= 200 && response.status < 300) {
+          yield* calls.bind(response.headers["location"], { poolId: key.poolId, accountId, keyId: key.keyId })
+        }
         // Headers that show the account's Codex limit reached (a full window, no credits) rest it at once: the next
         // request goes elsewhere instead of meeting a 429 first.
         const headerWindows = fromHeaders(response.headers)
@@ -192,6 +177,7 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
     Quota.Default,
     AccountSelector.Default,
     AccountCredentials.Default,
-    AccountHealth.Default
+    AccountHealth.Default,
+    RealtimeCalls.Default
   ]
 }) {}

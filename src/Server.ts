@@ -9,6 +9,7 @@ import * as Instances from "./Instances.ts"
 import { Mcp } from "./Mcp.ts"
 import { WebSocketBridge } from "./Proxy/WebSocketBridge.ts"
 import * as RateLimiter from "./RateLimiter.ts"
+import { autoRedeemLayer } from "./ResetCredits.ts"
 import * as UpstreamClient from "./UpstreamClient.ts"
 import * as UsagePoller from "./UsagePoller.ts"
 
@@ -67,7 +68,7 @@ const mcp = (server: Server) =>
       if (new URL(request.url ?? "/", "http://gateway").pathname === "/mcp") return endpoint.handle(request, response)
       for (const listener of routed) Reflect.apply(listener, server, [request, response])
     })
-  })).pipe(Layer.provide(Mcp.Default))
+  })).pipe(Layer.provide(Mcp.Default), Layer.provide(UpstreamClient.layer))
 
 export const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
   const port = yield* Port
@@ -77,6 +78,7 @@ export const ServerLive = Layer.unwrapEffect(Effect.gen(function*() {
     drain(server),
     mcp(server),
     UsagePoller.layer.pipe(Layer.provide(UpstreamClient.layer)),
+    autoRedeemLayer.pipe(Layer.provide(UpstreamClient.layer)),
     Instances.layer.pipe(Layer.provide(Instances.Instances.Default))
   ).pipe(
     Layer.provideMerge(websockets(server)),

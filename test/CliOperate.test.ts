@@ -1,21 +1,13 @@
 import { SqlClient } from "@effect/sql"
-import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
-import { SqlLive } from "../src/Sql.ts"
+import { Effect } from "effect"
 import type { CliResult } from "./support/Cli.ts"
-import { cliInProcess } from "./support/CliInProcess.ts"
-import { backendEnv, backends, configFrom } from "./support/Databases.ts"
+import { cliInProcess, queryBetweenRuns } from "./support/CliInProcess.ts"
+import { backendEnv, backends } from "./support/Databases.ts"
 
 const keyId = "00000000000000aa"
 
-// The test reaches the database between CLI runs, never during one: an embedded data dir has one holder at a time.
 // Each command runs in this process (CliInProcess.ts); test/Cli.test.ts runs the real binary.
-const onDatabase = <A>(env: Record<string, string>, effect: Effect.Effect<A, SqlError, SqlClient.SqlClient>) =>
-  effect.pipe(Effect.provide(SqlLive.pipe(Layer.provide(configFrom(env)))), Effect.scoped, Effect.orDie)
-
-const query = <A>(env: Record<string, string>, statement: (sql: SqlClient.SqlClient) => Effect.Effect<A, SqlError>) =>
-  onDatabase(env, Effect.flatMap(SqlClient.SqlClient, statement))
 
 // Pool "team" exists (made by the CLI, which also migrates); add an account cooling down with an open circuit, a
 // paused one, a key with limits, and a second Pool.
@@ -37,7 +29,7 @@ const started = (env: Record<string, string>) =>
   Effect.gen(function*() {
     const run = (...args: Array<string>) => cliInProcess(args, env)
     expect((yield* run("pool", "create", "team")).code).toBe(0)
-    yield* query(env, seedFleet)
+    yield* queryBetweenRuns(env, seedFleet)
     return run
   })
 
@@ -47,7 +39,7 @@ const succeeded = (result: CliResult) => {
 }
 
 const keyLimits = (env: Record<string, string>) =>
-  query(
+  queryBetweenRuns(
     env,
     (sql) =>
       sql`SELECT requests_per_minute, tokens_per_day::float8 AS tokens_per_day, max_concurrent, allowed_models
@@ -90,7 +82,7 @@ describe.each(backends)("operator CLI parity with the MCP tools on %s", (backend
           .toContain(`key ${keyId} "ci" of pool team now has limits: 1000 tokens/day, 2 concurrent, models a,b`)
         expect(yield* keyLimits(env)).toEqual([second])
 
-        const [state] = yield* query(env, (sql) =>
+        const [state] = yield* queryBetweenRuns(env, (sql) =>
           sql`SELECT p.strategy, h.cooldown_until, h.cooldown_reason, h.circuit_state, h.consecutive_failures
           FROM pools p, account_health h WHERE p.slug = 'team' AND h.account_id = 'acct_a'`)
         expect(state).toEqual({
@@ -100,7 +92,7 @@ describe.each(backends)("operator CLI parity with the MCP tools on %s", (backend
           circuitState: "closed",
           consecutiveFailures: 0
         })
-        const audit = yield* query(
+        const audit = yield* queryBetweenRuns(
           env,
           (sql) =>
             sql`SELECT actor_kind, action, target_id, details FROM audit_log WHERE action <> 'pool.create' ORDER BY id`
@@ -131,7 +123,7 @@ describe.each(backends)("operator CLI parity with the MCP tools on %s", (backend
       Effect.gen(function*() {
         const env = yield* backendEnv(backend)
         const run = yield* started(env)
-        const snapshot = query(env, (sql) =>
+        const snapshot = queryBetweenRuns(env, (sql) =>
           Effect.forEach(
             ["pools", "accounts", "account_health", "pool_keys", "audit_log"],
             (table) => sql`SELECT row_to_json(t)::text AS row FROM ${sql(table)} t ORDER BY 1`
@@ -181,7 +173,7 @@ describe.each(backends)("operator CLI parity with the MCP tools on %s", (backend
     Effect.gen(function*() {
       const env = yield* backendEnv(backend)
       const run = yield* started(env)
-      yield* query(env, (sql) =>
+      yield* queryBetweenRuns(env, (sql) =>
         Effect.gen(function*() {
           yield* sql`INSERT INTO requests (id, pool_id, key_id, account_id, route, transport, model, status, http_status,
               error_code, attempts, started_at, ended_at, input_tokens, cached_input_tokens, output_tokens, total_tokens)

@@ -5,7 +5,15 @@ import { codexAuthJson } from "../src/Domain/PoolSignIn.ts"
 import { OperatorTokens } from "../src/OperatorTokens.ts"
 import { codexAppServer, codexExec, frames, inputTypes, responsesCalls, upgrades } from "./support/Codex.ts"
 import { backends } from "./support/Databases.ts"
-import { Fake, firstInLine, gatewayLayer, gatewayUrl, setupPool, type TestPool } from "./support/Gateway.ts"
+import {
+  Fake,
+  firstInLine,
+  gatewayLayer,
+  gatewayUrl,
+  rewriteRouting,
+  setupPool,
+  type TestPool
+} from "./support/Gateway.ts"
 import { recordingProxy } from "./support/RecordingProxy.ts"
 import { settledRow } from "./support/Rows.ts"
 
@@ -131,6 +139,45 @@ describe.each(backends)("codex exec through the gateway on %s", (backend) => {
         })
         const asked = fake.requests.filter((request) => request.path === "/backend-api/wham/usage")
         expect(asked.map((request) => request.accountId)).toEqual([first.fake.accountId])
+        expect(JSON.stringify(fake.requests)).not.toContain(pool.key)
+      }))
+
+    // Codex's own redemption of a saved reset (app-server `account/rateLimitResetCredit/consume`, what its usage view
+    // offers) goes to chatgpt_base_url with its sign-in: the Pool spends one on its account that is at its limit.
+    it.scoped("redeems a saved reset for the Pool through chatgpt_base_url when signed in with the Pool key", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const sql = yield* SqlClient.SqlClient
+        const pool = yield* setupPool(2)
+        const resting = pool.accounts[1]!
+        fake.setRateLimits(resting.fake.accountId, { primaryUsedPercent: 100, resetCredits: 1 })
+        yield* rewriteRouting(
+          sql`INSERT INTO account_health (account_id, cooldown_until, cooldown_reason, reset_credits)
+          VALUES (${resting.id}, now() + interval '1 hour', 'usage_limit', 1)`
+        )
+        fake.reset()
+        const [listed, consumed] = yield* Effect.flatMap(gatewayUrl, (origin) =>
+          codexAppServer({
+            origin,
+            key: pool.key,
+            authJson: codexAuthJson(pool.key, Math.floor(Date.now() / 1000)),
+            requests: [
+              { method: "account/rateLimits/read", params: {} },
+              {
+                method: "account/rateLimitResetCredit/consume",
+                params: {
+                  creditId: `RateLimitResetCredit_${resting.fake.accountId}_1`,
+                  idempotencyKey: "codex-redeem-1"
+                }
+              }
+            ]
+          }))
+        expect(listed).toMatchObject({ rateLimits: expect.any(Object) })
+        expect(consumed).toMatchObject({ outcome: "reset" })
+        const spent = fake.requests.filter((request) =>
+          request.path === "/backend-api/wham/rate-limit-reset-credits/consume"
+        )
+        expect(spent.map((request) => request.accountId)).toEqual([resting.fake.accountId])
         expect(JSON.stringify(fake.requests)).not.toContain(pool.key)
       }))
 

@@ -5,8 +5,8 @@ import { Accounts } from "../src/Accounts.ts"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { Pools } from "../src/Pools.ts"
 import { MigratedSqlLive } from "../src/Sql.ts"
-import { startFakeUpstream } from "./FakeUpstream/FakeUpstream.ts"
-import { backendEnv, backends, configFrom } from "./support/Databases.ts"
+import { backends, configFrom } from "./support/Databases.ts"
+import { fakeBackendEnv } from "./support/Gateway.ts"
 import { codexHeaders, responsesBody, send } from "./support/Requests.ts"
 import { type RunningGateway, startGateway } from "./support/Serve.ts"
 import { ManagementServices } from "./support/Services.ts"
@@ -28,14 +28,9 @@ if (backends.includes("postgres")) {
       "a rest set through one is honoured by the others once its notice arrives; a turn follows its account",
       () =>
         Effect.gen(function*() {
-          const fake = yield* Effect.acquireRelease(
-            Effect.promise(() => startFakeUpstream()),
-            (fake) => Effect.promise(() => fake.close())
-          )
+          const { env: backend, fake } = yield* fakeBackendEnv("postgres")
           const env = {
-            ...(yield* backendEnv("postgres")),
-            CODEX_POOLER_UPSTREAM_URL: fake.url,
-            CODEX_POOLER_AUTH_URL: fake.authUrl,
+            ...backend,
             CODEX_POOLER_ROUTING_RELOAD_MS: "600000",
             LOG_LEVEL: "debug"
           }

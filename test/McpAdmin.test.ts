@@ -32,12 +32,14 @@ describe.each(backends)("operator MCP write tools on %s", (backend) => {
             "clear_account_cooldown",
             "create_key",
             "pause_account",
+            "redeem_reset_credit",
             "resume_account",
             "revoke_key",
             "set_key_limits",
+            "set_pool_auto_redeem",
             "set_pool_strategy"
           ])
-        expect(listed.tools).toHaveLength(17)
+        expect(listed.tools).toHaveLength(19)
         const pool = yield* setupPool(1)
         const accountId = pool.accounts[0]?.id ?? ""
         yield* sql`INSERT INTO account_health (account_id, cooldown_until, cooldown_reason, circuit_state, consecutive_failures)

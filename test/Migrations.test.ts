@@ -14,7 +14,9 @@ const tables = [
   "pool_accounts",
   "pool_keys",
   "pools",
+  "realtime_calls",
   "request_attempts",
+  "reset_redemptions",
   "requests",
   "sessions"
 ]
@@ -42,7 +44,9 @@ describe.each(backends)("migrations on %s", (backend) => {
           [3, "instances"],
           [4, "dashboard_sessions"],
           [5, "routing_notices"],
-          [6, "reset_credits"]
+          [6, "reset_credits"],
+          [7, "reset_redemptions"],
+          [8, "realtime_calls"]
         ])
         expect(yield* session(listTables)).toEqual(expect.arrayContaining(tables))
 
@@ -54,7 +58,7 @@ describe.each(backends)("migrations on %s", (backend) => {
             (sql) => sql`SELECT migration_id FROM codex_pooler_migrations ORDER BY migration_id`
           )
         )
-        expect(applied).toEqual([1, 2, 3, 4, 5, 6].map((migrationId) => ({ migrationId })))
+        expect(applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((migrationId) => ({ migrationId })))
       }).pipe(Effect.scoped),
     { timeout: 60_000 }
   )

@@ -1,7 +1,6 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
-import WebSocket from "ws"
 import { Accounts } from "../src/Accounts.ts"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { highWaterMark, queueLimit } from "../src/Proxy/WebSocket/Frames.ts"
@@ -11,14 +10,7 @@ import { Fake, firstInLine, gatewayLayer, gatewayUrl, setupPool } from "./suppor
 import { held } from "./support/Hold.ts"
 import { codexHeaders, responsesBody } from "./support/Requests.ts"
 import { eventually, settledRow } from "./support/Rows.ts"
-
-interface Client {
-  readonly socket: WebSocket
-  readonly upgrade: Record<string, string | Array<string> | undefined>
-  readonly frames: Array<{ readonly type: string; readonly [key: string]: unknown }>
-  readonly closed: Promise<{ readonly code: number; readonly reason: string }>
-  readonly next: (type: string) => Promise<void>
-}
+import { connectWebSocket } from "./support/WebSocketClient.ts"
 
 const wsHeaders = (key: string, thread?: string) => ({
   ...codexHeaders(key, thread),
@@ -26,31 +18,7 @@ const wsHeaders = (key: string, thread?: string) => ({
 })
 
 const open = (url: string, headers: Record<string, string>) =>
-  Effect.promise(() =>
-    new Promise<Client | { readonly status: number; readonly body: string }>((resolve) => {
-      const socket = new WebSocket(url.replace(/^http/, "ws") + "/backend-api/codex/responses", { headers })
-      const frames: Client["frames"] = []
-      const waiters: Array<() => void> = []
-      socket.on("message", (data) => {
-        frames.push(JSON.parse(data.toString()))
-        for (const waiter of waiters.splice(0)) waiter()
-      })
-      const closed = new Promise<{ code: number; reason: string }>((done) =>
-        socket.on("close", (code, reason) => done({ code, reason: reason.toString() }))
-      )
-      const next = (type: string) =>
-        new Promise<void>((done) => {
-          const check = () => (frames.some((frame) => frame.type === type) ? done() : waiters.push(check))
-          check()
-        })
-      socket.on("upgrade", (response) => resolve({ socket, upgrade: response.headers, frames, closed, next }))
-      socket.on("unexpected-response", (_request, response) => {
-        let body = ""
-        response.on("data", (chunk: Buffer) => (body += chunk.toString()))
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, body }))
-      })
-    })
-  )
+  connectWebSocket(url.replace(/^http/, "ws") + "/backend-api/codex/responses", headers)
 
 const upgradeStatuses = (requests: ReadonlyArray<{ readonly kind: string; readonly status?: number }>) =>
   requests.filter((request) => request.kind === "ws-upgrade").map((request) => request.status ?? 101)

@@ -107,6 +107,18 @@ export class HealthRepo extends Effect.Service<HealthRepo>()("Gateway/HealthRepo
           WHERE account_health.reset_credits_at IS NULL OR account_health.reset_credits_at <= excluded.reset_credits_at`
     })
 
+    // Upstream confirmed a saved reset was spent on the account: its usage-limit rest ends now, and it has one saved
+    // reset fewer (until its next usage answer says how many exactly).
+    const resetRedeemed = SqlSchema.void({
+      Request: Schema.String,
+      execute: (accountId) =>
+        sql`UPDATE account_health SET
+            cooldown_until = CASE WHEN cooldown_reason = 'usage_limit' THEN NULL ELSE cooldown_until END,
+            cooldown_reason = CASE WHEN cooldown_reason = 'usage_limit' THEN NULL ELSE cooldown_reason END,
+            reset_credits = greatest(reset_credits - 1, 0), updated_at = now()
+          WHERE account_id = ${accountId}`
+    })
+
     return {
       // routes nothing: no change notice is owed
       resetCredits: (accountId: string, available: number, askedAt: Date) =>
@@ -120,7 +132,8 @@ export class HealthRepo extends Effect.Service<HealthRepo>()("Gateway/HealthRepo
         failure({ accountId, errorCode, threshold }).pipe(Effect.orDie, after),
       success: (accountId: string) => success(accountId).pipe(Effect.orDie, after),
       clear: (accountId: string) => clear(accountId).pipe(Effect.map((rows) => rows.length > 0), Effect.orDie, after),
-      cooldown: (row: typeof Cooldown.Type) => cooldown(row).pipe(Effect.orDie, after)
+      cooldown: (row: typeof Cooldown.Type) => cooldown(row).pipe(Effect.orDie, after),
+      resetRedeemed: (accountId: string) => resetRedeemed(accountId).pipe(Effect.orDie, after)
     } as const
   }),
   dependencies: [RoutingChanges.Default]

@@ -1,10 +1,12 @@
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { Accounts } from "../Accounts.ts"
 import { InvalidInput } from "../Domain/Errors.ts"
+import { newId } from "../Domain/Ids.ts"
 import type { Account } from "../Domain/Models.ts"
 import { makeAccountViews } from "../Mcp/AccountView.ts"
+import { ResetCredits } from "../ResetCredits.ts"
 import { emit, emitList, json } from "./Output.ts"
 
 const describe = (account: Account) =>
@@ -66,6 +68,24 @@ const clearCooldown = Command.make("clear-cooldown", { id, json }, (input) =>
       `cleared the cooldown of account ${account.id} ${email}: circuit ${account.circuit.state}, ${account.status}`)
   })).pipe(Command.withDescription("end an account's cooldown and close its circuit so it is selected again"))
 
+// One saved reset spent on the account; each run is its own redemption unless --request-id names an earlier one.
+const redeemReset = Command.make("redeem-reset", {
+  id,
+  requestId: Options.text("request-id").pipe(
+    Options.withDescription("redeem under this id: running again with it redeems nothing twice"),
+    Options.optional
+  ),
+  json
+}, (input) =>
+  Effect.gen(function*() {
+    const requestId = Option.getOrElse(input.requestId, () => newId("rdm"))
+    const redemption = yield* (yield* ResetCredits).redeemAccount(input.id, "operator", requestId, "operator")
+    yield* emit(input.json, redemption, () =>
+      `${
+        redemption.replayed ? "already redeemed" : "redeemed"
+      } a saved reset for account ${input.id}: ${redemption.code}, ${redemption.windowsReset} window(s) reset (request ${redemption.requestId})`)
+  })).pipe(Command.withDescription("spend one of an account's saved usage-limit resets; it must be at its limit"))
+
 const remove = Command.make("remove", { id, json }, (input) =>
   Effect.gen(function*() {
     yield* (yield* Accounts).remove(input.id)
@@ -80,6 +100,7 @@ export const accountCommand = Command.make("account").pipe(
     statusCommand("pause", "stop routing requests to an account"),
     statusCommand("resume", "route requests to a paused account again"),
     clearCooldown,
+    redeemReset,
     remove
   ])
 )

@@ -23,11 +23,13 @@ const create = Command.make("create", {
 const list = Command.make("list", { json }, (input) =>
   Effect.gen(function*() {
     const pools = yield* (yield* Pools).list
-    yield* emitList(input.json, pools, ["SLUG", "NAME", "STRATEGY", "STATUS", "ACCOUNTS", "KEYS", "ID"], (pool) => [
+    const headers = ["SLUG", "NAME", "STRATEGY", "STATUS", "AUTO REDEEM", "ACCOUNTS", "KEYS", "ID"]
+    yield* emitList(input.json, pools, headers, (pool) => [
       pool.slug,
       pool.name,
       pool.strategy,
       pool.status,
+      pool.autoRedeemResets ? "on" : "off",
       pool.accounts,
       pool.keys,
       pool.id
@@ -44,7 +46,22 @@ const setStrategy = Command.make("set-strategy", {
     yield* emit(input.json, pool, () => `pool ${pool.slug} now uses strategy ${pool.strategy}`)
   })).pipe(Command.withDescription(`set how a pool picks an account: ${Strategy.literals.join(", ")}`))
 
+const setAutoRedeem = Command.make("set-auto-redeem", {
+  slug: Args.text({ name: "slug" }),
+  setting: Args.choice([["on", true], ["off", false]], { name: "on|off" }),
+  json
+}, (input) =>
+  Effect.gen(function*() {
+    const pool = yield* (yield* Pools).setAutoRedeem(input.slug, input.setting)
+    yield* emit(input.json, pool, () =>
+      pool.autoRedeemResets
+        ? `pool ${pool.slug} now redeems a saved reset by itself when every active account is at its limit`
+        : `pool ${pool.slug} no longer redeems saved resets by itself`)
+  })).pipe(
+    Command.withDescription("redeem a saved usage-limit reset by itself when every active account is at its limit")
+  )
+
 export const poolCommand = Command.make("pool").pipe(
   Command.withDescription("manage pools"),
-  Command.withSubcommands([create, list, setStrategy])
+  Command.withSubcommands([create, list, setStrategy, setAutoRedeem])
 )

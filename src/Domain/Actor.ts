@@ -1,7 +1,7 @@
 import { Context } from "effect"
 
 export interface ActorShape {
-  readonly kind: "cli" | "operator_token" | "system"
+  readonly kind: "cli" | "operator_token" | "system" | "pool_key"
   readonly id: string | null
 }
 

@@ -50,3 +50,35 @@ export class CredentialRejected extends Schema.TaggedError<CredentialRejected>()
     }
   }
 }
+
+// A saved reset is not redeemed: the account is not resting at its usage limit, is known to have none left, another
+// redemption for it is under way, or the request id was used for another account.
+export class RedemptionRefused extends Schema.TaggedError<RedemptionRefused>()("RedemptionRefused", {
+  accountId: Schema.String,
+  reason: Schema.Literal("not_at_limit", "no_credit", "in_progress", "request_id_reused")
+}) {
+  override get message() {
+    switch (this.reason) {
+      case "not_at_limit":
+        return `account ${this.accountId} is not resting at its usage limit: there is nothing to reset`
+      case "no_credit":
+        return `account ${this.accountId} has no saved reset left`
+      case "in_progress":
+        return `a redemption for account ${this.accountId} is already under way`
+      case "request_id_reused":
+        return `this request id was used for another redemption than account ${this.accountId}`
+    }
+  }
+}
+
+// Upstream did not confirm a redemption (an error, no answer, or one not understood). Nothing changed here; the same
+// request id may be tried again, and upstream never redeems twice under it.
+export class RedemptionFailed extends Schema.TaggedError<RedemptionFailed>()("RedemptionFailed", {
+  accountId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message() {
+    return `upstream did not confirm the redemption for account ${this.accountId} (${this.reason}); ` +
+      "retrying with the same request id is safe"
+  }
+}

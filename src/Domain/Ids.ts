@@ -1,3 +1,4 @@
 import { randomBytes } from "node:crypto"
 
-export const newId = (prefix: "pool" | "acct" | "req" | "inst"): string => `${prefix}_${randomBytes(8).toString("hex")}`
+export const newId = (prefix: "pool" | "acct" | "req" | "inst" | "rdm"): string =>
+  `${prefix}_${randomBytes(8).toString("hex")}`

@@ -9,6 +9,8 @@ export const Pool = Schema.Struct({
   name: Schema.String,
   strategy: Strategy,
   status: Schema.Literal("active", "disabled"),
+  // when every active account rests at its usage limit, a saved reset is redeemed by itself (off unless set)
+  autoRedeemResets: Schema.Boolean,
   createdAt: Schema.DateFromSelf
 })
 export type Pool = typeof Pool.Type

@@ -12,6 +12,7 @@ const PoolView = Schema.Struct({
   name: Schema.String,
   strategy: Strategy,
   status: Schema.Literal("active", "disabled"),
+  autoRedeemResets: Schema.Boolean,
   createdAt: Schema.Date,
   accounts: Schema.Number,
   activeKeys: Schema.Number
@@ -65,6 +66,20 @@ export const poolTools = Effect.gen(function*() {
       output: Schema.Struct({ pool: PoolView }),
       run: ({ pool, strategy }) =>
         pools.setStrategy(pool, strategy).pipe(
+          Effect.flatMap((updated) => find(updated.id)),
+          Effect.map((updated) => ({ pool: updated }))
+        )
+    }),
+    defineTool({
+      name: "set_pool_auto_redeem",
+      description:
+        "Turn a Pool's automatic reset redemption on or off: when on, a saved usage-limit reset is redeemed " +
+        "by itself once every active account of the Pool is at its limit. Off by default. Audited.",
+      scope: "admin",
+      input: Schema.Struct({ pool: PoolRef, on: Schema.Boolean }),
+      output: Schema.Struct({ pool: PoolView }),
+      run: ({ on, pool }) =>
+        pools.setAutoRedeem(pool, on).pipe(
           Effect.flatMap((updated) => find(updated.id)),
           Effect.map((updated) => ({ pool: updated }))
         )

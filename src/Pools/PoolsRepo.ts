@@ -37,6 +37,14 @@ export class PoolsRepo extends Effect.Service<PoolsRepo>()("Gateway/PoolsRepo", 
           WHERE p.id = before.id RETURNING p.*, before.strategy AS previous`
     })
 
+    const setAutoRedeem = SqlSchema.findOne({
+      Request: Schema.Struct({ ref: Schema.String, on: Schema.Boolean }),
+      Result: Pool,
+      execute: ({ on, ref }) =>
+        sql`UPDATE pools SET auto_redeem_resets = ${on}, updated_at = now()
+          WHERE slug = ${ref} OR id = ${ref} RETURNING *`
+    })
+
     const list = SqlSchema.findAll({
       Request: Schema.Void,
       Result: PoolSummary,
@@ -52,6 +60,7 @@ export class PoolsRepo extends Effect.Service<PoolsRepo>()("Gateway/PoolsRepo", 
       insert: (pool: typeof NewPool.Type) => insert(pool),
       findBySlug: (slug: string) => findBySlug(slug).pipe(Effect.orDie),
       setStrategy: (ref: string, strategy: Strategy) => setStrategy({ ref, strategy }).pipe(Effect.orDie),
+      setAutoRedeem: (ref: string, on: boolean) => setAutoRedeem({ ref, on }).pipe(Effect.orDie),
       list: list(undefined).pipe(Effect.orDie)
     } as const
   })

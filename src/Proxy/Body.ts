@@ -59,7 +59,7 @@ const checkRealtimeCall = (body: Readonly<Record<string, unknown>>) =>
 
 export const readRequestBody = (
   request: HttpServerRequest.HttpServerRequest,
-  kind: "json" | "realtime-call",
+  kind: "json" | "realtime-call" | "object",
   limit: number
 ) =>
   Effect.gen(function*() {
@@ -71,6 +71,10 @@ export const readRequestBody = (
     const raw = yield* readLimited(request, limit)
     if (raw.length === 0) return yield* new InvalidBody({ message: "request body is empty" })
     const object = yield* parseObject(yield* decodeBody(raw, encoding, limit))
-    const json = kind === "realtime-call" ? yield* checkRealtimeCall(object) : yield* checkModel(object)
+    const json = kind === "realtime-call"
+      ? yield* checkRealtimeCall(object)
+      : kind === "json"
+      ? yield* checkModel(object)
+      : object
     return { raw, json } satisfies RequestBody
   })

@@ -14,6 +14,8 @@ import {
   type NoAccountAvailable,
   type OpenWebSocketsExceeded,
   type PoolExhausted,
+  type RealtimeCallNotFound,
+  type RedemptionConflict,
   type UnsupportedEncoding,
   type UnsupportedEndpoint,
   type UpgradeRequired,
@@ -44,6 +46,8 @@ export type ProxyError =
   | WebSocketNotSupported
   | OpenWebSocketsExceeded
   | WebSocketFrameInvalid
+  | RealtimeCallNotFound
+  | RedemptionConflict
 
 export interface ErrorAnswer {
   readonly status: number
@@ -91,6 +95,8 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
       return body(400, "invalid_request_error", "invalid_json", error.message)
     case "InvalidQuery":
       return body(400, "invalid_request_error", "invalid_query", error.message)
+    case "RedemptionConflict":
+      return body(409, "invalid_request_error", "redemption_conflict", error.message, { "retry-after": "5" })
     case "UpgradeRequired":
       return body(426, "invalid_request_error", "upgrade_required", error.message)
     case "NoAccountAvailable":
@@ -134,6 +140,8 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
       return body(429, "rate_limit_exceeded", "key_open_websockets", error.message, { "retry-after": "5" })
     case "WebSocketFrameInvalid":
       return body(400, "invalid_request_error", "invalid_frame", error.message)
+    case "RealtimeCallNotFound":
+      return body(404, "invalid_request_error", "realtime_call_not_found", error.message)
     case "PoolExhausted": {
       // Codex's usage-limit shape (codex-protocol.md §9): it shows its user the reset time and does not retry.
       const resetsAt = Math.ceil(error.resetsAt.getTime() / 1000)

@@ -105,6 +105,12 @@ export class InternalError extends Schema.TaggedError<InternalError>()("Internal
 
 export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQuery", { message: Schema.String }) {}
 
+// A redemption of a saved reset that cannot start now: another is under way for the account, or the request id
+// belongs to another one.
+export class RedemptionConflict extends Schema.TaggedError<RedemptionConflict>()("RedemptionConflict", {
+  message: Schema.String
+}) {}
+
 // A websocket upgrade the gateway refuses before anything reaches upstream (what ws itself would refuse).
 export class WebSocketHandshakeInvalid
   extends Schema.TaggedError<WebSocketHandshakeInvalid>()("WebSocketHandshakeInvalid", {
@@ -125,7 +131,15 @@ export class WebSocketNotSupported extends Schema.TaggedError<WebSocketNotSuppor
   path: Schema.String
 }) {
   override get message() {
-    return `${this.path} does not accept websocket upgrades; only GET /backend-api/codex/responses does`
+    return `${this.path} does not accept websocket upgrades; only GET /backend-api/codex/responses and ` +
+      "GET /backend-api/codex/realtime do"
+  }
+}
+
+// A realtime join naming no live call of the key's Pool: unknown, expired and another Pool's are the same answer.
+export class RealtimeCallNotFound extends Schema.TaggedError<RealtimeCallNotFound>()("RealtimeCallNotFound", {}) {
+  override get message() {
+    return "no realtime call of this Pool has that call_id; make the call with POST /backend-api/codex/realtime/calls"
   }
 }
 

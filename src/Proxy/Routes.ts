@@ -104,6 +104,13 @@ export const CodexRoutes = HttpLayerRouter.use((router) =>
       exactly(metrics, "/backend-api/wham/usage", { GET: usage.answer }),
       exactly(metrics, "/api/codex/usage", { GET: usage.answer }),
       exactly(metrics, "/backend-api/wham/accounts/check", { GET: usage.accountsCheck }),
+      // Saved resets ("reset credits"), listed and redeemed for the Pool where Codex's backend client asks.
+      ...(["/backend-api/wham", "/api/codex"] as const).flatMap((base) =>
+        [
+          exactly(metrics, `${base}/rate-limit-reset-credits`, { GET: usage.resetCreditList }),
+          exactly(metrics, `${base}/rate-limit-reset-credits/consume`, { POST: usage.consumeResetCredit })
+        ] as const
+      ),
       HttpLayerRouter.route("*", `${prefix}/*`, unsupported(metrics)),
       HttpLayerRouter.route("*", prefix, unsupported(metrics))
     ]

@@ -1,10 +1,13 @@
-import { Clock, Console, Effect, Logger } from "effect"
+import { SqlClient } from "@effect/sql"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Clock, Console, Effect, Layer, Logger } from "effect"
 import { Console as NodeConsole } from "node:console"
 import { Writable } from "node:stream"
 import { runCommandLine } from "../../src/Cli.ts"
 import { failureReport } from "../../src/Cli/Failure.ts"
 import type { LogFormat } from "../../src/Config.ts"
 import * as Logging from "../../src/Logging.ts"
+import { SqlLive } from "../../src/Sql.ts"
 import type { CliResult } from "./Cli.ts"
 import { configFrom } from "./Databases.ts"
 
@@ -72,3 +75,14 @@ export const cliInProcess = (args: ReadonlyArray<string>, env: Record<string, st
       Effect.map((code): CliResult => ({ code, stdout: stdout.join(""), stderr: stderr.join("") }))
     )
   })
+
+// The test reaches the database between CLI runs, never during one: an embedded data dir has one holder at a time.
+export const queryBetweenRuns = <A>(
+  env: Record<string, string>,
+  statement: (sql: SqlClient.SqlClient) => Effect.Effect<A, SqlError>
+) =>
+  Effect.flatMap(SqlClient.SqlClient, statement).pipe(
+    Effect.provide(SqlLive.pipe(Layer.provide(configFrom(env)))),
+    Effect.scoped,
+    Effect.orDie
+  )

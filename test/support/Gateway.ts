@@ -36,6 +36,7 @@ export const gatewayLayer = (backend: Backend, env: Record<string, string> = {})
       ...(yield* backendEnv(backend)),
       CODEX_POOLER_UPSTREAM_URL: fake.url,
       CODEX_POOLER_AUTH_URL: fake.authUrl,
+      CODEX_POOLER_REALTIME_URL: fake.realtimeUrl,
       PORT: "0",
       LOG_LEVEL: "warn",
       // The usage poll's requests would land among the ones a test counts; its own tests turn it on.
@@ -47,6 +48,21 @@ export const gatewayLayer = (backend: Backend, env: Record<string, string> = {})
       Layer.provide(configFrom(config))
     )
   })).pipe(Layer.provideMerge(FakeLive))
+
+// A fake backend for the scope, and the environment that points a gateway or the CLI on `backend` at it.
+export const fakeBackendEnv = (backend: Backend) =>
+  Effect.gen(function*() {
+    const fake = yield* Effect.acquireRelease(
+      Effect.promise(() => startFakeUpstream()),
+      (fake) => Effect.promise(() => fake.close())
+    )
+    const env: Record<string, string> = {
+      ...(yield* backendEnv(backend)),
+      CODEX_POOLER_UPSTREAM_URL: fake.url,
+      CODEX_POOLER_AUTH_URL: fake.authUrl
+    }
+    return { fake, env } as const
+  })
 
 // Another gateway instance in this process, on its own memo map (its own caches, pools and selection state), as a
 // separate process would be; stopped with the scope. Answers its origin.
@@ -91,6 +107,7 @@ export const sharedPostgres = (env: Record<string, string>, options: { readonly 
       DATABASE_URL: url.toString(),
       CODEX_POOLER_UPSTREAM_URL: fake.url,
       CODEX_POOLER_AUTH_URL: fake.authUrl,
+      CODEX_POOLER_REALTIME_URL: fake.realtimeUrl,
       CODEX_POOLER_USAGE_POLL_SECONDS: "0",
       LOG_LEVEL: "warn",
       PORT: "0",

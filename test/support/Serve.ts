@@ -89,6 +89,7 @@ export const servedGateway = (backend: Backend, env: Record<string, string> = {}
         ...database,
         CODEX_POOLER_UPSTREAM_URL: fake.url,
         CODEX_POOLER_AUTH_URL: fake.authUrl,
+        CODEX_POOLER_REALTIME_URL: fake.realtimeUrl,
         ...env
       }
       return { gateway: yield* startGateway(config), fake, env: config }
