@@ -2,11 +2,13 @@ import { SqlClient } from "@effect/sql"
 import { Effect, Option } from "effect"
 import { AccountHealth } from "./AccountHealth.ts"
 import { AccountsRepo } from "./Accounts/AccountsRepo.ts"
-import { parseAuthJson } from "./Accounts/AuthJson.ts"
+import { parseAuthJson, type UpstreamCredentials } from "./Accounts/AuthJson.ts"
 import { tokenAad } from "./Accounts/Sealing.ts"
 import { AuditLog } from "./AuditLog.ts"
+import { WrongSeat } from "./Domain/Errors.ts"
 import { orNotFound as found } from "./Domain/Found.ts"
 import { newId } from "./Domain/Ids.ts"
+import { maskEmail } from "./Mcp/Tool.ts"
 import { Pools } from "./Pools.ts"
 import { RoutingChanges } from "./RoutingView/Changes.ts"
 import { Vault } from "./Vault.ts"
@@ -24,13 +26,25 @@ export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
 
     const orNotFound = (id: string) => found("account", id)
 
-    // Re-importing the same ChatGPT user of the same workspace refreshes its credentials instead of adding a twin.
-    const importAuthJson = Effect.fn("Accounts.importAuthJson")(function*(poolSlug: string, text: string) {
-      const credentials = yield* parseAuthJson(text)
-      const pool = yield* pools.findBySlug(poolSlug)
+    // The same ChatGPT user of the same workspace (a Team workspace's seats share its account id) is one account:
+    // credentials for it again (imported, or signed in again) replace its own instead of adding a twin, and end a
+    // reauth_required. Into a Pool, a new one is added; for `relogin`, only that account's own seat is taken, and any
+    // other writes nothing.
+    const saveCredentials = Effect.fn("Accounts.saveCredentials")(function*(
+      credentials: UpstreamCredentials,
+      into: { readonly poolSlug: string } | { readonly relogin: string },
+      source: "import" | "sign_in"
+    ) {
+      const pool = "poolSlug" in into ? yield* pools.findBySlug(into.poolSlug) : null
       return yield* sql.withTransaction(
         Effect.gen(function*() {
           const existing = yield* repo.findIdByIdentity(credentials)
+          if ("relogin" in into) {
+            yield* repo.findById(into.relogin).pipe(orNotFound(into.relogin))
+            if (Option.isNone(existing) || existing.value.id !== into.relogin) {
+              return yield* new WrongSeat({ accountId: into.relogin, email: maskEmail(credentials.email) })
+            }
+          }
           const id = Option.match(existing, { onNone: () => newId("acct"), onSome: (row) => row.id })
           yield* repo.upsert({
             id,
@@ -45,18 +59,22 @@ export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
             accessExpiresAt: credentials.accessExpiresAt,
             lastRefreshAt: credentials.lastRefreshAt
           })
-          yield* repo.addToPool(pool.id, id)
+          if (pool !== null) yield* repo.addToPool(pool.id, id)
           const created = Option.isNone(existing)
           yield* audit.record({
-            action: created ? "account.import" : "account.reimport",
+            action: source === "import" ? (created ? "account.import" : "account.reimport") : "account.sign_in",
             targetKind: "account",
             targetId: id,
-            details: { pool: pool.slug }
+            details: { ...(pool === null ? {} : { pool: pool.slug }), created }
           })
           const account = yield* repo.findById(id).pipe(orNotFound(id))
           return { account, created } as const
-        }).pipe(Effect.orDie)
-      ).pipe(after)
+        })
+      ).pipe(Effect.catchTag("SqlError", Effect.die), after)
+    })
+
+    const importAuthJson = Effect.fn("Accounts.importAuthJson")(function*(poolSlug: string, text: string) {
+      return yield* saveCredentials(yield* parseAuthJson(text), { poolSlug }, "import")
     })
 
     const setStatus = (action: "pause" | "resume") =>
@@ -91,6 +109,7 @@ export class Accounts extends Effect.Service<Accounts>()("Gateway/Accounts", {
 
     return {
       importAuthJson,
+      saveCredentials,
       list: repo.list,
       get: (id: string) => repo.findById(id).pipe(orNotFound(id)),
       pause: setStatus("pause"),

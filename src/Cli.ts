@@ -17,6 +17,7 @@ import { PoolKeys } from "./PoolKeys.ts"
 import { Pools } from "./Pools.ts"
 import { Quota } from "./Quota.ts"
 import { ResetCredits } from "./ResetCredits.ts"
+import { SignIns } from "./SignIns.ts"
 import { MigratedSqlLive } from "./Sql.ts"
 import * as UpstreamClient from "./UpstreamClient.ts"
 
@@ -30,7 +31,8 @@ const ManagementLive = Layer.mergeAll(
   Activity.Default,
   FleetRepo.Default,
   Quota.Default,
-  ResetCredits.Default.pipe(Layer.provide(UpstreamClient.layer))
+  ResetCredits.Default.pipe(Layer.provide(UpstreamClient.layer)),
+  SignIns.Default
 ).pipe(
   Layer.provideMerge(Layer.succeed(Actor, Actor.Cli)),
   Layer.provide(MigratedSqlLive)

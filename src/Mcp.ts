@@ -16,6 +16,7 @@ import { PoolKeys } from "./PoolKeys.ts"
 import { Pools } from "./Pools.ts"
 import { Quota } from "./Quota.ts"
 import { ResetCredits } from "./ResetCredits.ts"
+import { SignIns } from "./SignIns.ts"
 
 // Sessions a client never ended (no DELETE) are closed after this long without a request.
 const idleLimit = Duration.hours(1)
@@ -111,6 +112,7 @@ export class Mcp extends Effect.Service<Mcp>()("Gateway/Mcp", {
     Quota.Default,
     FleetRepo.Default,
     Activity.Default,
-    ResetCredits.Default
+    ResetCredits.Default,
+    SignIns.Default
   ]
 }) {}

@@ -31,15 +31,17 @@ describe.each(backends)("operator MCP write tools on %s", (backend) => {
           .toEqual([
             "clear_account_cooldown",
             "create_key",
+            "finish_account_login",
             "pause_account",
             "redeem_reset_credit",
             "resume_account",
             "revoke_key",
             "set_key_limits",
             "set_pool_auto_redeem",
-            "set_pool_strategy"
+            "set_pool_strategy",
+            "start_account_login"
           ])
-        expect(listed.tools).toHaveLength(19)
+        expect(listed.tools).toHaveLength(21)
         const pool = yield* setupPool(1)
         const accountId = pool.accounts[0]?.id ?? ""
         yield* sql`INSERT INTO account_health (account_id, cooldown_until, cooldown_reason, circuit_state, consecutive_failures)

@@ -18,7 +18,8 @@ const tables = [
   "request_attempts",
   "reset_redemptions",
   "requests",
-  "sessions"
+  "sessions",
+  "sign_ins"
 ]
 
 const listTables = Effect.flatMap(
@@ -46,7 +47,8 @@ describe.each(backends)("migrations on %s", (backend) => {
           [5, "routing_notices"],
           [6, "reset_credits"],
           [7, "reset_redemptions"],
-          [8, "realtime_calls"]
+          [8, "realtime_calls"],
+          [9, "sign_ins"]
         ])
         expect(yield* session(listTables)).toEqual(expect.arrayContaining(tables))
 
@@ -58,7 +60,7 @@ describe.each(backends)("migrations on %s", (backend) => {
             (sql) => sql`SELECT migration_id FROM codex_pooler_migrations ORDER BY migration_id`
           )
         )
-        expect(applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((migrationId) => ({ migrationId })))
+        expect(applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map((migrationId) => ({ migrationId })))
       }).pipe(Effect.scoped),
     { timeout: 60_000 }
   )

@@ -75,28 +75,43 @@ export const parseAuthJson = (text: string): Effect.Effect<UpstreamCredentials, 
         )
       )
     )
-    const claims = yield* Option.match(decodeJwtClaims(file.tokens.id_token), {
+    return yield* credentialsFromTokens(file.tokens, dateOrNull(file.last_refresh))
+  })
+
+// What a token set (an auth.json's `tokens`, or what a sign-in's code exchange answered) says of its account: the
+// id_token's claims name the ChatGPT user and workspace; the access token's `exp` its expiry.
+export const credentialsFromTokens = (
+  tokens: {
+    readonly id_token: string
+    readonly access_token: string
+    readonly refresh_token: string
+    readonly account_id?: string | null | undefined
+  },
+  lastRefreshAt: Date | null
+): Either.Either<UpstreamCredentials, AuthJsonInvalid> =>
+  Either.gen(function*() {
+    const claims = yield* Option.match(decodeJwtClaims(tokens.id_token), {
       onNone: () => Either.left(invalid("tokens.id_token is not a readable JWT")),
       onSome: Either.right
     })
     const auth = claims["https://api.openai.com/auth"]
-    const chatgptAccountId = file.tokens.account_id || auth?.chatgpt_account_id
+    const chatgptAccountId = tokens.account_id || auth?.chatgpt_account_id
     if (!chatgptAccountId) {
-      return yield* invalid(
+      return yield* Either.left(invalid(
         "no ChatGPT account id: tokens.account_id and the id_token's chatgpt_account_id are both missing"
-      )
+      ))
     }
-    const exp = decodeJwtClaims(file.tokens.access_token).pipe(Option.flatMapNullable((access) => access.exp))
+    const exp = decodeJwtClaims(tokens.access_token).pipe(Option.flatMapNullable((access) => access.exp))
     return {
       chatgptAccountId,
       chatgptUserId: auth?.chatgpt_user_id ?? auth?.user_id ?? "",
       email: claims.email ?? claims["https://api.openai.com/profile"]?.email ?? null,
       plan: auth?.chatgpt_plan_type ?? null,
       fedramp: auth?.chatgpt_account_is_fedramp ?? false,
-      idToken: file.tokens.id_token,
-      accessToken: file.tokens.access_token,
-      refreshToken: file.tokens.refresh_token,
+      idToken: tokens.id_token,
+      accessToken: tokens.access_token,
+      refreshToken: tokens.refresh_token,
       accessExpiresAt: Option.match(exp, { onNone: () => null, onSome: (seconds) => new Date(seconds * 1000) }),
-      lastRefreshAt: dateOrNull(file.last_refresh)
+      lastRefreshAt
     }
   })

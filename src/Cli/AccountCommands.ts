@@ -7,6 +7,7 @@ import { newId } from "../Domain/Ids.ts"
 import type { Account } from "../Domain/Models.ts"
 import { makeAccountViews } from "../Mcp/AccountView.ts"
 import { ResetCredits } from "../ResetCredits.ts"
+import { loginCommand, reloginCommand } from "./LoginCommands.ts"
 import { emit, emitList, json } from "./Output.ts"
 
 const describe = (account: Account) =>
@@ -95,6 +96,8 @@ const remove = Command.make("remove", { id, json }, (input) =>
 export const accountCommand = Command.make("account").pipe(
   Command.withDescription("manage upstream ChatGPT accounts"),
   Command.withSubcommands([
+    loginCommand,
+    reloginCommand,
     importCommand,
     list,
     statusCommand("pause", "stop routing requests to an account"),

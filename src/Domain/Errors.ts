@@ -82,3 +82,30 @@ export class RedemptionFailed extends Schema.TaggedError<RedemptionFailed>()("Re
       "retrying with the same request id is safe"
   }
 }
+
+// A sign-in again for one account by another ChatGPT user or workspace: nothing is written.
+export class WrongSeat extends Schema.TaggedError<WrongSeat>()("WrongSeat", {
+  accountId: Schema.String,
+  email: Schema.NullOr(Schema.String)
+}) {
+  override get message() {
+    return `the ChatGPT user who signed in (${this.email ?? "no e-mail"}) is not account ${this.accountId}'s: ` +
+      "nothing was changed; sign in as that account's user and workspace"
+  }
+}
+
+// A sign-in through the gateway that did not end with an account. `message` is the one line an operator reads.
+export class SignInFailed extends Schema.TaggedError<SignInFailed>()("SignInFailed", {
+  reason: Schema.Literal(
+    "device_off",
+    "denied",
+    "expired",
+    "cancelled",
+    "no_codex",
+    "exchange_failed",
+    "auth_server",
+    "unknown_sign_in",
+    "bad_callback"
+  ),
+  message: Schema.String
+}) {}

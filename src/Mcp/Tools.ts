@@ -5,9 +5,19 @@ import { keyAdminTools } from "./KeyAdminTools.ts"
 import { keyTools } from "./KeyTools.ts"
 import { poolTools } from "./PoolTools.ts"
 import { requestTools } from "./RequestTools.ts"
+import { signInTools } from "./SignInTools.ts"
 import { statusTools } from "./StatusTools.ts"
 
 export const allTools = Effect.map(
-  Effect.all([statusTools, poolTools, accountTools, accountAdminTools, keyTools, keyAdminTools, requestTools]),
+  Effect.all([
+    statusTools,
+    poolTools,
+    accountTools,
+    accountAdminTools,
+    signInTools,
+    keyTools,
+    keyAdminTools,
+    requestTools
+  ]),
   (groups) => groups.flat()
 )

@@ -24,7 +24,8 @@ export class PoolsRepo extends Effect.Service<PoolsRepo>()("Gateway/PoolsRepo", 
     const findBySlug = SqlSchema.findOne({
       Request: Schema.String,
       Result: Pool,
-      execute: (slug) => sql`SELECT * FROM pools WHERE slug = ${slug}`
+      // a slug, or an id (`pool_…`, which no slug can be)
+      execute: (ref) => sql`SELECT * FROM pools WHERE slug = ${ref} OR id = ${ref}`
     })
 
     // One statement reads the strategy it replaces (for the audit) and writes the new one; a Pool by slug or id.

@@ -1,15 +1,25 @@
 import { issueTokens, type TokenSubject } from "./Tokens.ts"
 import type { FakeAccount, FakeAccountInit, RateLimits, Usage } from "./Types.ts"
 
-export interface AccountState extends TokenSubject {
+// One sign-in's tokens: a refresh rotates them within the lineage, and an older refresh token of it is a reuse.
+export interface Lineage {
+  readonly accountId: string
   accessToken: string
   idToken: string
   refreshToken: string
   accessExp: number
   lastRefresh: Date
+  revoked: boolean
+}
+
+// The account itself is its original lineage (what authJson shows); each later sign-in adds one beside it.
+export interface AccountState extends TokenSubject, Lineage {
+  readonly signIns: Array<Lineage>
   answer: string | undefined
   usage: Partial<Usage>
   rateLimits: RateLimits
+  // redeem_request_id → windows it reset: asked again, the same id answers already_redeemed
+  readonly redemptions: Map<string, number>
 }
 
 export type AuthResult =
@@ -17,6 +27,10 @@ export type AuthResult =
   | { readonly ok: false; readonly message: string }
 
 export type RefreshOutcome = "ok" | "refresh_token_reused" | "refresh_token_invalidated"
+
+export type RefreshResult =
+  | { readonly outcome: "ok"; readonly account: AccountState; readonly lineage: Lineage }
+  | { readonly outcome: Exclude<RefreshOutcome, "ok">; readonly account?: AccountState }
 
 export const defaultRateLimits: RateLimits = {
   primaryUsedPercent: 12.5,
@@ -32,10 +46,19 @@ export const defaultRateLimits: RateLimits = {
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000)
 
+const newLineage = (subject: TokenSubject): Lineage => ({
+  accountId: subject.accountId,
+  ...issueTokens(subject, nowSeconds()),
+  lastRefresh: new Date(),
+  revoked: false
+})
+
+export const lineagesOf = (account: AccountState): ReadonlyArray<Lineage> => [account, ...account.signIns]
+
 export class Accounts {
   readonly #byId = new Map<string, AccountState>()
-  // every refresh token ever issued → account; only the account's current one is redeemable
-  readonly #refreshOwners = new Map<string, string>()
+  // every refresh token ever issued → its lineage; only the lineage's current one is redeemable
+  readonly #refreshOwners = new Map<string, Lineage>()
   #counter = 0
 
   add(init: FakeAccountInit = {}): AccountState {
@@ -49,17 +72,17 @@ export class Accounts {
       plan: init.plan ?? "pro",
       accessTokenTtlSeconds: init.accessTokenTtlSeconds ?? 3600
     }
-    const tokens = issueTokens(subject, nowSeconds())
     const state: AccountState = {
       ...subject,
-      ...tokens,
-      lastRefresh: new Date(),
+      ...newLineage(subject),
+      signIns: [],
       answer: init.answer,
       usage: {},
-      rateLimits: defaultRateLimits
+      rateLimits: defaultRateLimits,
+      redemptions: new Map()
     }
     this.#byId.set(accountId, state)
-    this.#refreshOwners.set(tokens.refreshToken, accountId)
+    this.#refreshOwners.set(state.refreshToken, state)
     return state
   }
 
@@ -82,36 +105,46 @@ export class Accounts {
     if (bearer === undefined) return { ok: false, message: "Missing bearer authentication in header" }
     if (accountId === undefined) return { ok: false, message: "Missing ChatGPT-Account-ID header" }
     const account = this.#byId.get(accountId)
-    if (account === undefined || account.accessToken !== bearer) {
-      return { ok: false, message: "Provided authentication token is expired. Please try signing in again." }
-    }
-    if (account.accessExp <= nowSeconds()) {
+    const lineage = account && lineagesOf(account).find((one) => !one.revoked && one.accessToken === bearer)
+    if (account === undefined || lineage === undefined || lineage.accessExp <= nowSeconds()) {
       return { ok: false, message: "Provided authentication token is expired. Please try signing in again." }
     }
     return { ok: true, account }
   }
 
-  ownerOfRefreshToken(refreshToken: string): AccountState | undefined {
-    const owner = this.#refreshOwners.get(refreshToken)
-    return owner === undefined ? undefined : this.#byId.get(owner)
+  lineageOfRefreshToken(refreshToken: string): Lineage | undefined {
+    return this.#refreshOwners.get(refreshToken)
   }
 
-  refresh(refreshToken: string): { readonly outcome: RefreshOutcome; readonly account?: AccountState } {
-    const account = this.ownerOfRefreshToken(refreshToken)
-    if (account === undefined) return { outcome: "refresh_token_invalidated" }
-    if (account.refreshToken !== refreshToken) return { outcome: "refresh_token_reused", account }
-    this.rotate(account)
-    return { outcome: "ok", account }
+  refresh(refreshToken: string): RefreshResult {
+    const lineage = this.#refreshOwners.get(refreshToken)
+    const account = lineage && this.#byId.get(lineage.accountId)
+    if (lineage === undefined || account === undefined) return { outcome: "refresh_token_invalidated" }
+    if (lineage.revoked) return { outcome: "refresh_token_invalidated", account }
+    if (lineage.refreshToken !== refreshToken) return { outcome: "refresh_token_reused", account }
+    Object.assign(lineage, newLineage(account))
+    this.#refreshOwners.set(lineage.refreshToken, lineage)
+    return { outcome: "ok", account, lineage }
   }
 
-  rotate(account: AccountState): void {
-    const tokens = issueTokens(account, nowSeconds())
-    Object.assign(account, tokens, { lastRefresh: new Date() })
-    this.#refreshOwners.set(tokens.refreshToken, account.accountId)
+  // A new lineage for the account, leaving its others (an auth.json elsewhere) untouched.
+  signIn(accountId: string): Lineage {
+    const account = this.require(accountId)
+    const lineage = newLineage(account)
+    account.signIns.push(lineage)
+    this.#refreshOwners.set(lineage.refreshToken, lineage)
+    return lineage
+  }
+
+  // Any refresh token of a lineage, or its current access token, ends the whole lineage; unknown tokens are ignored.
+  revoke(token: string): void {
+    const lineage = this.#refreshOwners.get(token) ??
+      this.all().flatMap(lineagesOf).find((one) => one.accessToken === token)
+    if (lineage !== undefined) lineage.revoked = true
   }
 
   expireAccessToken(accountId: string): void {
-    this.require(accountId).accessExp = 0
+    for (const lineage of lineagesOf(this.require(accountId))) lineage.accessExp = 0
   }
 }
 

@@ -4,6 +4,7 @@ import type { Ctx } from "./Context.ts"
 import { parseFault } from "./FaultParse.ts"
 import { sendJson } from "./HttpUtil.ts"
 import { isRecord, numberField, stringField } from "./Json.ts"
+import { handleSignInAdmin } from "./SignInAdmin.ts"
 import type { FakeAccountInit, RateLimits, Usage } from "./Types.ts"
 
 const accountInit = (body: unknown): FakeAccountInit => {
@@ -61,6 +62,8 @@ const state = (ctx: Ctx) => ({
   })),
   requests: ctx.recorder.requests.length,
   refreshCalls: ctx.recorder.refreshCalls.length,
+  codeExchanges: ctx.recorder.codeExchanges.length,
+  devices: ctx.devices.list(),
   aborts: ctx.recorder.aborts,
   openSockets: ctx.sockets.size
 })
@@ -82,7 +85,11 @@ export const handleAdmin = (
     case "GET /state":
       return sendJson(res, 200, state(ctx))
     case "GET /requests":
-      return sendJson(res, 200, { requests: ctx.recorder.requests, refreshCalls: ctx.recorder.refreshCalls })
+      return sendJson(res, 200, {
+        requests: ctx.recorder.requests,
+        refreshCalls: ctx.recorder.refreshCalls,
+        codeExchanges: ctx.recorder.codeExchanges
+      })
     case "POST /faults": {
       const fault = parseFault(isRecord(body) ? body["fault"] : undefined)
       if (accountId === undefined || fault === undefined) {
@@ -125,6 +132,7 @@ export const handleAdmin = (
       ctx.recorder.reset()
       return sendJson(res, 200, { ok: true })
     default:
+      if (handleSignInAdmin(ctx, res, route, accountId, body)) return
       return sendJson(res, 404, { error: { message: `no admin route ${route}` } })
   }
 }

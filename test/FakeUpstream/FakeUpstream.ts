@@ -2,12 +2,15 @@ import { createServer } from "node:http"
 import type { Socket } from "node:net"
 import type { WebSocket } from "ws"
 import { Accounts, authJson, publicAccount } from "./Accounts.ts"
+import { AuthCodes } from "./AuthCodes.ts"
 import { type Ctx, initialSettings } from "./Context.ts"
+import { DeviceCodes } from "./DeviceCodes.ts"
 import { parseFault } from "./FaultParse.ts"
 import { Faults } from "./Faults.ts"
 import { sendJson } from "./HttpUtil.ts"
 import { Recorder } from "./Recorder.ts"
 import { handleRequest } from "./Router.ts"
+import { type FakeSignIn, signInApi } from "./SignInApi.ts"
 import type {
   FakeAccount,
   FakeAccountInit,
@@ -20,8 +23,11 @@ import type {
 } from "./Types.ts"
 import { makeUpgradeHandler } from "./WebSocket.ts"
 
+export type { DeviceAuthSettings, DeviceCodeView, DeviceStatus } from "./DeviceCodes.ts"
 export { TOOL_ARGUMENTS, TOOL_TRIGGER } from "./Items.ts"
+export type { DeviceAutoOptions, FakeSignIn } from "./SignInApi.ts"
 export type {
+  CodeExchange,
   FakeAccount,
   FakeAccountInit,
   Fault,
@@ -29,6 +35,7 @@ export type {
   RateLimits,
   RecordedRequest,
   RefreshCall,
+  SignInChoice,
   StatusFault,
   StreamFault,
   Usage
@@ -41,11 +48,13 @@ export interface FakeUpstreamOptions {
   readonly eventDelayMs?: number
 }
 
-export interface FakeUpstream {
+export interface FakeUpstream extends FakeSignIn {
   readonly port: number
   readonly origin: string
   readonly url: string
   readonly authUrl: string
+  // the realtime websocket, where a voice call's sideband is joined
+  readonly realtimeUrl: string
   addAccount(init?: FakeAccountInit): FakeAccount
   account(accountId: string): FakeAccount
   accounts(): ReadonlyArray<FakeAccount>
@@ -84,6 +93,11 @@ export const startFakeUpstream = async (options: FakeUpstreamOptions = {}): Prom
     settings: initialSettings(options.answer, options.eventDelayMs),
     nextId: () => ++counter,
     sockets: new Set<WebSocket>(),
+    calls: new Map(),
+    codes: new AuthCodes(),
+    signIns: [],
+    devices: new DeviceCodes(),
+    issuer: "",
     closing: false
   }
   for (const init of options.accounts ?? []) ctx.accounts.add(init)
@@ -108,13 +122,16 @@ export const startFakeUpstream = async (options: FakeUpstreamOptions = {}): Prom
   if (address === null || typeof address === "string") throw new Error("fake upstream has no TCP address")
   const port = address.port
   const origin = `http://127.0.0.1:${port}`
+  ctx.issuer = origin
   let etagCounter = 1
 
   return {
+    ...signInApi(ctx),
     port,
     origin,
     url: `${origin}/backend-api/codex`,
     authUrl: origin,
+    realtimeUrl: `ws://127.0.0.1:${port}/v1/realtime`,
     addAccount: (init) => publicAccount(ctx.accounts.add(init)),
     account: (accountId) => publicAccount(ctx.accounts.require(accountId)),
     accounts: () => ctx.accounts.all().map(publicAccount),

@@ -1,7 +1,8 @@
 import type { Fault, FaultKind, StatusFault, StreamFault } from "./Types.ts"
 
-// "tool": the image and search routes (images/generations, images/edits, alpha/search)
-export type Stage = "responses" | "compact" | "ws-upgrade" | "ws-frame" | "refresh" | "usage" | "tool"
+// "tool": the image and search routes (images/generations, images/edits, alpha/search); "reset-credits": the list
+// and consume of saved resets
+export type Stage = "responses" | "compact" | "ws-upgrade" | "ws-frame" | "refresh" | "usage" | "tool" | "reset-credits"
 
 const statusKinds: ReadonlySet<FaultKind> = new Set<FaultKind>([
   "usage_limit",
@@ -21,12 +22,16 @@ export const isStreamFault = (fault: Fault): fault is StreamFault =>
 
 export const appliesTo = (fault: Fault, stage: Stage): boolean => {
   if (isStatusFault(fault)) {
+    if (fault.onResetCredits === true) return stage === "reset-credits"
     return fault.onUpgrade === true
       ? stage === "ws-upgrade"
       : stage === "responses" || stage === "compact" || stage === "ws-frame" || stage === "tool" ||
         (stage === "usage" && fault.onUsage === true)
   }
-  if (isStreamFault(fault)) return stage === "responses" || stage === "ws-frame"
+  // a stall on the reset-credit routes holds the answer back (`ms`, or until `until` settles)
+  if (isStreamFault(fault)) {
+    return stage === "responses" || stage === "ws-frame" || (fault.kind === "stall" && stage === "reset-credits")
+  }
   switch (fault.kind) {
     case "ws_426":
     case "ws_404":

@@ -1,4 +1,4 @@
-import type { FaultKind, RecordedKind, RecordedRequest, RefreshCall } from "./Types.ts"
+import type { CodeExchange, FaultKind, RecordedKind, RecordedRequest, RefreshCall } from "./Types.ts"
 
 export interface MutableRecord {
   seq: number
@@ -24,6 +24,7 @@ export type RecordInit = Omit<MutableRecord, "seq" | "at">
 export class Recorder {
   readonly requests: Array<RecordedRequest> = []
   readonly refreshCalls: Array<RefreshCall> = []
+  readonly codeExchanges: Array<CodeExchange> = []
   aborts = 0
   #seq = 0
 
@@ -37,6 +38,10 @@ export class Recorder {
     this.refreshCalls.push(call)
   }
 
+  exchange(call: CodeExchange): void {
+    this.codeExchanges.push(call)
+  }
+
   abort(): void {
     this.aborts += 1
   }
@@ -44,6 +49,7 @@ export class Recorder {
   reset(): void {
     this.requests.length = 0
     this.refreshCalls.length = 0
+    this.codeExchanges.length = 0
     this.aborts = 0
   }
 }

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { handleAdmin } from "./Admin.ts"
-import { handleRefresh } from "./Auth.ts"
+import { handleRevoke, handleToken } from "./Auth.ts"
+import { handleAuthorize } from "./Authorize.ts"
 import type { Ctx } from "./Context.ts"
+import { handleDeviceToken, handleUserCode } from "./DeviceAuth.ts"
 import { invalidRequest, unauthorizedBody } from "./ErrorBodies.ts"
 import { decodeBody, flatHeaders, parseUrl, readBody, sendJson, UnsupportedEncoding } from "./HttpUtil.ts"
 import { parseJson } from "./Json.ts"
@@ -12,6 +14,8 @@ import {
   handleImages,
   handleModels,
   handleRealtimeCall,
+  handleResetCreditConsume,
+  handleResetCreditList,
   handleSearch,
   handleUsage
 } from "./Routes.ts"
@@ -28,14 +32,32 @@ const backendRoutes = new Set([
   `POST ${CODEX}/images/edits`,
   `POST ${CODEX}/alpha/search`,
   "GET /backend-api/wham/accounts/check",
-  "GET /backend-api/wham/usage"
+  "GET /backend-api/wham/usage",
+  "GET /backend-api/wham/rate-limit-reset-credits",
+  "POST /backend-api/wham/rate-limit-reset-credits/consume"
 ])
+
+// the auth server's routes, none of which takes a bearer
+const authRoutes = new Map<string, (ctx: Ctx, res: ServerResponse, body: unknown, rec: MutableRecord) => void>([
+  ["GET /oauth/authorize", (ctx, res, _body, rec) => handleAuthorize(ctx, res, rec.query)],
+  ["POST /oauth/token", handleToken],
+  ["POST /oauth/revoke", handleRevoke],
+  ["POST /api/accounts/deviceauth/usercode", handleUserCode],
+  ["POST /api/accounts/deviceauth/token", handleDeviceToken]
+])
+
+// Codex's sign-in code exchange posts a form (recorded as the rawBody it is)
+const formBody = (rec: MutableRecord) =>
+  rec.rawBody !== undefined && (rec.headers["content-type"] ?? "").includes("application/x-www-form-urlencoded")
+    ? Object.fromEntries(new URLSearchParams(rec.rawBody))
+    : undefined
 
 const notFound = (res: ServerResponse) => sendJson(res, 404, { error: { message: "Not Found", code: "not_found" } })
 
 const route = async (ctx: Ctx, req: IncomingMessage, res: ServerResponse, rec: MutableRecord, body: unknown) => {
   const key = `${rec.method} ${rec.path}`
-  if (key === "POST /oauth/token") return handleRefresh(ctx, res, body)
+  const authRoute = authRoutes.get(key)
+  if (authRoute !== undefined) return authRoute(ctx, res, formBody(rec) ?? body, rec)
   if (!backendRoutes.has(key)) return notFound(res)
   const auth = ctx.accounts.authenticate(rec.headers["authorization"], rec.headers["chatgpt-account-id"])
   if (!auth.ok) return sendJson(res, 401, unauthorizedBody(auth.message))
@@ -48,7 +70,7 @@ const route = async (ctx: Ctx, req: IncomingMessage, res: ServerResponse, rec: M
     case `GET ${CODEX}/models`:
       return handleModels(ctx, req, res)
     case `POST ${CODEX}/realtime/calls`:
-      return handleRealtimeCall(ctx, res)
+      return handleRealtimeCall(ctx, res, auth.account)
     case `POST ${CODEX}/images/generations`:
       return handleImages(ctx, res, rec, body, auth.account, false)
     case `POST ${CODEX}/images/edits`:
@@ -57,6 +79,10 @@ const route = async (ctx: Ctx, req: IncomingMessage, res: ServerResponse, rec: M
       return handleSearch(ctx, res, rec, body, auth.account)
     case "GET /backend-api/wham/usage":
       return handleUsage(ctx, res, rec, auth.account)
+    case "GET /backend-api/wham/rate-limit-reset-credits":
+      return handleResetCreditList(ctx, res, rec, auth.account)
+    case "POST /backend-api/wham/rate-limit-reset-credits/consume":
+      return handleResetCreditConsume(ctx, res, rec, body, auth.account)
     default:
       return handleAccountsCheck(res, auth.account)
   }

@@ -61,8 +61,10 @@ const sdpAnswer = [
   ""
 ].join("\r\n")
 
-export const handleRealtimeCall = (ctx: Ctx, res: ServerResponse): void => {
+// A call belongs to the account that made it: only that account can join its sideband (Realtime.ts).
+export const handleRealtimeCall = (ctx: Ctx, res: ServerResponse, account: AccountState): void => {
   const callId = `rtc_fake_${ctx.nextId()}`
+  ctx.calls.set(callId, account.accountId)
   res.writeHead(201, {
     "content-type": "application/sdp",
     location: `/v1/realtime/calls/${callId}`,
@@ -156,4 +158,64 @@ export const handleSearch: BodyHandler = (ctx, res, rec, body, account) => {
       "【0†Codex Pooler†127.0.0.1】 a fake result.",
     results: []
   }, { "x-request-id": `req_fake_${ctx.nextId()}` })
+}
+
+const isoSeconds = (seconds: number) => new Date(seconds * 1000).toISOString()
+
+// GET /backend-api/wham/rate-limit-reset-credits (backend-client's RateLimitResetCreditsDetails): the account's saved
+// resets, each one an available credit.
+export const handleResetCreditList = (ctx: Ctx, res: ServerResponse, rec: MutableRecord, account: AccountState) => {
+  if (answeredByFault(ctx, res, rec, account, "reset-credits")) return
+  const count = account.rateLimits.resetCredits ?? 0
+  const now = Math.floor(Date.now() / 1000)
+  sendJson(res, 200, {
+    available_count: count,
+    credits: Array.from({ length: count }, (_, i) => ({
+      id: `RateLimitResetCredit_${account.accountId}_${i + 1}`,
+      reset_type: "codex_rate_limits",
+      status: "available",
+      granted_at: isoSeconds(now - 86_400),
+      expires_at: isoSeconds(now + 30 * 86_400),
+      title: "Full reset (Weekly + 5 hr)"
+    }))
+  })
+}
+
+// POST /backend-api/wham/rate-limit-reset-credits/consume {redeem_request_id, credit_id?} → {code, windows_reset}:
+// a saved reset empties the account's full windows; the same redeem_request_id again answers already_redeemed.
+export const handleResetCreditConsume = async (
+  ctx: Ctx,
+  res: ServerResponse,
+  rec: MutableRecord,
+  body: unknown,
+  account: AccountState
+) => {
+  const requestId = stringField(body, "redeem_request_id")
+  if (requestId === undefined || requestId === "") {
+    return sendJson(res, 400, invalidRequest("a redemption needs a redeem_request_id"))
+  }
+  const fault = ctx.faults.take(account.accountId, "reset-credits")
+  if (fault !== undefined) {
+    rec.fault = fault.kind
+    if (isStatusFault(fault)) {
+      const answer = statusFaultAnswer(fault, account)
+      return sendJson(res, answer.status, answer.body, answer.headers)
+    }
+    if (fault.kind === "stall") await (fault.until ?? new Promise((resolve) => setTimeout(resolve, fault.ms ?? 0)))
+  }
+  const earlier = account.redemptions.get(requestId)
+  if (earlier !== undefined) return sendJson(res, 200, { code: "already_redeemed", windows_reset: earlier })
+  const limits = account.rateLimits
+  if ((limits.resetCredits ?? 0) === 0) return sendJson(res, 200, { code: "no_credit", windows_reset: 0 })
+  const full = [limits.primaryUsedPercent >= 100, limits.secondaryUsedPercent >= 100]
+  const windowsReset = full.filter(Boolean).length
+  if (windowsReset === 0) return sendJson(res, 200, { code: "nothing_to_reset", windows_reset: 0 })
+  account.rateLimits = {
+    ...limits,
+    primaryUsedPercent: full[0] ? 0 : limits.primaryUsedPercent,
+    secondaryUsedPercent: full[1] ? 0 : limits.secondaryUsedPercent,
+    resetCredits: (limits.resetCredits ?? 0) - 1
+  }
+  account.redemptions.set(requestId, windowsReset)
+  sendJson(res, 200, { code: "reset", windows_reset: windowsReset })
 }

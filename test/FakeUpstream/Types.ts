@@ -16,8 +16,12 @@ export interface FakeAccount {
 }
 
 // A status fault hits POST /responses, compact and websocket frames; `onUpgrade` moves it to the websocket handshake,
-// `onUsage` adds GET /wham/usage.
-type UpgradeOption = { readonly onUpgrade?: boolean; readonly onUsage?: boolean }
+// `onUsage` adds GET /wham/usage, `onResetCredits` moves it to the reset-credit routes (list and consume).
+type UpgradeOption = {
+  readonly onUpgrade?: boolean
+  readonly onUsage?: boolean
+  readonly onResetCredits?: boolean
+}
 
 export type StatusFault =
   | { readonly kind: "usage_limit"; readonly resetsInSeconds?: number } & UpgradeOption
@@ -77,6 +81,18 @@ export interface RefreshCall {
   readonly outcome: string
   readonly accountId?: string
 }
+
+// Every /oauth/token call that is not a refresh: `grant` as sent, `code` for authorization_code.
+export interface CodeExchange {
+  readonly grant: string
+  readonly code?: string
+  readonly accountId?: string
+  readonly ok: boolean
+  readonly error?: string
+}
+
+// Whom the next GET /oauth/authorize signs in: an account id, or a denial sent back to the redirect_uri.
+export type SignInChoice = string | { readonly deny: string; readonly description?: string }
 
 export interface Usage {
   readonly inputTokens: number

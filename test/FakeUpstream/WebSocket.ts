@@ -5,6 +5,7 @@ import type { Ctx } from "./Context.ts"
 import { statusFaultAnswer, unauthorizedBody } from "./ErrorBodies.ts"
 import { isStatusFault } from "./Faults.ts"
 import { flatHeaders, parseUrl } from "./HttpUtil.ts"
+import { joinRealtime, REALTIME_PATH } from "./Realtime.ts"
 import { serveConnection } from "./WsConnection.ts"
 
 const RESPONSES_PATH = "/backend-api/codex/responses"
@@ -40,6 +41,7 @@ export const makeUpgradeHandler = (ctx: Ctx): UpgradeHandler => {
       rec.status = status
       reject(socket, status, body, extra)
     }
+    if (path === REALTIME_PATH) return joinRealtime(ctx, wss, { req, socket, head }, rec, refuse)
     if (path !== RESPONSES_PATH) return refuse(404, { error: { message: "Not Found", code: "not_found" } })
     if (!/responses_websockets=/.test(headers["openai-beta"] ?? "")) {
       const message = "OpenAI-Beta: responses_websockets=… header required"
