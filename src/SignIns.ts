@@ -46,8 +46,17 @@ export class SignIns extends Effect.Service<SignIns>()("Gateway/SignIns", {
     const pools = yield* Pools
     const vault = yield* Vault
 
+    // Where the account will go, checked before anything is asked of the auth server.
+    const resolve = Effect.fn("SignIns.resolve")(function*(target: SignInTarget) {
+      if ("relogin" in target) {
+        yield* accounts.get(target.relogin)
+        return { poolId: null, reloginAccountId: target.relogin } as const
+      }
+      return { poolId: (yield* pools.findBySlug(target.poolSlug)).id, reloginAccountId: null } as const
+    })
+
     const newFlow = Effect.fn("SignIns.newFlow")(function*(
-      target: SignInTarget,
+      target: { readonly poolId: string | null; readonly reloginAccountId: string | null },
       flow: {
         readonly kind: "device" | "browser"
         readonly secret: string
@@ -56,16 +65,13 @@ export class SignIns extends Effect.Service<SignIns>()("Gateway/SignIns", {
         readonly intervalSeconds: number
       }
     ) {
-      const poolId = "poolSlug" in target ? (yield* pools.findBySlug(target.poolSlug)).id : null
-      if ("relogin" in target) yield* accounts.get(target.relogin)
       const actor = yield* Actor
       const id = `signin_${randomBytes(8).toString("hex")}`
       const expiresAt = new Date((yield* Clock.currentTimeMillis) + Duration.toMillis(flowLifetime))
       yield* repo.insert({
         id,
         kind: flow.kind,
-        poolId,
-        reloginAccountId: "relogin" in target ? target.relogin : null,
+        ...target,
         stateHash: flow.stateHash,
         secretEnc: vault.encrypt(flow.secret, secretAad(id)),
         userCode: flow.userCode,
@@ -78,8 +84,9 @@ export class SignIns extends Effect.Service<SignIns>()("Gateway/SignIns", {
     })
 
     const startDevice = Effect.fn("SignIns.startDevice")(function*(target: SignInTarget) {
+      const resolved = yield* resolve(target)
       const code = yield* authServer.requestUserCode
-      const flow = yield* newFlow(target, {
+      const flow = yield* newFlow(resolved, {
         kind: "device",
         secret: Schema.encodeSync(DeviceSecret)({ deviceAuthId: code.deviceAuthId }),
         stateHash: null,
@@ -95,8 +102,9 @@ export class SignIns extends Effect.Service<SignIns>()("Gateway/SignIns", {
     })
 
     const startBrowser = Effect.fn("SignIns.startBrowser")(function*(target: SignInTarget) {
+      const resolved = yield* resolve(target)
       const pkce = newPkce()
-      const flow = yield* newFlow(target, {
+      const flow = yield* newFlow(resolved, {
         kind: "browser",
         secret: Schema.encodeSync(BrowserSecret)({ verifier: pkce.verifier }),
         stateHash: stateHash(pkce.state),

@@ -1,11 +1,13 @@
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Effect, Option } from "effect"
+import type { PlatformError } from "@effect/platform/Error"
+import { Console, Effect, Option } from "effect"
 import { Accounts } from "../Accounts.ts"
 import { InvalidInput } from "../Domain/Errors.ts"
 import { newId } from "../Domain/Ids.ts"
 import type { Account } from "../Domain/Models.ts"
 import { makeAccountViews } from "../Mcp/AccountView.ts"
+import { Pools } from "../Pools.ts"
 import { ResetCredits } from "../ResetCredits.ts"
 import { loginCommand, reloginCommand } from "./LoginCommands.ts"
 import { emit, emitList, json } from "./Output.ts"
@@ -15,24 +17,77 @@ const describe = (account: Account) =>
     account.pools.join(",") || "-"
   }`
 
+// An auth.json's refresh token is single-use per rotation: once the gateway refreshes it, the machine it was copied
+// from holds a dead one, and the two would push each other into reauth_required.
+const handOverWarning =
+  "warning: the imported refresh token now belongs to the pooler; sign the machine it came from in again (codex login), " +
+  "or better, add accounts with `account login`"
+
+// Files a folder holds at most, and an auth.json's size at most, when a folder is imported.
+const maxFolderFiles = 1000
+const maxAuthJsonBytes = 1024 * 1024
+
 const importCommand = Command.make("import", {
   pool: Options.text("pool").pipe(Options.withDescription("slug of the pool to add the account to")),
-  file: Args.text({ name: "auth.json" }),
+  file: Args.text({ name: "auth.json or folder" }),
   json
 }, (input) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(input.file).pipe(
-      Effect.mapError((error) =>
-        new InvalidInput({
-          message: `cannot read ${input.file}: ${error._tag === "SystemError" ? error.reason : error.message}`
-        })
-      )
-    )
-    const { account, created } = yield* (yield* Accounts).importAuthJson(input.pool, text)
-    yield* emit(input.json, { account, created }, () =>
-      `${created ? "imported" : "updated"} account ${describe(account)}`)
-  })).pipe(Command.withDescription("import a ChatGPT account from a Codex CLI auth.json"))
+    const accounts = yield* Accounts
+    yield* (yield* Pools).findBySlug(input.pool)
+    const unreadable = (path: string) => (error: PlatformError) =>
+      new InvalidInput({
+        message: `cannot read ${path}: ${error._tag === "SystemError" ? error.reason : error.message}`
+      })
+    const info = yield* fs.stat(input.file).pipe(Effect.mapError(unreadable(input.file)))
+    if (info.type !== "Directory") {
+      const text = yield* fs.readFileString(input.file).pipe(Effect.mapError(unreadable(input.file)))
+      const { account, created } = yield* accounts.importAuthJson(input.pool, text)
+      yield* Console.error(handOverWarning)
+      return yield* emit(input.json, { account, created }, () =>
+        `${created ? "imported" : "updated"} account ${describe(account)}`)
+    }
+    // A folder: every auth.json-shaped file in it (not its subfolders), each reported; the rest skipped, saying why.
+    const names = (yield* fs.readDirectory(input.file).pipe(Effect.mapError(unreadable(input.file)))).sort()
+    if (names.length > maxFolderFiles) {
+      return yield* new InvalidInput({ message: `${input.file} holds more than ${maxFolderFiles} files` })
+    }
+    const reports = yield* Effect.forEach(names, (name) =>
+      Effect.gen(function*() {
+        const path = `${input.file.replace(/\/+$/, "")}/${name}`
+        const entry = yield* Effect.either(fs.stat(path))
+        if (entry._tag === "Left" || entry.right.type !== "File") {
+          return null
+        }
+        if (Number(entry.right.size) > maxAuthJsonBytes) {
+          return { file: name, skipped: "larger than 1 MiB" }
+        }
+        const imported = yield* fs.readFileString(path).pipe(
+          Effect.mapError(unreadable(path)),
+          Effect.flatMap((text) =>
+            accounts.importAuthJson(input.pool, text)
+          ),
+          Effect.either
+        )
+        if (imported._tag === "Left") return { file: name, skipped: imported.left.message }
+        return { file: name, account: imported.right.account, created: imported.right.created }
+      }))
+    const outcomes = reports.filter((report) => report !== null)
+    const imported = outcomes.filter((report) => "account" in report)
+    yield* emit(input.json, outcomes, () =>
+      outcomes.map((report) =>
+        "account" in report
+          ? `${report.file}: ${report.created ? "imported" : "updated"} account ${describe(report.account)}`
+          : `${report.file}: skipped, ${report.skipped}`
+      ).join("\n") || `${input.file} holds no files`)
+    if (imported.length === 0) {
+      return yield* new InvalidInput({ message: `no auth.json in ${input.file} could be imported` })
+    }
+    yield* Console.error(handOverWarning)
+  })).pipe(
+    Command.withDescription("import a ChatGPT account from a Codex CLI auth.json, or every auth.json in a folder")
+  )
 
 const list = Command.make("list", { json }, (input) =>
   Effect.gen(function*() {

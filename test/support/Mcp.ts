@@ -3,12 +3,12 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { Effect } from "effect"
 import { gatewayUrl } from "./Gateway.ts"
 
-// The MCP SDK's own client on the gateway's /mcp with an operator token; the session ends (DELETE) with the scope.
-export const connectMcp = (token: string) =>
+// The MCP SDK's own client on the /mcp of the gateway instance at `origin`, with an operator token; the session ends
+// (DELETE) with the scope.
+export const connectMcpAt = (origin: string, token: string) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
-      const url = new URL(`${yield* gatewayUrl}/mcp`)
-      const transport = new StreamableHTTPClientTransport(url, {
+      const transport = new StreamableHTTPClientTransport(new URL(`${origin}/mcp`), {
         requestInit: { headers: { authorization: `Bearer ${token}` } }
       })
       const client = new Client({ name: "mcp-test", version: "1.0.0" })
@@ -17,6 +17,9 @@ export const connectMcp = (token: string) =>
     }),
     ({ client, transport }) => Effect.promise(() => transport.terminateSession().then(() => client.close()))
   ).pipe(Effect.map(({ client }) => client))
+
+// The same on the in-process gateway.
+export const connectMcp = (token: string) => Effect.flatMap(gatewayUrl, (origin) => connectMcpAt(origin, token))
 
 export const callTool = (client: Client, name: string, args: Record<string, unknown> = {}) =>
   Effect.promise(() => client.callTool({ name, arguments: args })).pipe(
