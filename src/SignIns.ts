@@ -212,7 +212,7 @@ export class SignIns extends Effect.Service<SignIns>()("Gateway/SignIns", {
             const now = yield* repo.find(row.id)
             if (now !== null && now.status !== "pending") return yield* awaitOther(row.id)
             if (error.reason === "auth_server") return yield* error
-            return yield* fail(row, "failed", error)
+            return yield* fail(row, error.reason === "expired" ? "expired" : "failed", error)
           })
         )
       )

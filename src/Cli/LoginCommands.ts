@@ -74,9 +74,10 @@ const callbackListener = Effect.async<Received>((resume) => {
     }
     resume(Effect.succeed({
       address: `http://localhost:${callbackPorts[0]}${request.url ?? ""}`,
+      // The browser has its page: the listener has served its one purpose and lets the process end.
       answer: (ok, text) =>
         response.writeHead(ok ? 200 : 400, { "content-type": "text/html; charset=utf-8", connection: "close" })
-          .end(page(ok, text))
+          .end(page(ok, text), () => server.close())
     }))
   })
   server.on("error", () => server.close())
@@ -90,12 +91,17 @@ const callbackListener = Effect.async<Received>((resume) => {
 // The address pasted on stdin: its first non-empty line. At the end of input (nothing will be pasted) it waits on.
 const pastedAddress = Effect.async<Received>((resume) => {
   const lines = createInterface({ input: process.stdin, terminal: false })
+  // Closing the reader leaves a piped stdin open, which would keep the process alive: it is let go too.
+  const release = () => {
+    lines.close()
+    process.stdin.destroy()
+  }
   lines.on("line", (line) => {
     if (line.trim() === "") return
-    lines.close()
+    release()
     resume(Effect.succeed({ address: line, answer: () => undefined }))
   })
-  return Effect.sync(() => lines.close())
+  return Effect.sync(release)
 })
 
 const browserSignIn = (target: SignInTarget) =>
