@@ -13,7 +13,28 @@ import { PoolAuth } from "./PoolAuth.ts"
 import { UpstreamUnavailable } from "./Proxy/Errors.ts"
 import { makeForward } from "./Proxy/Forward.ts"
 import { forwardRequestHeaders, relayResponseHeaders } from "./Proxy/Headers.ts"
+import { parseJson } from "./Proxy/Json.ts"
+import { errorCodeOf, record } from "./Proxy/SseTap.ts"
 import { RateLimiter } from "./RateLimiter.ts"
+import { upstreamFailure } from "./V1/Errors.ts"
+
+// The catalog /v1 lists when its client names no Codex version: that of the Codex release the gateway is tested with.
+const listedClientVersion = "0.169.0"
+
+// OpenAI's model list, from Codex's catalog (`{models: [{slug, …}]}`); upstream's refusal as an OpenAI error.
+const openAiList = (body: Uint8Array, status: number, requestId: string) => {
+  const headers = { "x-codex-pooler-request-id": requestId }
+  if (status !== 200) {
+    const failure = upstreamFailure(errorCodeOf(parseJson(body)), `The Codex backend answered ${status}.`)
+    return HttpServerResponse.unsafeJson(failure.body, { status: failure.status, headers })
+  }
+  const models = record(parseJson(body))["models"]
+  const data = (Array.isArray(models) ? models : []).flatMap((model) => {
+    const slug = record(model)["slug"]
+    return typeof slug === "string" ? [{ id: slug, object: "model", created: 0, owned_by: "openai" }] : []
+  })
+  return HttpServerResponse.unsafeJson({ object: "list", data }, { headers })
+}
 
 interface Fetched {
   readonly accountId: string
@@ -105,44 +126,57 @@ export class Catalog extends Effect.Service<Catalog>()("Gateway/Catalog", {
         : HttpServerResponse.uint8Array(cached.body, { headers, contentType: contentType ?? "application/json" })
     }
 
-    const serve = (request: HttpServerRequest.HttpServerRequest, requestId: string, poolId: string, version: string) =>
+    const serve = (
+      request: HttpServerRequest.HttpServerRequest,
+      requestId: string,
+      poolId: string,
+      version: string,
+      openAi: boolean
+    ) =>
       Effect.gen(function*() {
         const ifNoneMatch = request.headers["if-none-match"]
+        const answer = (cached: Omit<Cached, "until">, status: number) =>
+          openAi ? openAiList(cached.body, status, requestId) : reply(cached, status, requestId, ifNoneMatch)
         const hit = cache.get(`${poolId} ${version}`, yield* Clock.currentTimeMillis)
         if (hit !== undefined) {
-          const response = reply(hit, 200, requestId, ifNoneMatch)
+          const response = answer(hit, 200)
           return { response, outcome: served(null, response.status, null) }
         }
         const fetch = fetchCatalog(requestId, poolId, version, forwardRequestHeaders(request.headers))
         const fetched = yield* flight(`${poolId} ${version}`, fetch)
-        const response = reply(fetched, fetched.status, requestId, ifNoneMatch)
+        const response = answer(fetched, fetched.status)
         return { response, outcome: served(fetched.accountId, fetched.status, fetched.upstreamRequestId) }
       })
 
-    const models = Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const key = yield* auth.authenticate(request.headers)
-      const clientVersion = yield* clientVersionOf(request.url)
-      const requestId = newId("req")
-      let opened = false
-      const start = Effect.suspend(() => {
-        opened = true
-        const { poolId, keyId } = key
-        return accounting.start({ id: requestId, poolId, keyId, route: "models", transport: "http", model: null })
+    // GET /models (Codex's shape, a client_version required), and /v1's GET /models: OpenAI's model list, unless the
+    // client names a client_version (a Codex client pointed at /v1), then Codex's shape too.
+    const answer = (surface: "codex" | "v1") =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const key = yield* auth.authenticate(request.headers)
+        const named = new URL(request.url, "http://gateway").searchParams.has("client_version")
+        const openAi = surface === "v1" && !named
+        const clientVersion = openAi ? listedClientVersion : yield* clientVersionOf(request.url)
+        const requestId = newId("req")
+        let opened = false
+        const start = Effect.suspend(() => {
+          opened = true
+          const { poolId, keyId } = key
+          return accounting.start({ id: requestId, poolId, keyId, route: "models", transport: "http", model: null })
+        })
+        // From the row's start to the answer, one exit closes it: served, refused, failed or cancelled.
+        const answered = yield* Effect.gen(function*() {
+          if (!(yield* limiter.admit(key.keyId, key.limits, null, start))) yield* start
+          return yield* serve(request, requestId, key.poolId, clientVersion, openAi)
+        }).pipe(Effect.onExit((exit) => {
+          if (!opened) return Effect.void
+          const outcome = Exit.isSuccess(exit) ? exit.value.outcome : unanswered(exit.cause)
+          return accounting.finish(requestId, outcome)
+        }))
+        return answered.response
       })
-      // From the row's start to the answer, one exit closes it: served, refused, failed or cancelled.
-      const answered = yield* Effect.gen(function*() {
-        if (!(yield* limiter.admit(key.keyId, key.limits, null, start))) yield* start
-        return yield* serve(request, requestId, key.poolId, clientVersion)
-      }).pipe(Effect.onExit((exit) => {
-        if (!opened) return Effect.void
-        const outcome = Exit.isSuccess(exit) ? exit.value.outcome : unanswered(exit.cause)
-        return accounting.finish(requestId, outcome)
-      }))
-      return answered.response
-    })
 
-    return { models } as const
+    return { models: answer("codex"), v1Models: answer("v1") } as const
   }),
   dependencies: [
     PoolAuth.Default,

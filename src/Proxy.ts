@@ -1,5 +1,5 @@
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, Effect, Exit, Fiber } from "effect"
+import { Clock, Effect, Exit, Fiber, Stream } from "effect"
 import { AccountCredentials } from "./AccountCredentials.ts"
 import { AccountHealth } from "./AccountHealth.ts"
 import { Accounting } from "./Accounting.ts"
@@ -10,18 +10,31 @@ import { PoolAuth } from "./PoolAuth.ts"
 import { readRequestBody } from "./Proxy/Body.ts"
 import { type FirstAttempt, makeForward } from "./Proxy/Forward.ts"
 import { forwardRequestHeaders, relayResponseHeaders } from "./Proxy/Headers.ts"
+import { parseJson, readSmallBody } from "./Proxy/Json.ts"
 import { makeOpenRow, type OpenRow } from "./Proxy/OpenRow.ts"
 import { forwardedQuery } from "./Proxy/Query.ts"
-import { relay, type RelayEnd } from "./Proxy/Relay.ts"
+import { relay, type RelayEnd, type Translator } from "./Proxy/Relay.ts"
 import { bindingOf, requestFacts } from "./Proxy/RequestFacts.ts"
+import { errorCodeOf } from "./Proxy/SseTap.ts"
 import { Quota } from "./Quota.ts"
 import { fromHeaders, fromRateLimitsEvent, usageFromHeaders } from "./Quota/Evidence.ts"
 import { RateLimiter } from "./RateLimiter.ts"
 import { RealtimeCalls } from "./RealtimeCalls.ts"
 import { SessionStore } from "./SessionStore.ts"
+import type { UpstreamClient } from "./UpstreamClient.ts"
+import { upstreamFailure } from "./V1/Errors.ts"
+import type { Surface, SurfaceRequest } from "./V1/Surface.ts"
 
 export interface ProxyRoute {
-  readonly name: "responses" | "compact" | "realtime" | "image_generation" | "image_edit" | "web_search"
+  readonly name:
+    | "responses"
+    | "compact"
+    | "realtime"
+    | "image_generation"
+    | "image_edit"
+    | "web_search"
+    | "v1_responses"
+    | "v1_chat_completions"
   readonly upstreamPath: string
   // Query parameters passed upstream, by name; each value is held to `queryValue` (400 otherwise), others dropped.
   readonly query?: ReadonlyArray<string>
@@ -29,6 +42,19 @@ export interface ProxyRoute {
   readonly body: "json" | "realtime-call"
   // Compact belongs to the account that holds the session (codex-protocol.md §6.2): never another one.
   readonly pinned: boolean
+  // /v1: the OpenAI-compatible format this route speaks, translated to and from the Codex backend's
+  readonly surface?: Surface
+}
+
+// What a /v1 request sends upstream: JSON in, an event stream out, and the client's session header (continuity); none
+// of an SDK's own headers.
+const v1UpstreamHeaders = (headers: Readonly<Record<string, string>>): Record<string, string> => {
+  const session = headers["session-id"] ?? headers["x-session-id"]
+  return {
+    "content-type": "application/json",
+    accept: "text/event-stream",
+    ...(session === undefined ? {} : { "session-id": session })
+  }
 }
 
 const outcomeOf = (status: number, end: RelayEnd, eventStream: boolean) => {
@@ -73,9 +99,19 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
         const query = yield* forwardedQuery(request.url, route.query ?? [])
         // Before the body is read or decoded: a key already at its limits costs no decoding.
         yield* limiter.precheck(key.keyId, key.limits)
-        const body = yield* readRequestBody(request, route.body, limit)
+        const read = yield* readRequestBody(request, route.surface === undefined ? route.body : "object", limit)
+        // /v1: the client's request made into the Codex backend's, or refused naming the field, before any account
+        const translated = route.surface === undefined ? null : yield* route.surface.translate(read.json, {})
+        const body = translated === null
+          ? read
+          : {
+            raw: Buffer.from(JSON.stringify(translated.body)),
+            json: translated.body as unknown as Readonly<Record<string, unknown>>
+          }
         const facts = requestFacts(request.headers, body.json)
-        const transport = route.name === "responses" ? "sse" : "http"
+        const transport = translated === null
+          ? (route.name === "responses" ? "sse" : "http")
+          : (translated.stream ? "sse" : "http")
         const started = {
           id: requestId,
           poolId: key.poolId,
@@ -107,7 +143,7 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
           request: {
             method: "POST",
             path: `${route.upstreamPath}${query}`,
-            headers: forwardRequestHeaders(request.headers),
+            headers: translated === null ? forwardRequestHeaders(request.headers) : v1UpstreamHeaders(request.headers),
             body: body.raw
           }
         })
@@ -157,6 +193,9 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
           ], { concurrency: "unbounded", discard: true }))
         }
 
+        if (route.surface !== undefined && translated !== null) {
+          return yield* v1Answer(route.surface, translated, { requestId, response, account })
+        }
         const { "content-type": contentType, ...headers } = relayResponseHeaders(response.headers)
         return HttpServerResponse.stream(
           relay({ requestId, body: response.body, eventStream, isError: response.status >= 400, onEnd: account }),
@@ -166,6 +205,55 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
             ...(contentType === undefined ? {} : { contentType })
           }
         )
+      })
+
+    // /v1's answer, in the public format: upstream's error bodies never reach the client (an OpenAI-shaped error with
+    // a stable code does); a stream's events are translated as they pass; a client that asked for no stream gets the
+    // collected object once upstream's stream has ended.
+    const v1Answer = (
+      surface: Surface,
+      translated: SurfaceRequest,
+      input: {
+        readonly requestId: string
+        readonly response: UpstreamClient.Response
+        readonly account: (end: RelayEnd) => Effect.Effect<void>
+      }
+    ) =>
+      Effect.gen(function*() {
+        const { account, requestId, response } = input
+        const headers = { "x-codex-pooler-request-id": requestId }
+        const relayed = (translator: Translator | undefined) =>
+          relay({
+            requestId,
+            body: response.body,
+            eventStream: response.status < 400,
+            isError: response.status >= 400,
+            onEnd: account,
+            ...(translator === undefined ? {} : { translator })
+          })
+        if (response.status >= 400) {
+          const { bytes } = yield* readSmallBody(relayed(undefined))
+          const failure = upstreamFailure(
+            errorCodeOf(parseJson(bytes)),
+            `The Codex backend answered ${response.status}.`
+          )
+          const retryAfter = response.headers["retry-after"]
+          return HttpServerResponse.unsafeJson(failure.body, {
+            status: failure.status,
+            headers: retryAfter === undefined ? headers : { ...headers, "retry-after": retryAfter }
+          })
+        }
+        if (translated.stream) {
+          return HttpServerResponse.stream(relayed(surface.streamer(translated, requestId)), {
+            status: 200,
+            contentType: "text/event-stream",
+            headers: { ...headers, "cache-control": "no-cache" }
+          })
+        }
+        const collector = surface.collector(translated, requestId)
+        yield* Stream.runDrain(relayed(collector))
+        const outcome = collector.outcome()
+        return HttpServerResponse.unsafeJson(outcome.body, { status: outcome.status, headers })
       })
 
     return { handle, authenticate: auth.authenticate } as const

@@ -2,6 +2,7 @@ import { HttpServerResponse } from "@effect/platform"
 import { Cause, Effect } from "effect"
 import type { AccountUnavailable } from "../AccountCredentials/Errors.ts"
 import type { CredentialRejected } from "../Domain/Errors.ts"
+import type { V1BadRequest } from "../V1/Errors.ts"
 import {
   type BodyTooLarge,
   DatabaseUnavailable,
@@ -48,6 +49,7 @@ export type ProxyError =
   | WebSocketFrameInvalid
   | RealtimeCallNotFound
   | RedemptionConflict
+  | V1BadRequest
 
 export interface ErrorAnswer {
   readonly status: number
@@ -59,6 +61,8 @@ export interface ErrorAnswer {
       readonly message: string
       readonly resets_at?: number
       readonly retryable?: boolean
+      // /v1's refusals name the field they refuse, as OpenAI's do
+      readonly param?: string | null
     }
   }
 }
@@ -95,6 +99,12 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
       return body(400, "invalid_request_error", "invalid_json", error.message)
     case "InvalidQuery":
       return body(400, "invalid_request_error", "invalid_query", error.message)
+    case "V1BadRequest":
+      return {
+        status: 400,
+        headers: {},
+        body: { error: { type: "invalid_request_error", code: error.code, message: error.message, param: error.param } }
+      }
     case "RedemptionConflict":
       return body(409, "invalid_request_error", "redemption_conflict", error.message, { "retry-after": "5" })
     case "UpgradeRequired":

@@ -51,19 +51,32 @@ const interruptedEvent = (requestId: string) =>
     }\n\n`
   )
 
-// One relay for every route: bytes pass through untouched and unbuffered; a side tap learns usage and errors;
-// `onEnd` always runs, whether the stream completed, upstream failed, or the client went away.
+// A surface that answers in its own format (/v1): fed each upstream event, it says what the client gets instead of
+// upstream's bytes, and at the end what closes the answer (after a cut stream, its error).
+export interface Translator {
+  readonly event: (data: string) => void
+  readonly take: () => Uint8Array | null
+  readonly end: (upstreamFailed: boolean) => Uint8Array | null
+}
+
+const chunkOf = (bytes: Uint8Array | null) => bytes === null || bytes.length === 0 ? Chunk.empty() : Chunk.of(bytes)
+
+// One relay for every route: bytes pass through untouched and unbuffered (or, for a translated event stream, as the
+// translator makes them); a side tap learns usage and errors; `onEnd` always runs, whether the stream completed,
+// upstream failed, or the client went away.
 export const relay = (options: {
   readonly requestId: string
   readonly body: Stream.Stream<Uint8Array, UpstreamUnavailable>
   readonly eventStream: boolean
   readonly isError: boolean
   readonly onEnd: (end: RelayEnd) => Effect.Effect<void>
+  readonly translator?: Translator
 }): Stream.Stream<Uint8Array> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const facts = emptyFacts()
     const json = makeJsonTap(facts, options.isError)
-    const observe = options.eventStream ? makeSseTap(facts) : json.observe
+    const translator = options.eventStream ? options.translator : undefined
+    const observe = options.eventStream ? makeSseTap(facts, undefined, translator?.event) : json.observe
     let firstByteAt: Date | null = null
     let upstreamFailed = false
     yield* Effect.addFinalizer((exit) =>
@@ -72,6 +85,20 @@ export const relay = (options: {
         return options.onEnd({ facts, firstByteAt, interrupted: Exit.isInterrupted(exit), upstreamFailed })
       })
     )
+    if (translator !== undefined) {
+      return options.body.pipe(
+        Stream.mapChunks((chunks) => {
+          firstByteAt ??= new Date()
+          for (const chunk of chunks) observe(chunk)
+          return chunkOf(translator.take())
+        }),
+        Stream.catchAll(() => {
+          upstreamFailed = true
+          return Stream.empty
+        }),
+        Stream.concat(Stream.suspend(() => Stream.fromChunk(chunkOf(translator.end(upstreamFailed)))))
+      )
+    }
     return options.body.pipe(
       Stream.mapChunks((chunks) => {
         firstByteAt ??= new Date()

@@ -4,6 +4,8 @@ import { Catalog } from "../Catalog.ts"
 import { Metrics } from "../Metrics.ts"
 import { PoolUsage } from "../PoolUsage.ts"
 import { Proxy, type ProxyRoute } from "../Proxy.ts"
+import { KeyUsage } from "../V1/KeyUsage.ts"
+import { chatSurface, responsesSurface, type Surface } from "../V1/Surface.ts"
 import { errorAnswer, errorResponse, fromDefect, type ProxyError } from "./ErrorResponse.ts"
 import { MethodNotAllowed, UnsupportedEndpoint, UpgradeRequired } from "./Errors.ts"
 
@@ -57,6 +59,14 @@ const exactly = (metrics: Metrics, path: `/${string}`, handlers: Partial<Record<
 const byMethod = (metrics: Metrics, path: string, handlers: Partial<Record<"GET" | "POST", Handler>>) =>
   exactly(metrics, `${prefix}${path}`, handlers)
 
+const v1Route = (name: "v1_responses" | "v1_chat_completions", surface: Surface): ProxyRoute => ({
+  name,
+  upstreamPath: "/responses",
+  body: "json",
+  pinned: false,
+  surface
+})
+
 const route = (
   name: ProxyRoute["name"],
   upstreamPath: string,
@@ -78,6 +88,7 @@ export const CodexRoutes = HttpLayerRouter.use((router) =>
     const catalog = yield* Catalog
     const metrics = yield* Metrics
     const usage = yield* PoolUsage
+    const keyUsage = yield* KeyUsage
     // Websocket upgrades never get here (the server hands them to WebSocketBridge); a plain GET is told to upgrade.
     const websocket = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
       proxy.authenticate(request.headers))
@@ -111,9 +122,16 @@ export const CodexRoutes = HttpLayerRouter.use((router) =>
           exactly(metrics, `${base}/rate-limit-reset-credits/consume`, { POST: usage.consumeResetCredit })
         ] as const
       ),
+      // /v1: OpenAI's API for other tools, translated to the Codex backend on the same request path (README, "/v1").
+      exactly(metrics, "/v1/responses", { POST: proxy.handle(v1Route("v1_responses", responsesSurface)) }),
+      exactly(metrics, "/v1/chat/completions", { POST: proxy.handle(v1Route("v1_chat_completions", chatSurface)) }),
+      exactly(metrics, "/v1/models", { GET: catalog.v1Models }),
+      exactly(metrics, "/v1/usage", { GET: keyUsage.answer }),
+      HttpLayerRouter.route("*", "/v1/*", unsupported(metrics)),
+      HttpLayerRouter.route("*", "/v1", unsupported(metrics)),
       HttpLayerRouter.route("*", `${prefix}/*`, unsupported(metrics)),
       HttpLayerRouter.route("*", prefix, unsupported(metrics))
     ]
     yield* router.addAll(routes)
   })
-).pipe(Layer.provide([Proxy.Default, Catalog.Default, Metrics.Default, PoolUsage.Default]))
+).pipe(Layer.provide([Proxy.Default, Catalog.Default, Metrics.Default, PoolUsage.Default, KeyUsage.Default]))

@@ -66,14 +66,17 @@ export const errorCodeOf = (body: unknown): string => {
 // small. 8 MiB keeps every real event and bounds what one stream can make the relay hold.
 export const sseLineLimit = Math.max(errorBodyLimit, 8 * 1024 * 1024)
 
-const observeLine = (facts: StreamFacts, line: string) => {
+const observeLine = (facts: StreamFacts, line: string, onEvent: ((data: string) => void) | undefined) => {
   if (!line.startsWith("data:")) return
   const end = line.endsWith("\r") ? line.length - 1 : line.length
-  observeEvent(facts, line.slice(line.charAt(5) === " " ? 6 : 5, end))
+  const data = line.slice(line.charAt(5) === " " ? 6 : 5, end)
+  observeEvent(facts, data)
+  onEvent?.(data)
 }
 
-// Each chunk is searched for newlines once; the unfinished line is kept in parts, joined only when it ends.
-export const makeSseTap = (facts: StreamFacts, lineLimit = sseLineLimit) => {
+// Each chunk is searched for newlines once; the unfinished line is kept in parts, joined only when it ends. `onEvent`
+// is handed every event's data as well (a surface that translates the stream).
+export const makeSseTap = (facts: StreamFacts, lineLimit = sseLineLimit, onEvent?: (data: string) => void) => {
   const decoder = new TextDecoder()
   let parts: Array<string> = []
   let pending = 0
@@ -84,7 +87,7 @@ export const makeSseTap = (facts: StreamFacts, lineLimit = sseLineLimit) => {
     for (let newline = text.indexOf("\n"); newline !== -1; newline = text.indexOf("\n", from)) {
       const piece = text.slice(from, newline)
       if (!skipping && pending + piece.length <= lineLimit) {
-        observeLine(facts, parts.length === 0 ? piece : parts.join("") + piece)
+        observeLine(facts, parts.length === 0 ? piece : parts.join("") + piece, onEvent)
       }
       parts = []
       pending = 0

@@ -1,0 +1,201 @@
+import { SqlClient } from "@effect/sql"
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import OpenAI from "openai"
+import { backends } from "./support/Databases.ts"
+import { Fake, gatewayLayer, gatewayUrl, rewriteRouting, setupPool, type TestPool } from "./support/Gateway.ts"
+
+// The official openai SDK, as a team's other tools use it, pointed at the gateway's /v1 with a Pool key.
+const sdk = (key: string) =>
+  Effect.map(gatewayUrl, (origin) => new OpenAI({ apiKey: key, baseURL: `${origin}/v1`, maxRetries: 0 }))
+
+const call = <A>(run: () => Promise<A>) =>
+  Effect.promise(() => run().then((value) => ({ value, error: null }), (error: unknown) => ({ value: null, error })))
+
+const upstreamBodies = (requests: ReadonlyArray<{ readonly path: string; readonly body?: unknown }>) =>
+  requests.filter((request) => request.path === "/backend-api/codex/responses").map((request) =>
+    request.body as Record<string, unknown>
+  )
+
+const weather = {
+  type: "function" as const,
+  function: {
+    name: "get_weather",
+    description: "the weather in a city",
+    parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+  }
+}
+
+describe.each(backends)("the openai SDK on /v1 on %s", (backend) => {
+  layer(gatewayLayer(backend), { excludeTestServices: true, timeout: 60_000 })((it) => {
+    it.effect("responses.create, whole and streamed: translated to the Codex backend's stateless stream, answered in OpenAI's shape", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        const client = yield* sdk(pool.key)
+        fake.reset()
+        fake.setAnswer("hello from the pool")
+        const whole = yield* Effect.promise(() =>
+          client.responses.create({
+            model: "gpt-5.5",
+            input: [{ role: "system", content: "be brief" }, { role: "user", content: "hi" }],
+            prompt_cache_key: "conversation-1"
+          })
+        )
+        expect(whole.output_text).toBe("hello from the pool")
+        expect(whole.usage?.total_tokens).toBeGreaterThan(0)
+        const [sent] = upstreamBodies(fake.requests)
+        expect(sent).toMatchObject({
+          model: "gpt-5.5",
+          instructions: "be brief",
+          store: false,
+          stream: true,
+          prompt_cache_key: "conversation-1"
+        })
+        expect(JSON.stringify(sent?.["input"])).not.toContain("be brief")
+
+        const stream = yield* Effect.promise(() =>
+          client.responses.create({ model: "gpt-5.5", input: "hi", stream: true })
+        )
+        const types: Array<string> = []
+        let text = ""
+        yield* Effect.promise(async () => {
+          for await (const event of stream) {
+            types.push(event.type)
+            if (event.type === "response.output_text.delta") text += event.delta
+          }
+        })
+        expect(text).toBe("hello from the pool")
+        expect(types.at(-1)).toBe("response.completed")
+        expect(types.some((type) => type.startsWith("codex."))).toBe(false)
+        const sql = yield* SqlClient.SqlClient
+        const rows = yield* sql<{ route: string; transport: string; status: string }>`
+          SELECT route, transport, status FROM requests WHERE pool_id = ${pool.poolId} ORDER BY started_at`
+        expect(rows).toEqual([
+          { route: "v1_responses", transport: "http", status: "succeeded" },
+          { route: "v1_responses", transport: "sse", status: "succeeded" }
+        ])
+      }))
+
+    it.effect("chat.completions.create, whole and streamed, with a tool round trip and usage", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        const client = yield* sdk(pool.key)
+        fake.reset()
+        fake.setAnswer("it is sunny")
+        const asked = yield* Effect.promise(() =>
+          client.chat.completions.create({
+            model: "gpt-5.5",
+            messages: [{ role: "user", content: "run tool for the weather" }],
+            tools: [weather]
+          })
+        )
+        const choice = asked.choices[0]
+        expect(choice?.finish_reason).toBe("tool_calls")
+        const toolCall = choice?.message.tool_calls?.[0]
+        expect(toolCall?.type).toBe("function")
+        const answered = yield* Effect.promise(() =>
+          client.chat.completions.create({
+            model: "gpt-5.5",
+            messages: [
+              { role: "user", content: "run tool for the weather" },
+              { role: "assistant", content: null, tool_calls: asked.choices[0]?.message.tool_calls ?? [] },
+              { role: "tool", tool_call_id: toolCall?.id ?? "", content: "sunny, 24°C" }
+            ],
+            tools: [weather]
+          })
+        )
+        expect(answered.choices[0]?.message.content).toBe("it is sunny")
+        expect(answered.choices[0]?.finish_reason).toBe("stop")
+        const second = upstreamBodies(fake.requests)[1]
+        expect((second?.["input"] as Array<{ type?: string }>).map((item) => item.type)).toEqual(
+          expect.arrayContaining(["function_call", "function_call_output"])
+        )
+
+        const stream = yield* Effect.promise(() =>
+          client.chat.completions.create({
+            model: "gpt-5.5",
+            messages: [{ role: "user", content: "hi" }],
+            stream: true,
+            stream_options: { include_usage: true }
+          })
+        )
+        let text = ""
+        let usage: number | undefined
+        let finish: string | null | undefined
+        yield* Effect.promise(async () => {
+          for await (const chunk of stream) {
+            text += chunk.choices[0]?.delta.content ?? ""
+            finish = chunk.choices[0]?.finish_reason ?? finish
+            usage = chunk.usage?.total_tokens ?? usage
+          }
+        })
+        expect(text).toBe("it is sunny")
+        expect(finish).toBe("stop")
+        expect(usage).toBeGreaterThan(0)
+      }))
+
+    it.effect("structured output: response_format json_schema becomes the backend's text.format, parsed by the SDK", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const pool = yield* setupPool(1)
+        const client = yield* sdk(pool.key)
+        fake.reset()
+        fake.setAnswer("{\"city\":\"Paris\"}")
+        const schema = {
+          type: "object",
+          properties: { city: { type: "string" } },
+          required: ["city"],
+          additionalProperties: false
+        }
+        const parsed = yield* Effect.promise(() =>
+          client.chat.completions.parse({
+            model: "gpt-5.5",
+            messages: [{ role: "user", content: "where?" }],
+            response_format: { type: "json_schema", json_schema: { name: "place", schema, strict: true } }
+          })
+        )
+        expect(parsed.choices[0]?.message.parsed).toEqual({ city: "Paris" })
+        expect(upstreamBodies(fake.requests)[0]?.["text"]).toMatchObject({
+          format: { type: "json_schema", name: "place", schema }
+        })
+      }))
+
+    it.effect("errors are the SDK's own: an unknown field, a bad key, the Pool at its limit, and models.list", () =>
+      Effect.gen(function*() {
+        const fake = yield* Fake
+        const sql = yield* SqlClient.SqlClient
+        const pool: TestPool = yield* setupPool(1)
+        const client = yield* sdk(pool.key)
+        fake.reset()
+        const invalid = yield* call(() =>
+          client.chat.completions.create({
+            model: "gpt-5.5",
+            messages: [{ role: "user", content: "hi" }],
+            logit_bias: { "42": 1 }
+          })
+        )
+        expect(invalid.error).toBeInstanceOf(OpenAI.BadRequestError)
+        expect((invalid.error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("logit_bias")
+        expect(upstreamBodies(fake.requests)).toEqual([])
+
+        const stranger = yield* sdk("cpk_0000000000000000_" + "x".repeat(43))
+        const refused = yield* call(() => stranger.models.list())
+        expect(refused.error).toBeInstanceOf(OpenAI.AuthenticationError)
+
+        const models = yield* Effect.promise(() => client.models.list())
+        expect(models.data.map((model) => model.id)).toContain("gpt-5.5")
+
+        const resetsAt = Math.floor(Date.now() / 1000) + 3600
+        yield* rewriteRouting(sql`INSERT INTO account_health (account_id, cooldown_until, cooldown_reason)
+          VALUES (${pool.accounts[0]!.id}, to_timestamp(${resetsAt}), 'usage_limit')`)
+        const limited = yield* call(() => client.responses.create({ model: "gpt-5.5", input: "hi" }))
+        expect(limited.error).toBeInstanceOf(OpenAI.RateLimitError)
+        const error = limited.error as InstanceType<typeof OpenAI.RateLimitError>
+        expect(error.code).toBe("usage_limit_reached")
+        expect((error.error as { resets_at?: number }).resets_at).toBe(resetsAt)
+        expect(Number(error.headers?.get("retry-after"))).toBeGreaterThan(3000)
+      }))
+  })
+})
