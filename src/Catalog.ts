@@ -153,7 +153,7 @@ export class Catalog extends Effect.Service<Catalog>()("Gateway/Catalog", {
     const answer = (surface: "codex" | "v1") =>
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
-        const key = yield* auth.authenticate(request.headers)
+        const key = yield* (surface === "v1" ? auth.authenticateV1 : auth.authenticate)(request.headers)
         const named = new URL(request.url, "http://gateway").searchParams.has("client_version")
         const openAi = surface === "v1" && !named
         const clientVersion = openAi ? listedClientVersion : yield* clientVersionOf(request.url)

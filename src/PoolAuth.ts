@@ -7,12 +7,15 @@ import { CredentialRejected } from "./Domain/Errors.ts"
 import { poolKeyOf } from "./Domain/PoolSignIn.ts"
 import { PoolKeys } from "./PoolKeys.ts"
 import type { KeyForAuth, KeyLimits } from "./PoolKeys/PoolKeysRepo.ts"
+import { V1Disabled } from "./Proxy/Errors.ts"
 
 export interface AuthenticatedKey {
   readonly keyId: string
   readonly poolId: string
   readonly poolSlug: string
   readonly limits: KeyLimits
+  // the Pool's /v1 is on
+  readonly v1: boolean
 }
 
 // A verified key is remembered this long, so the hot path skips the database; revocation takes effect within it.
@@ -33,7 +36,10 @@ export class PoolAuth extends Effect.Service<PoolAuth>()("Gateway/PoolAuth", {
         maxConcurrent: key.maxConcurrent,
         allowedModels: key.allowedModels
       }
-      const entry = { key: { keyId: key.id, poolId: key.poolId, poolSlug: key.poolSlug, limits }, until: now + cacheMs }
+      const entry = {
+        key: { keyId: key.id, poolId: key.poolId, poolSlug: key.poolSlug, limits, v1: key.poolV1Enabled },
+        until: now + cacheMs
+      }
       verified.set(digest, entry)
       return entry.key
     }
@@ -51,7 +57,11 @@ export class PoolAuth extends Effect.Service<PoolAuth>()("Gateway/PoolAuth", {
       return remember(digest, key, now)
     })
 
-    return { authenticate } as const
+    // The OpenAI-compatible /v1: the key, if its Pool has /v1 on.
+    const authenticateV1 = (headers: Headers.Headers) =>
+      Effect.flatMap(authenticate(headers), (key) => key.v1 ? Effect.succeed(key) : Effect.fail(new V1Disabled()))
+
+    return { authenticate, authenticateV1 } as const
   }),
   dependencies: [PoolKeys.Default]
 }) {}

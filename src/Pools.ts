@@ -4,7 +4,7 @@ import { AuditLog } from "./AuditLog.ts"
 import { InvalidInput, PoolNotFound, PoolSlugTaken } from "./Domain/Errors.ts"
 import { newId } from "./Domain/Ids.ts"
 import type { Strategy } from "./Domain/Models.ts"
-import { PoolsRepo } from "./Pools/PoolsRepo.ts"
+import { type PoolFlag, PoolsRepo } from "./Pools/PoolsRepo.ts"
 import { RoutingChanges } from "./RoutingView/Changes.ts"
 import { isUniqueViolation } from "./Sql/Errors.ts"
 
@@ -67,21 +67,22 @@ export class Pools extends Effect.Service<Pools>()("Gateway/Pools", {
       }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die), after)
     )
 
-    // The Pool's policy for saved resets: on, one is redeemed by itself when every active account rests at its limit.
-    const setAutoRedeem = Effect.fn("Pools.setAutoRedeem")((ref: string, on: boolean) =>
+    // A Pool's on/off policies: `autoRedeemResets` (a saved reset redeemed by itself when every active account rests at
+    // its limit), `v1Enabled` (/v1 answers its keys). Audited.
+    const setFlag = Effect.fn("Pools.setFlag")((ref: string, flag: PoolFlag, on: boolean) =>
       Effect.gen(function*() {
-        const pool = yield* found(ref, yield* repo.setAutoRedeem(ref, on))
+        const pool = yield* found(ref, yield* repo.setFlag(ref, flag, on))
         yield* audit.record({
-          action: "pool.set_auto_redeem",
+          action: flag === "v1Enabled" ? "pool.set_v1" : "pool.set_auto_redeem",
           targetKind: "pool",
           targetId: pool.id,
-          details: { autoRedeemResets: on }
+          details: { [flag]: on }
         })
         return pool
       }).pipe(sql.withTransaction, Effect.catchTag("SqlError", Effect.die))
     )
 
-    return { create, findBySlug, setStrategy, setAutoRedeem, list: repo.list } as const
+    return { create, findBySlug, setStrategy, setFlag, list: repo.list } as const
   }),
   dependencies: [PoolsRepo.Default, AuditLog.Default, RoutingChanges.Default]
 }) {}

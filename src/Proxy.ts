@@ -95,7 +95,7 @@ export class Proxy extends Effect.Service<Proxy>()("Gateway/Proxy", {
     const phases = (route: ProxyRoute, requestId: string, row: OpenRow) =>
       Effect.gen(function*() {
         const request = yield* HttpServerRequest.HttpServerRequest
-        const key = yield* auth.authenticate(request.headers)
+        const key = yield* (route.surface === undefined ? auth.authenticate : auth.authenticateV1)(request.headers)
         const query = yield* forwardedQuery(request.url, route.query ?? [])
         // Before the body is read or decoded: a key already at its limits costs no decoding.
         yield* limiter.precheck(key.keyId, key.limits)

@@ -39,9 +39,10 @@ describe.each(backends)("operator MCP write tools on %s", (backend) => {
             "set_key_limits",
             "set_pool_auto_redeem",
             "set_pool_strategy",
+            "set_pool_v1",
             "start_account_login"
           ])
-        expect(listed.tools).toHaveLength(21)
+        expect(listed.tools).toHaveLength(22)
         const pool = yield* setupPool(1)
         const accountId = pool.accounts[0]?.id ?? ""
         yield* sql`INSERT INTO account_health (account_id, cooldown_until, cooldown_reason, circuit_state, consecutive_failures)

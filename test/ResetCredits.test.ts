@@ -247,7 +247,7 @@ describe.each(backends)("a Pool's automatic redemption on %s", (backend) => {
           fake.reset()
           yield* Effect.sleep("2500 millis")
           expect(consumeCalls(fake.requests)).toEqual([])
-          const turnedOn = yield* Effect.flatMap(Pools, (pools) => pools.setAutoRedeem(pool.slug, true))
+          const turnedOn = yield* Effect.flatMap(Pools, (pools) => pools.setFlag(pool.slug, "autoRedeemResets", true))
           expect(turnedOn.autoRedeemResets).toBe(true)
           yield* Effect.promise(() => fake.waitFor(() => consumeCalls(fake.requests).length > 0, 10_000))
           yield* Effect.sleep("2500 millis")

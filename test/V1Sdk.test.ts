@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import OpenAI from "openai"
+import { Pools } from "../src/Pools.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, rewriteRouting, setupPool, type TestPool } from "./support/Gateway.ts"
 
@@ -196,6 +197,33 @@ describe.each(backends)("the openai SDK on /v1 on %s", (backend) => {
         expect(error.code).toBe("usage_limit_reached")
         expect((error.error as { resets_at?: number }).resets_at).toBe(resetsAt)
         expect(Number(error.headers?.get("retry-after"))).toBeGreaterThan(3000)
+      }))
+
+    it.effect("GET /v1/usage is the key's own; another /v1 path is a 404; a Pool with /v1 off refuses its keys", () =>
+      Effect.gen(function*() {
+        const pool = yield* setupPool(1)
+        const client = yield* sdk(pool.key)
+        yield* Effect.promise(() =>
+          client.chat.completions.create({ model: "gpt-5.5", messages: [{ role: "user", content: "hi" }] })
+        )
+        const usage = yield* Effect.promise(() => client.get<Record<string, unknown>>("/usage"))
+        expect(usage).toMatchObject({
+          object: "usage",
+          pool: pool.slug,
+          today: { requests: 1 },
+          last_24_hours: { requests: 1 },
+          limits: { requests_per_minute: null }
+        })
+        expect((usage["today"] as { total_tokens: number }).total_tokens).toBeGreaterThan(0)
+        const unknown = yield* call(() => client.embeddings.create({ model: "text-embedding-3-small", input: "hi" }))
+        expect(unknown.error).toBeInstanceOf(OpenAI.NotFoundError)
+        expect((unknown.error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("unsupported_endpoint")
+
+        yield* Effect.flatMap(Pools, (pools) => pools.setFlag(pool.slug, "v1Enabled", false))
+        yield* Effect.sleep("2100 millis") // a verified key is remembered for 2 s
+        const off = yield* call(() => client.models.list())
+        expect(off.error).toBeInstanceOf(OpenAI.PermissionDeniedError)
+        expect((off.error as InstanceType<typeof OpenAI.PermissionDeniedError>).code).toBe("v1_disabled")
       }))
   })
 })

@@ -213,8 +213,8 @@ const disposition: Record<FieldRule["_tag"], string> = {
 
 // The README's rows for one surface: field → what it says /v1 does.
 const tableRows = (heading: string) => {
-  const table = readFileSync(new URL("../src/V1/README-table.md", import.meta.url), "utf8")
-  const section = table.split("\n### ").find((part) => part.startsWith(heading)) ?? ""
+  const table = readFileSync(new URL("../README.md", import.meta.url), "utf8")
+  const section = table.split("\n#### ").find((part) => part.startsWith(heading)) ?? ""
   return Object.fromEntries(
     [...section.matchAll(/^\| `([a-z_]+)` \| ([a-z ]+) \|/gm)].map(([, field, what]) => [field, what])
   )

@@ -23,13 +23,14 @@ const create = Command.make("create", {
 const list = Command.make("list", { json }, (input) =>
   Effect.gen(function*() {
     const pools = yield* (yield* Pools).list
-    const headers = ["SLUG", "NAME", "STRATEGY", "STATUS", "AUTO REDEEM", "ACCOUNTS", "KEYS", "ID"]
+    const headers = ["SLUG", "NAME", "STRATEGY", "STATUS", "AUTO REDEEM", "V1", "ACCOUNTS", "KEYS", "ID"]
     yield* emitList(input.json, pools, headers, (pool) => [
       pool.slug,
       pool.name,
       pool.strategy,
       pool.status,
       pool.autoRedeemResets ? "on" : "off",
+      pool.v1Enabled ? "on" : "off",
       pool.accounts,
       pool.keys,
       pool.id
@@ -46,22 +47,38 @@ const setStrategy = Command.make("set-strategy", {
     yield* emit(input.json, pool, () => `pool ${pool.slug} now uses strategy ${pool.strategy}`)
   })).pipe(Command.withDescription(`set how a pool picks an account: ${Strategy.literals.join(", ")}`))
 
-const setAutoRedeem = Command.make("set-auto-redeem", {
-  slug: Args.text({ name: "slug" }),
-  setting: Args.choice([["on", true], ["off", false]], { name: "on|off" }),
-  json
-}, (input) =>
-  Effect.gen(function*() {
-    const pool = yield* (yield* Pools).setAutoRedeem(input.slug, input.setting)
-    yield* emit(input.json, pool, () =>
-      pool.autoRedeemResets
-        ? `pool ${pool.slug} now redeems a saved reset by itself when every active account is at its limit`
-        : `pool ${pool.slug} no longer redeems saved resets by itself`)
-  })).pipe(
-    Command.withDescription("redeem a saved usage-limit reset by itself when every active account is at its limit")
-  )
+const onOff = Args.choice([["on", true], ["off", false]], { name: "on|off" })
+
+const setAutoRedeem = Command.make(
+  "set-auto-redeem",
+  { slug: Args.text({ name: "slug" }), setting: onOff, json },
+  (input) =>
+    Effect.gen(function*() {
+      const pool = yield* (yield* Pools).setFlag(input.slug, "autoRedeemResets", input.setting)
+      yield* emit(input.json, pool, () =>
+        pool.autoRedeemResets
+          ? `pool ${pool.slug} now redeems a saved reset by itself when every active account is at its limit`
+          : `pool ${pool.slug} no longer redeems saved resets by itself`)
+    })
+).pipe(
+  Command.withDescription("redeem a saved usage-limit reset by itself when every active account is at its limit")
+)
+
+const setV1 = Command.make(
+  "set-v1",
+  { slug: Args.text({ name: "slug" }), setting: onOff, json },
+  (input) =>
+    Effect.gen(function*() {
+      const pool = yield* (yield* Pools).setFlag(input.slug, "v1Enabled", input.setting)
+      yield* emit(
+        input.json,
+        pool,
+        () => `pool ${pool.slug}'s keys ${pool.v1Enabled ? "now reach" : "no longer reach"} the OpenAI-compatible /v1`
+      )
+    })
+).pipe(Command.withDescription("let this pool's keys use the OpenAI-compatible /v1 (on by default) or not"))
 
 export const poolCommand = Command.make("pool").pipe(
   Command.withDescription("manage pools"),
-  Command.withSubcommands([create, list, setStrategy, setAutoRedeem])
+  Command.withSubcommands([create, list, setStrategy, setAutoRedeem, setV1])
 )

@@ -11,6 +11,8 @@ export const Pool = Schema.Struct({
   status: Schema.Literal("active", "disabled"),
   // when every active account rests at its usage limit, a saved reset is redeemed by itself (off unless set)
   autoRedeemResets: Schema.Boolean,
+  // the OpenAI-compatible /v1 answers this Pool's keys (on unless turned off)
+  v1Enabled: Schema.Boolean,
   createdAt: Schema.DateFromSelf
 })
 export type Pool = typeof Pool.Type

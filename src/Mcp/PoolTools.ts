@@ -3,6 +3,7 @@ import { Accounts } from "../Accounts.ts"
 import { PoolNotFound } from "../Domain/Errors.ts"
 import { Strategy } from "../Domain/Models.ts"
 import { Pools } from "../Pools.ts"
+import type { PoolFlag } from "../Pools/PoolsRepo.ts"
 import { AccountView, makeAccountViews } from "./AccountView.ts"
 import { defineTool } from "./Tool.ts"
 
@@ -13,6 +14,7 @@ const PoolView = Schema.Struct({
   strategy: Strategy,
   status: Schema.Literal("active", "disabled"),
   autoRedeemResets: Schema.Boolean,
+  v1Enabled: Schema.Boolean,
   createdAt: Schema.Date,
   accounts: Schema.Number,
   activeKeys: Schema.Number
@@ -34,6 +36,21 @@ export const poolTools = Effect.gen(function*() {
           onSome: Effect.succeed
         })
     )
+
+  // A Pool's on/off policy, as a tool.
+  const flagTool = (name: string, flag: PoolFlag, description: string) =>
+    defineTool({
+      name,
+      description,
+      scope: "admin",
+      input: Schema.Struct({ pool: PoolRef, on: Schema.Boolean }),
+      output: Schema.Struct({ pool: PoolView }),
+      run: ({ on, pool }) =>
+        pools.setFlag(pool, flag, on).pipe(
+          Effect.flatMap((updated) => find(updated.id)),
+          Effect.map((updated) => ({ pool: updated }))
+        )
+    })
 
   return [
     defineTool({
@@ -70,19 +87,17 @@ export const poolTools = Effect.gen(function*() {
           Effect.map((updated) => ({ pool: updated }))
         )
     }),
-    defineTool({
-      name: "set_pool_auto_redeem",
-      description:
-        "Turn a Pool's automatic reset redemption on or off: when on, a saved usage-limit reset is redeemed " +
-        "by itself once every active account of the Pool is at its limit. Off by default. Audited.",
-      scope: "admin",
-      input: Schema.Struct({ pool: PoolRef, on: Schema.Boolean }),
-      output: Schema.Struct({ pool: PoolView }),
-      run: ({ on, pool }) =>
-        pools.setAutoRedeem(pool, on).pipe(
-          Effect.flatMap((updated) => find(updated.id)),
-          Effect.map((updated) => ({ pool: updated }))
-        )
-    })
+    flagTool(
+      "set_pool_auto_redeem",
+      "autoRedeemResets",
+      "Turn a Pool's automatic reset redemption on or off: when on, a saved usage-limit reset is redeemed by itself " +
+        "once every active account of the Pool is at its limit. Off by default. Audited."
+    ),
+    flagTool(
+      "set_pool_v1",
+      "v1Enabled",
+      "Let a Pool's keys use the OpenAI-compatible /v1 (on), or not (off: its /v1 requests get 403). On by default. " +
+        "Audited."
+    )
   ]
 })

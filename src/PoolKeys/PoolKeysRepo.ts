@@ -28,7 +28,8 @@ export const KeyForAuth = Schema.Struct({
   ...PoolKey.fields,
   ...KeyLimits.fields,
   secretHash: Schema.Uint8ArrayFromSelf,
-  poolStatus: Schema.Literal("active", "disabled")
+  poolStatus: Schema.Literal("active", "disabled"),
+  poolV1Enabled: Schema.Boolean
 })
 export type KeyForAuth = typeof KeyForAuth.Type
 
@@ -36,7 +37,8 @@ export class PoolKeysRepo extends Effect.Service<PoolKeysRepo>()("Gateway/PoolKe
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const select =
-      sql`SELECT k.*, p.slug AS pool_slug, p.status AS pool_status FROM pool_keys k JOIN pools p ON p.id = k.pool_id`
+      sql`SELECT k.*, p.slug AS pool_slug, p.status AS pool_status, p.v1_enabled AS pool_v1_enabled
+        FROM pool_keys k JOIN pools p ON p.id = k.pool_id`
 
     const insert = SqlSchema.void({
       Request: NewKey,

@@ -9,6 +9,10 @@ export const PoolSummary = Schema.Struct({
 })
 export type PoolSummary = typeof PoolSummary.Type
 
+export const PoolFlag = Schema.Literal("autoRedeemResets", "v1Enabled")
+export type PoolFlag = typeof PoolFlag.Type
+const flagColumns: Record<PoolFlag, string> = { autoRedeemResets: "auto_redeem_resets", v1Enabled: "v1_enabled" }
+
 const NewPool = Schema.Struct({ id: Schema.String, slug: Schema.String, name: Schema.String, strategy: Strategy })
 
 export class PoolsRepo extends Effect.Service<PoolsRepo>()("Gateway/PoolsRepo", {
@@ -38,11 +42,12 @@ export class PoolsRepo extends Effect.Service<PoolsRepo>()("Gateway/PoolsRepo", 
           WHERE p.id = before.id RETURNING p.*, before.strategy AS previous`
     })
 
-    const setAutoRedeem = SqlSchema.findOne({
-      Request: Schema.Struct({ ref: Schema.String, on: Schema.Boolean }),
+    // A Pool's on/off policies, by name: saved resets redeemed by themselves; /v1 answering its keys.
+    const setFlag = SqlSchema.findOne({
+      Request: Schema.Struct({ ref: Schema.String, flag: PoolFlag, on: Schema.Boolean }),
       Result: Pool,
-      execute: ({ on, ref }) =>
-        sql`UPDATE pools SET auto_redeem_resets = ${on}, updated_at = now()
+      execute: ({ flag, on, ref }) =>
+        sql`UPDATE pools SET ${sql(flagColumns[flag])} = ${on}, updated_at = now()
           WHERE slug = ${ref} OR id = ${ref} RETURNING *`
     })
 
@@ -61,7 +66,7 @@ export class PoolsRepo extends Effect.Service<PoolsRepo>()("Gateway/PoolsRepo", 
       insert: (pool: typeof NewPool.Type) => insert(pool),
       findBySlug: (slug: string) => findBySlug(slug).pipe(Effect.orDie),
       setStrategy: (ref: string, strategy: Strategy) => setStrategy({ ref, strategy }).pipe(Effect.orDie),
-      setAutoRedeem: (ref: string, on: boolean) => setAutoRedeem({ ref, on }).pipe(Effect.orDie),
+      setFlag: (ref: string, flag: PoolFlag, on: boolean) => setFlag({ ref, flag, on }).pipe(Effect.orDie),
       list: list(undefined).pipe(Effect.orDie)
     } as const
   })

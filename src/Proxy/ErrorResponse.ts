@@ -21,6 +21,7 @@ import {
   type UnsupportedEndpoint,
   type UpgradeRequired,
   type UpstreamUnavailable,
+  type V1Disabled,
   type WebSocketFrameInvalid,
   type WebSocketHandshakeInvalid,
   type WebSocketNotSupported
@@ -50,6 +51,7 @@ export type ProxyError =
   | RealtimeCallNotFound
   | RedemptionConflict
   | V1BadRequest
+  | V1Disabled
 
 export interface ErrorAnswer {
   readonly status: number
@@ -105,6 +107,8 @@ export const errorAnswer = (error: ProxyError): ErrorAnswer => {
         headers: {},
         body: { error: { type: "invalid_request_error", code: error.code, message: error.message, param: error.param } }
       }
+    case "V1Disabled":
+      return body(403, "permission_error", "v1_disabled", error.message)
     case "RedemptionConflict":
       return body(409, "invalid_request_error", "redemption_conflict", error.message, { "retry-after": "5" })
     case "UpgradeRequired":

@@ -155,3 +155,10 @@ export class OpenWebSocketsExceeded extends Schema.TaggedError<OpenWebSocketsExc
 export class WebSocketFrameInvalid extends Schema.TaggedError<WebSocketFrameInvalid>()("WebSocketFrameInvalid", {
   message: Schema.String
 }) {}
+
+// A /v1 request with a key of a Pool whose /v1 is turned off (`pool set-v1 <slug> off`).
+export class V1Disabled extends Schema.TaggedError<V1Disabled>()("V1Disabled", {}) {
+  override get message() {
+    return "This Pool's keys cannot use /v1: an operator has turned it off for the Pool"
+  }
+}

@@ -47,7 +47,7 @@ export class KeyUsage extends Effect.Service<KeyUsage>()("Gateway/KeyUsage", {
 
     const answer = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const key = yield* auth.authenticate(request.headers)
+      const key = yield* auth.authenticateV1(request.headers)
       const [row] = yield* sums(key.keyId).pipe(Effect.orDie)
       const empty = { requests: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0 }
       return HttpServerResponse.unsafeJson({
