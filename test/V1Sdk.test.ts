@@ -69,12 +69,43 @@ describe.each(backends)("the openai SDK on /v1 on %s", (backend) => {
         expect(text).toBe("hello from the pool")
         expect(types.at(-1)).toBe("response.completed")
         expect(types.some((type) => type.startsWith("codex."))).toBe(false)
+        // a tool round trip: the call, then its output sent back with the history (nothing is stored upstream)
+        const tools = [{
+          type: "function" as const,
+          name: weather.function.name,
+          parameters: weather.function.parameters,
+          strict: false
+        }]
+        const asked = yield* Effect.promise(() =>
+          client.responses.create({ model: "gpt-5.5", input: "run tool for the weather", tools })
+        )
+        const call = asked.output.find((item) => item.type === "function_call")
+        expect(call?.type).toBe("function_call")
+        const toolAnswered = yield* Effect.promise(() =>
+          client.responses.create({
+            model: "gpt-5.5",
+            tools,
+            input: [
+              { role: "user", content: "run tool for the weather" },
+              ...asked.output.filter((item) => item.type === "function_call"),
+              {
+                type: "function_call_output",
+                call_id: call?.type === "function_call" ? call.call_id : "",
+                output: "sunny"
+              }
+            ]
+          })
+        )
+        expect(toolAnswered.output_text).toBe("hello from the pool")
+        expect(JSON.stringify(upstreamBodies(fake.requests).at(-1)?.["input"])).toContain("function_call_output")
         const sql = yield* SqlClient.SqlClient
         const rows = yield* sql<{ route: string; transport: string; status: string }>`
           SELECT route, transport, status FROM requests WHERE pool_id = ${pool.poolId} ORDER BY started_at`
         expect(rows).toEqual([
           { route: "v1_responses", transport: "http", status: "succeeded" },
-          { route: "v1_responses", transport: "sse", status: "succeeded" }
+          { route: "v1_responses", transport: "sse", status: "succeeded" },
+          { route: "v1_responses", transport: "http", status: "succeeded" },
+          { route: "v1_responses", transport: "http", status: "succeeded" }
         ])
       }))
 
@@ -135,6 +166,21 @@ describe.each(backends)("the openai SDK on /v1 on %s", (backend) => {
         expect(text).toBe("it is sunny")
         expect(finish).toBe("stop")
         expect(usage).toBeGreaterThan(0)
+
+        // upstream cut after the answer began: the stream ends with an error, never with [DONE]
+        fake.fault(pool.accounts[0]!.fake.accountId, { kind: "disconnect_mid_stream", afterEvents: 4 })
+        const cut = yield* Effect.promise(() =>
+          client.chat.completions.create({
+            model: "gpt-5.5",
+            messages: [{ role: "user", content: "hi" }],
+            stream: true
+          })
+        )
+        const broken = yield* call(async () => {
+          for await (const chunk of cut) void chunk
+        })
+        expect(broken.error).toBeInstanceOf(OpenAI.APIError)
+        expect(String((broken.error as Error).message)).toContain("lost mid-response")
       }))
 
     it.effect("structured output: response_format json_schema becomes the backend's text.format, parsed by the SDK", () =>
