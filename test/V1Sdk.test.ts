@@ -2,6 +2,7 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import OpenAI from "openai"
+import { PoolKeys } from "../src/PoolKeys.ts"
 import { Pools } from "../src/Pools.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, rewriteRouting, setupPool, type TestPool } from "./support/Gateway.ts"
@@ -225,6 +226,17 @@ describe.each(backends)("the openai SDK on /v1 on %s", (backend) => {
         )
         expect(invalid.error).toBeInstanceOf(OpenAI.BadRequestError)
         expect((invalid.error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("logit_bias")
+        expect(upstreamBodies(fake.requests)).toEqual([])
+
+        // the key's model list holds on /v1 as on the Codex routes
+        const { token } = yield* Effect.flatMap(
+          PoolKeys,
+          (keys) => keys.create({ poolSlug: pool.slug, limits: { allowedModels: ["gpt-5.5"] } })
+        )
+        const narrow = yield* sdk(token)
+        const outside = yield* call(() => narrow.responses.create({ model: "gpt-6-sol", input: "hi" }))
+        expect(outside.error).toBeInstanceOf(OpenAI.PermissionDeniedError)
+        expect((outside.error as InstanceType<typeof OpenAI.PermissionDeniedError>).code).toBe("model_not_allowed")
         expect(upstreamBodies(fake.requests)).toEqual([])
 
         const stranger = yield* sdk("cpk_0000000000000000_" + "x".repeat(43))
