@@ -1,5 +1,6 @@
 import { SqlClient, SqlSchema } from "@effect/sql"
 import { Effect, Schema } from "effect"
+import { OperatorScope } from "../Domain/Models.ts"
 
 const NewSession = Schema.Struct({
   idHash: Schema.Uint8ArrayFromSelf,
@@ -11,7 +12,7 @@ const NewSession = Schema.Struct({
 
 const Lookup = Schema.Struct({ idHash: Schema.Uint8ArrayFromSelf, idleSeconds: Schema.Number })
 
-const Live = Schema.Struct({ operatorTokenId: Schema.String, lastSeenAt: Schema.DateFromSelf })
+const Live = Schema.Struct({ operatorTokenId: Schema.String, scope: OperatorScope, lastSeenAt: Schema.DateFromSelf })
 
 export class SessionsRepo extends Effect.Service<SessionsRepo>()("Gateway/DashboardSessions/SessionsRepo", {
   effect: Effect.gen(function*() {
@@ -46,7 +47,7 @@ export class SessionsRepo extends Effect.Service<SessionsRepo>()("Gateway/Dashbo
       Request: Lookup,
       Result: Live,
       execute: ({ idHash, idleSeconds }) =>
-        sql`SELECT s.operator_token_id, s.last_seen_at FROM dashboard_sessions s
+        sql`SELECT s.operator_token_id, t.scope, s.last_seen_at FROM dashboard_sessions s
           JOIN operator_tokens t ON t.id = s.operator_token_id
           WHERE s.id_hash = ${idHash} AND s.expires_at > now()
             AND s.last_seen_at > now() - make_interval(secs => ${idleSeconds})

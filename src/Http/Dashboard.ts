@@ -1,20 +1,28 @@
-import { HttpLayerRouter, HttpServerRequest, HttpServerResponse, UrlParams } from "@effect/platform"
+import { HttpLayerRouter, type HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Either, Layer, Option } from "effect"
 import { Accounts } from "../Accounts.ts"
 import { Activity } from "../Activity.ts"
 import { CookieSecure } from "../Config.ts"
-import { DashboardSessions } from "../DashboardSessions.ts"
+import { csrfMatches, type DashboardSession, DashboardSessions } from "../DashboardSessions.ts"
+import { Actor } from "../Domain/Actor.ts"
 import { bearerOf } from "../Domain/Bearer.ts"
 import { FleetRepo } from "../Mcp/FleetRepo.ts"
 import { OperatorTokens } from "../OperatorTokens.ts"
+import { PoolKeys } from "../PoolKeys.ts"
 import { Pools } from "../Pools.ts"
 import { Quota } from "../Quota.ts"
+import { type Action, doneMessage, makeActions, statusOf } from "./Dashboard/Actions.ts"
+import { keyCreatedPage, refusedPage } from "./Dashboard/Controls.ts"
+import { field, readForm } from "./Dashboard/Form.ts"
 import { cookie, cookieOptions, sameOrigin } from "./Dashboard/Guard.ts"
 import { loginPage } from "./Dashboard/Html.ts"
-import { dashboardPage } from "./Dashboard/Page.ts"
+import { dashboardPage, type View } from "./Dashboard/Page.ts"
+import { type ActionName, actionPaths } from "./Dashboard/Paths.ts"
 import { makeSnapshot } from "./Dashboard/Snapshot.ts"
 
-const formLimit = 4096
+const signInLimit = 4096
+// Room for a long model allow-list in the limits form; the other forms are far smaller.
+const actionLimit = 16_384
 
 // `same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null` with the page's own form
 // posts, which the sign-in's Origin check must refuse. Nothing is ever sent to another site either way.
@@ -39,18 +47,32 @@ const signIn = (status: number, message?: string) => page(status, loginPage(mess
 
 const toDashboard = HttpServerResponse.redirect("/admin", { status: 303, headers: securityHeaders })
 
-const mediaType = (contentType: string | undefined) => contentType?.split(";")[0]?.trim().toLowerCase()
+const refused = (status: number, message: string) => page(status, refusedPage(message))
 
-// A read-only page for operators: an operator token of either scope, as a bearer header (scripts), or a browser
+// The page after an action: the action's name and target, from which the result line is built again.
+const resultOf = (request: HttpServerRequest.HttpServerRequest): View["notice"] => {
+  const query = new URL(request.url, "http://gateway").searchParams
+  const text = doneMessage(query.get("done") ?? "", query.get("target") ?? "")
+  return text === undefined ? undefined : { ok: true, text }
+}
+
+// A page for operators: an operator token of either scope, as a bearer header (scripts, read-only), or a browser
 // session the sign-in form starts. The session's cookie is a random id, never the token; revoking the token ends it.
+// An admin token's session also acts, through the forms its page carries.
 const routes = Effect.gen(function*() {
   const tokens = yield* OperatorTokens
   const sessions = yield* DashboardSessions
   const snapshot = yield* makeSnapshot
+  const actions = yield* makeActions
   const options = cookieOptions(yield* CookieSecure)
 
   const signedOut = (response: HttpServerResponse.HttpServerResponse) =>
     HttpServerResponse.expireCookie(response, cookie, options)
+
+  const ended = signedOut(signIn(401, "The session has ended; sign in again."))
+  const crossOrigin = signIn(403, "The form was not sent from this gateway's own page.")
+  const viewOf = (session: DashboardSession): View =>
+    session.scope === "admin" ? { controls: { csrf: session.csrf } } : {}
 
   const show = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.gen(function*() {
@@ -59,29 +81,19 @@ const routes = Effect.gen(function*() {
         const verified = yield* Effect.either(tokens.verify(bearer))
         return Either.isRight(verified) ? page(200, dashboardPage(yield* snapshot)) : signIn(401, verified.left.message)
       }
-      const session = request.cookies[cookie]
-      if (session === undefined) return signIn(401)
-      if (Option.isSome(yield* sessions.check(session))) return page(200, dashboardPage(yield* snapshot))
-      return signedOut(signIn(401, "The session has ended; sign in again."))
+      const id = request.cookies[cookie]
+      if (id === undefined) return signIn(401)
+      const session = yield* sessions.check(id)
+      if (Option.isNone(session)) return ended
+      return page(200, dashboardPage(yield* snapshot, { ...viewOf(session.value), notice: resultOf(request) }))
     })
-
-  const crossOrigin = signIn(403, "The form was not sent from this gateway's own page.")
 
   const login = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.gen(function*() {
       if (!sameOrigin(request)) return crossOrigin
-      if (mediaType(request.headers["content-type"]) !== "application/x-www-form-urlencoded") {
-        return signIn(415, "The sign-in form must be sent as application/x-www-form-urlencoded.")
-      }
-      const tooLarge = signIn(413, "The sign-in form is too large.")
-      if (Number(request.headers["content-length"] ?? 0) > formLimit) return tooLarge
-      // Without a length (chunked), reading stops at the limit and the connection is dropped.
-      const form = yield* request.urlParamsBody.pipe(
-        HttpServerRequest.withMaxBodySize(Option.some(formLimit)),
-        Effect.option
-      )
-      if (Option.isNone(form)) return tooLarge
-      const token = Option.getOrElse(UrlParams.getFirst(form.value, "token"), () => "").trim()
+      const form = yield* readForm(request, signInLimit)
+      if (Either.isLeft(form)) return signIn(form.left.status, `The sign-in form ${form.left.message}.`)
+      const token = field(form.right, "token")
       const verified = yield* Effect.either(tokens.verify(token))
       if (Either.isLeft(verified)) return signIn(401, verified.left.message)
       // A session id is 43 base64url characters, a valid cookie value as it is.
@@ -97,10 +109,39 @@ const routes = Effect.gen(function*() {
       return signedOut(toDashboard)
     })
 
+  // Origin first, then the session, its CSRF token and its scope; only then is anything done, as the session's
+  // operator token (the audit log's actor, as for its MCP calls). A refusal changes nothing.
+  const act = (action: Action) => (request: HttpServerRequest.HttpServerRequest) =>
+    Effect.gen(function*() {
+      if (!sameOrigin(request)) return refused(403, "The form was not sent from this gateway's own page.")
+      const id = request.cookies[cookie]
+      const session = id === undefined ? Option.none() : yield* sessions.check(id)
+      if (Option.isNone(session)) return id === undefined ? signIn(401) : ended
+      const form = yield* readForm(request, actionLimit)
+      if (Either.isLeft(form)) return refused(form.left.status, `The form ${form.left.message}.`)
+      if (!csrfMatches(session.value.csrf, field(form.right, "csrf"))) {
+        return refused(403, "The form's CSRF token is missing or not this session's: reload the dashboard and retry.")
+      }
+      if (session.value.scope !== "admin") {
+        return refused(403, "This operator token has the read scope: actions need an admin token.")
+      }
+      const actor = { kind: "operator_token", id: session.value.operatorTokenId } as const
+      const outcome = yield* Effect.either(Effect.provideService(action(form.right), Actor, actor))
+      if (Either.isLeft(outcome)) {
+        const notice = { ok: false, text: outcome.left.message }
+        return page(statusOf(outcome.left), dashboardPage(yield* snapshot, { ...viewOf(session.value), notice }))
+      }
+      if (outcome.right._tag === "KeyCreated") return page(200, keyCreatedPage(outcome.right))
+      const query = new URLSearchParams({ done: outcome.right.action, target: outcome.right.target })
+      return HttpServerResponse.redirect(`/admin?${query}`, { status: 303, headers: securityHeaders })
+    })
+
+  const names = Object.keys(actionPaths).filter((name): name is ActionName => Object.hasOwn(actions, name))
   return [
     HttpLayerRouter.route("GET", "/admin", show),
     HttpLayerRouter.route("POST", "/admin/login", login),
-    HttpLayerRouter.route("POST", "/admin/logout", logout)
+    HttpLayerRouter.route("POST", "/admin/logout", logout),
+    ...names.map((name) => HttpLayerRouter.route("POST", actionPaths[name], act(actions[name])))
   ]
 })
 
@@ -111,6 +152,7 @@ export const DashboardRoutes = HttpLayerRouter.addAll(routes).pipe(
     Activity.Default,
     Pools.Default,
     Accounts.Default,
+    PoolKeys.Default,
     Quota.Default,
     FleetRepo.Default
   ])

@@ -1,5 +1,6 @@
 import type { AccountView } from "../../Mcp/AccountView.ts"
 import type { KeyView } from "../../Mcp/KeyTools.ts"
+import { accountControls, adminForms, type Controls, keyControls, strategyControl } from "./Controls.ts"
 import { type Cell, dash, document, html, table, when } from "./Html.ts"
 import type { Snapshot } from "./Snapshot.ts"
 
@@ -84,11 +85,15 @@ const pooledResetCredits = (members: ReadonlyArray<AccountView>) =>
     0
   )
 
-const poolSection = (now: Date) => (pool: Snapshot["pools"][number]) =>
+// With controls, each row ends in a cell of its action forms.
+const withControls = <A>(row: (item: A) => ReadonlyArray<Cell>, control?: (item: A) => Cell) => (item: A) =>
+  control === undefined ? row(item) : [...row(item), control(item)]
+
+const poolSection = (now: Date, controls?: Controls) => (pool: Snapshot["pools"][number]) =>
   html`<h3>${pool.name} <code>${pool.slug}</code></h3>
 <p>strategy <code>${pool.strategy}</code> · ${pool.status} · active keys ${pool.keys} · reset credits ${
     pooledResetCredits(pool.members)
-  }</p>
+  }${controls === undefined ? null : html` · ${strategyControl(controls, pool)}`}</p>
 ${
     table(
       [
@@ -100,9 +105,10 @@ ${
         "circuit",
         "primary quota",
         "secondary quota",
-        "reset credits"
+        "reset credits",
+        ...(controls === undefined ? [] : ["actions"])
       ],
-      pool.members.map(accountRow(now)),
+      pool.members.map(withControls(accountRow(now), controls && accountControls(controls))),
       "No accounts."
     )
   }`
@@ -183,17 +189,32 @@ const requestHeaders = [
   "ms"
 ]
 
-export const dashboardPage = (snapshot: Snapshot): string => {
+export interface View {
+  readonly controls?: Controls
+  readonly notice?: { readonly ok: boolean; readonly text: string } | undefined
+}
+
+// An admin session's page does not reload by itself, which would drop a half-filled form.
+export const dashboardPage = (snapshot: Snapshot, { controls, notice }: View = {}): string => {
   const now = snapshot.status.now
   const pools = snapshot.pools.length === 0
     ? html`<p class="muted">No Pools.</p>`
-    : snapshot.pools.map(poolSection(now))
-  const body = html`<header><h1>Codex Pooler</h1><span class="muted">as of ${when(now)}, every ${refreshSeconds} s ·
+    : snapshot.pools.map(poolSection(now, controls))
+  const keys = snapshot.keys.map(withControls(keyRow, controls && keyControls(controls)))
+  const body = html`<header><h1>Codex Pooler</h1><span class="muted">as of ${when(now)}${
+    controls === undefined ? `, every ${refreshSeconds} s` : html` · <a href="/admin">Reload</a>`
+  } ·
 <form method="post" action="/admin/logout"><button type="submit">Sign out</button></form></span></header>
+${notice === undefined ? null : html`<p class="${notice.ok ? "ok" : "bad"}" role="status">${notice.text}</p>`}
 <h2>Service</h2>${statusSection(snapshot.status)}
 <h2>Pools</h2>${pools}
-<h2>Keys</h2>${table(keyHeaders, snapshot.keys.map(keyRow), "No keys.")}
+<h2>Keys</h2>${table(controls === undefined ? keyHeaders : [...keyHeaders, "actions"], keys, "No keys.")}
 <h2>Usage, last 24 h, by Pool</h2>${table(usageHeaders, snapshot.usage.groups.map(usageRow), "No requests in 24 h.")}
-<h2>Newest requests</h2>${table(requestHeaders, snapshot.requests.map(requestRow), "No requests yet.")}`
-  return document("Codex Pooler", body, html`<meta http-equiv="refresh" content="${refreshSeconds}">`)
+<h2>Newest requests</h2>${table(requestHeaders, snapshot.requests.map(requestRow), "No requests yet.")}
+${controls === undefined ? null : adminForms(controls, snapshot)}`
+  return document(
+    "Codex Pooler",
+    body,
+    controls === undefined ? html`<meta http-equiv="refresh" content="${refreshSeconds}">` : html``
+  )
 }

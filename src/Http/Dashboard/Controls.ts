@@ -1,0 +1,111 @@
+import { Strategy } from "../../Domain/Models.ts"
+import type { AccountView } from "../../Mcp/AccountView.ts"
+import type { KeyView } from "../../Mcp/KeyTools.ts"
+import { document, type Html, html } from "./Html.ts"
+import { actionPaths } from "./Paths.ts"
+import type { Snapshot } from "./Snapshot.ts"
+
+// The action forms an admin session's page carries: plain forms (no script), each with the session's CSRF token.
+export interface Controls {
+  readonly csrf: string
+}
+
+const hidden = (name: string, value: string) => html`<input type="hidden" name="${name}" value="${value}">`
+
+const form = (controls: Controls, path: string, fields: Html, label: string) =>
+  html`<form method="post" action="${path}">${
+    hidden("csrf", controls.csrf)
+  }${fields}<button type="submit">${label}</button></form>`
+
+const text = (label: string, name: string, placeholder = "", required = false) =>
+  html`<label>${label} <input name="${name}"${placeholder === "" ? null : html` placeholder="${placeholder}"`}${
+    required ? html` required` : null
+  }></label>`
+
+const choice = (label: string, name: string, options: ReadonlyArray<string>, selected?: string) =>
+  html`<label>${label} <select name="${name}">${
+    options.map((option) =>
+      html`<option value="${option}"${option === selected ? html` selected` : null}>${option}</option>`
+    )
+  }</select></label>`
+
+export const accountControls = (controls: Controls) => (account: AccountView): Html => {
+  const id = hidden("account", account.id)
+  return html`${
+    account.status === "paused"
+      ? form(controls, actionPaths.resumeAccount, id, "Resume")
+      : form(controls, actionPaths.pauseAccount, id, "Pause")
+  } ${form(controls, actionPaths.clearRest, id, "Clear rest")} ${
+    form(
+      controls,
+      actionPaths.removeAccount,
+      html`${id}<label><input type="checkbox" name="confirm" value="yes" required> confirm</label>`,
+      "Remove"
+    )
+  }`
+}
+
+export const keyControls = (controls: Controls) => (key: typeof KeyView.Type): Html | null =>
+  key.status === "active" ? form(controls, actionPaths.revokeKey, hidden("key", key.id), "Revoke") : null
+
+export const strategyControl = (controls: Controls, pool: Snapshot["pools"][number]): Html =>
+  form(
+    controls,
+    actionPaths.setPoolStrategy,
+    html`${hidden("pool", pool.slug)}${choice("strategy", "strategy", Strategy.literals, pool.strategy)}`,
+    "Set strategy"
+  )
+
+export const adminForms = (controls: Controls, snapshot: Snapshot): Html => {
+  const pools = snapshot.pools.map((pool) => pool.slug)
+  const keys = snapshot.keys.filter((key) => key.status === "active").map((key) => key.id)
+  return html`<h2>Act</h2>
+<h3>Create a key</h3>${
+    form(
+      controls,
+      actionPaths.createKey,
+      html`${choice("Pool", "pool", pools)} ${text("name", "name", "optional")} ${
+        text("expires in", "expires", "e.g. 30d, optional")
+      }`,
+      "Create key"
+    )
+  }
+<h3>Set a key's limits</h3><p class="muted">Empty keeps a limit as it is; <code>none</code> removes it.</p>${
+    form(
+      controls,
+      actionPaths.setKeyLimits,
+      html`${choice("key", "key", keys)} ${text("requests/min", "rpm")} ${text("tokens/day", "tokens_per_day")} ${
+        text("max concurrent", "max_concurrent")
+      } ${text("models", "models", "a,b")}`,
+      "Set limits"
+    )
+  }
+<h3>Create a Pool</h3>${
+    form(
+      controls,
+      actionPaths.createPool,
+      html`${text("slug", "slug", "lowercase-with-dashes", true)} ${text("name", "name", "optional")} ${
+        choice("strategy", "strategy", Strategy.literals, "least_recently_used")
+      }`,
+      "Create Pool"
+    )
+  }`
+}
+
+// The new key's secret, on a page of its own that is never stored (no-store) and never shown again.
+export const keyCreatedPage = (created: { keyId: string; pool: string; token: string }): string =>
+  document(
+    "Codex Pooler — new key",
+    html`<h1>Key <code>${created.keyId}</code> created for Pool <code>${created.pool}</code></h1>
+<p>Copy its secret now: it is not stored, and this page is the only time it is shown.</p>
+<pre><code class="secret">${created.token}</code></pre>
+<p><a href="/admin">Back to the dashboard</a></p>`
+  )
+
+// A refused post (its origin, its CSRF token, the token's scope, its body): nothing was changed.
+export const refusedPage = (message: string): string =>
+  document(
+    "Codex Pooler — refused",
+    html`<h1>Refused</h1><p class="bad">${message}</p><p>Nothing was changed.</p>
+<p><a href="/admin">Back to the dashboard</a></p>`
+  )
