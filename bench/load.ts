@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks"
 import { Pool } from "undici"
+import type { Route } from "./answers.ts"
 import { cpuMs, rssMb } from "./procs.ts"
 
 // The load generator: fixed request counts at a fixed concurrency over one undici Pool, each answer checked.
@@ -9,8 +10,10 @@ export interface Call {
 }
 
 export interface Target {
-  readonly name: "direct" | "gateway" | "pipe"
+  readonly name: "direct" | "gateway" | "gateway-v1" | "pipe"
   readonly origin: string
+  // where the load goes and what a whole answer looks like there (bench/answers.ts)
+  readonly route: Route
   readonly pid: number
   // One prepared request per worker (worker i is Codex session i), reused for each of its requests.
   readonly calls: ReadonlyArray<Call>
@@ -40,25 +43,12 @@ export interface LevelResult {
   readonly statementsPerReq: number | null
 }
 
-const path = "/backend-api/codex/responses"
 const timeoutMs = 30_000
 
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted.length === 0
     ? Number.NaN
     : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN
-
-// Complete means: the last SSE frame is `event: response.completed` with a matching data payload.
-export const completed = (text: string) => {
-  const last = text.trimEnd().split("\n\n").at(-1) ?? ""
-  const data = /^data: (.*)$/m.exec(last)?.[1]
-  if (!/^event: response\.completed$/m.test(last) || data === undefined) return false
-  try {
-    return (JSON.parse(data) as { readonly type?: unknown }).type === "response.completed"
-  } catch {
-    return false
-  }
-}
 
 interface Raw {
   readonly ttfb: Array<number>
@@ -67,11 +57,11 @@ interface Raw {
   errorSample: string
 }
 
-const one = async (pool: Pool, call: Call, raw: Raw) => {
+const one = async (pool: Pool, route: Route, call: Call, raw: Raw) => {
   const started = performance.now()
   try {
     const answer = await pool.request({
-      path,
+      path: route.path,
       method: "POST",
       headers: call.headers,
       body: call.body,
@@ -86,7 +76,7 @@ const one = async (pool: Pool, call: Call, raw: Raw) => {
     }
     const ended = performance.now()
     const text = Buffer.concat(chunks).toString()
-    if (answer.statusCode !== 200 || !completed(text)) {
+    if (answer.statusCode !== 200 || !route.complete(text)) {
       raw.errors++
       if (raw.errorSample === "") raw.errorSample = `HTTP ${answer.statusCode}: ${text.slice(0, 300)}`
       return
@@ -106,58 +96,71 @@ const drive = async (pool: Pool, target: Target, level: Level, raw: Raw) => {
     if (call === undefined) throw new Error(`${target.name} has no prepared calls`)
     while (issued < level.requests) {
       issued++
-      await one(pool, call, raw)
+      await one(pool, target.route, call, raw)
     }
   }
   await Promise.all(Array.from({ length: level.concurrency }, (_, index) => worker(index)))
 }
 
-// Runs the levels in order after a warm-up; CPU and RSS are read from /proc around each level.
-export const measure = async (target: Target, fakePid: number, warmUp: Level, levels: ReadonlyArray<Level>) => {
-  const pool = new Pool(target.origin, {
-    connections: Math.max(...levels.map((level) => level.concurrency)),
-    pipelining: 1
-  })
+// One level against one target; CPU and RSS are read from /proc around it.
+const measureLevel = async (pool: Pool, target: Target, fakePid: number, level: Level): Promise<LevelResult> => {
+  const raw: Raw = { ttfb: [], full: [], errors: 0, errorSample: "" }
+  const cpu0 = cpuMs(target.pid)
+  const fake0 = cpuMs(fakePid)
+  const statements0 = target.statements?.() ?? 0
+  const started = performance.now()
+  await drive(pool, target, level, raw)
+  const seconds = (performance.now() - started) / 1000
+  const cpu = cpuMs(target.pid) - cpu0
+  const fake = cpuMs(fakePid) - fake0
+  const ttfb = raw.ttfb.sort((a, b) => a - b)
+  process.stderr.write(
+    `  ${target.name} ${level.label}: ${(level.requests / seconds).toFixed(0)} req/s, ${raw.errors} errors\n`
+  )
+  return {
+    target: target.name,
+    level: level.label,
+    requests: level.requests,
+    errors: raw.errors,
+    errorSample: raw.errorSample,
+    rps: level.requests / seconds,
+    ttfbP50: percentile(ttfb, 0.5),
+    ttfbP99: percentile(ttfb, 0.99),
+    fullP50: percentile(raw.full.sort((a, b) => a - b), 0.5),
+    targetCpuPerReq: cpu / level.requests,
+    fakeCpuPerReq: target.pid === fakePid ? null : fake / level.requests,
+    targetRssMb: rssMb(target.pid),
+    statementsPerReq: target.statements === undefined ? null : (target.statements() - statements0) / level.requests
+  }
+}
+
+// Each target's warm-up, then the levels in order. Targets measured together (one gateway process behind two routes)
+// take each level in turn, first one first on even levels and last on odd ones: measured one after the other, the
+// second ran on a process the first had warmed up, which alone moved CPU per request by 20-30 %.
+export const measure = async (
+  targets: ReadonlyArray<Target>,
+  fakePid: number,
+  warmUp: Level,
+  levels: ReadonlyArray<Level>
+) => {
+  const connections = Math.max(...levels.map((level) => level.concurrency))
+  const runs = targets.map((target) => ({ target, pool: new Pool(target.origin, { connections, pipelining: 1 }) }))
   const results: Array<LevelResult> = []
   try {
-    const warm: Raw = { ttfb: [], full: [], errors: 0, errorSample: "" }
-    await drive(pool, target, warmUp, warm)
-    if (warm.errors > 0) {
-      process.stderr.write(`  ${target.name} warm-up: ${warm.errors} errors, e.g. ${warm.errorSample}\n`)
-    }
-    for (const level of levels) {
-      const raw: Raw = { ttfb: [], full: [], errors: 0, errorSample: "" }
-      const cpu0 = cpuMs(target.pid)
-      const fake0 = cpuMs(fakePid)
-      const statements0 = target.statements?.() ?? 0
-      const started = performance.now()
-      await drive(pool, target, level, raw)
-      const seconds = (performance.now() - started) / 1000
-      const cpu = cpuMs(target.pid) - cpu0
-      const fake = cpuMs(fakePid) - fake0
-      const ttfb = raw.ttfb.sort((a, b) => a - b)
-      const result: LevelResult = {
-        target: target.name,
-        level: level.label,
-        requests: level.requests,
-        errors: raw.errors,
-        errorSample: raw.errorSample,
-        rps: level.requests / seconds,
-        ttfbP50: percentile(ttfb, 0.5),
-        ttfbP99: percentile(ttfb, 0.99),
-        fullP50: percentile(raw.full.sort((a, b) => a - b), 0.5),
-        targetCpuPerReq: cpu / level.requests,
-        fakeCpuPerReq: target.pid === fakePid ? null : fake / level.requests,
-        targetRssMb: rssMb(target.pid),
-        statementsPerReq: target.statements === undefined
-          ? null
-          : (target.statements() - statements0) / level.requests
+    for (const { pool, target } of runs) {
+      const warm: Raw = { ttfb: [], full: [], errors: 0, errorSample: "" }
+      await drive(pool, target, warmUp, warm)
+      if (warm.errors > 0) {
+        process.stderr.write(`  ${target.name} warm-up: ${warm.errors} errors, e.g. ${warm.errorSample}\n`)
       }
-      results.push(result)
-      process.stderr.write(`  ${target.name} ${level.label}: ${result.rps.toFixed(0)} req/s, ${raw.errors} errors\n`)
+    }
+    for (const [index, level] of levels.entries()) {
+      for (const { pool, target } of index % 2 === 0 ? runs : [...runs].reverse()) {
+        results.push(await measureLevel(pool, target, fakePid, level))
+      }
     }
   } finally {
-    await pool.close()
+    await Promise.all(runs.map(({ pool }) => pool.close()))
   }
-  return results
+  return targets.flatMap((target) => results.filter((result) => result.target === target.name))
 }

@@ -10,19 +10,23 @@ const file = join(root, "BENCHMARKS.md")
 
 const intro = `# Benchmarks
 
-\`npm run bench\` (bench/run.ts) measures loopback SSE load on \`POST /backend-api/codex/responses\` against three
+\`npm run bench\` (bench/run.ts) measures loopback SSE load on \`POST /backend-api/codex/responses\` against these
 targets, one after the other: **direct** (the fake Codex backend, with the account headers the gateway would send),
 **pipe** (bench/pipe-proxy.ts: node:http in, keep-alive node:http out, Authorization swapped, bytes piped) and
 **gateway** (\`codex-pooler serve\` from dist/ on a fresh PostgreSQL database, a pool of 2 fake accounts, a Pool key:
-authentication, selection, sessions and accounting all on). The fake backend, the pipe and the gateway each run in
-a child process; the load generator is undici in the bench process. Per target: a warm-up, then a fixed number
-of requests at concurrency 1, 8 and 64 (worker i is Codex session i). Every answer must be HTTP 200 ending with a
-\`response.completed\` event, otherwise it counts as an error. TTFB is the first body byte; "full" is the last.
-CPU is utime+stime from /proc/<pid>/stat per request (the target's own, and the fake backend's separately); RSS
-is VmRSS after the level. With BENCH_COUNT_SQL=1, SQL statements per request are counted by a relay in front of
-PostgreSQL (bench/pg-counter.ts: each Sync and simple Query the gateway sends, background work included); the relay's
-hop makes that run's latency and CPU read high. Targets (issue #12): gateway req/s at c=8 ≥ 35 % of pipe's, CPU per
-request at c=8 and c=64 ≤ 4× pipe's, added serial TTFB p50 over direct ≤ 1 ms.
+authentication, selection, sessions and accounting all on); and **gateway-v1**, the same gateway process on \`POST
+/v1/chat/completions\` with \`stream: true\` (translated to the same upstream call and back), measured level by level in
+turn with gateway's Codex route (first one first, then the other first, so neither only ever runs on a process the other
+has warmed up). The fake backend, the pipe and the gateway each run in a child process; the load generator is undici in
+the bench process. Per target: a warm-up, then a fixed number of requests at concurrency 1, 8 and 64 (worker i is Codex
+session i). Every answer must be HTTP 200 ending with a \`response.completed\` event (gateway-v1: a
+chat.completion.chunk stream ending with a finish_reason and \`data: [DONE]\`), otherwise it counts as an error. TTFB is
+the first body byte; "full" is the last. CPU is utime+stime from /proc/<pid>/stat per request (the target's own, and the
+fake backend's separately); RSS is VmRSS after the level. With BENCH_COUNT_SQL=1, SQL statements per request are counted
+by a relay in front of PostgreSQL (bench/pg-counter.ts: each Sync and simple Query the gateway sends, background work
+included); the relay's hop makes that run's latency and CPU read high. Targets (issue #12): gateway req/s at c=8 ≥ 35 %
+of pipe's, CPU per request at c=8 and c=64 ≤ 4× pipe's, added serial TTFB p50 over direct ≤ 1 ms. Issue #15: gateway-v1
+CPU per request ≤ 1.2× the gateway's on Codex's route, at each level.
 Options (see bench/run.ts): BENCH_TARGETS, BENCH_QUICK=1, BENCH_PROFILE=1; quick and profiled runs are not recorded here.
 `
 
@@ -65,6 +69,17 @@ export const derived = (results: ReadonlyArray<LevelResult>, serial: string, c8:
       `- gateway CPU per request at ${level}: ${ratio.toFixed(1)}× pipe's (${gateway.targetCpuPerReq.toFixed(3)} vs ${
         pipe.targetCpuPerReq.toFixed(3)
       } ms) — target ≤ 4× (issue #12): ${ratio <= 4 ? "met" : "MISSED"}`
+    )
+  }
+  for (const level of [serial, c8, "c=64"]) {
+    const v1 = find(results, "gateway-v1", level)
+    const codex = find(results, "gateway", level)
+    if (!v1 || !codex) continue
+    const ratio = v1.targetCpuPerReq / codex.targetCpuPerReq
+    lines.push(
+      `- gateway-v1 CPU per request at ${level}: ${ratio.toFixed(2)}× the Codex SSE route's (${
+        v1.targetCpuPerReq.toFixed(3)
+      } vs ${codex.targetCpuPerReq.toFixed(3)} ms) — target ≤ 1.2× (issue #15): ${ratio <= 1.2 ? "met" : "MISSED"}`
     )
   }
   const gateway1 = find(results, "gateway", serial)

@@ -267,7 +267,13 @@ export class SignIns extends Effect.Service<SignIns>()("Gateway/SignIns", {
     const cancel = (id: string) =>
       repo.finish({ id, status: "cancelled", accountId: null, error: "the sign-in was cancelled" })
 
-    return { startDevice, startBrowser, pollDevice, finishBrowser, cancel } as const
+    // What a page following a device sign-in shows while it waits: where to go and the code to enter there.
+    const describe = Effect.fn("SignIns.describe")(function*(id: string) {
+      const row = yield* load(id)
+      return { verificationUrl: `${authServer.issuer}/codex/device`, userCode: row.userCode ?? "" } as const
+    })
+
+    return { startDevice, startBrowser, pollDevice, finishBrowser, cancel, describe } as const
   }),
   dependencies: [SignInsRepo.Default, AuthServer.Default, Accounts.Default, Pools.Default, Vault.Default]
 }) {}

@@ -4,41 +4,13 @@ import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import { Accounts } from "../src/Accounts.ts"
 import { csrfToken } from "../src/DashboardSessions.ts"
-import type { OperatorScope } from "../src/Domain/Models.ts"
 import { actionPaths } from "../src/Http/Dashboard/Paths.ts"
-import { OperatorTokens } from "../src/OperatorTokens.ts"
 import { PoolKeys } from "../src/PoolKeys.ts"
 import { Pools } from "../src/Pools.ts"
+import { admin, csrfOf, formPost, signIn } from "./support/DashboardSession.ts"
 import { backends } from "./support/Databases.ts"
-import { Fake, firstInLine, gatewayLayer, gatewayUrl, postResponses, setupPool } from "./support/Gateway.ts"
-import { type Answer, send } from "./support/Requests.ts"
-
-const admin = (path: string, init: RequestInit = {}) =>
-  Effect.flatMap(gatewayUrl, (url) => send(`${url}${path}`, { redirect: "manual", ...init }))
-
-const formPost = (path: string, headers: Record<string, string>, fields: Record<string, string>) =>
-  Effect.flatMap(gatewayUrl, (origin) =>
-    admin(path, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded", origin, ...headers },
-      body: new URLSearchParams(fields).toString()
-    }))
-
-const csrfOf = (answer: Answer) => /name="csrf" value="([^"]*)"/.exec(answer.text)?.[1] ?? ""
-
-// An operator token of `scope` signed in through the form, as a browser would: its cookie, and its page's CSRF token.
-const signIn = (scope: OperatorScope) =>
-  Effect.gen(function*() {
-    const { operatorToken, token } = yield* (yield* OperatorTokens).create({ scope })
-    const answer = yield* formPost("/admin/login", {}, { token })
-    const session = /^codex_pooler_admin=([^;]*)/.exec(answer.headers.get("set-cookie") ?? "")?.[1] ?? ""
-    const cookie = `codex_pooler_admin=${session}`
-    const page = yield* admin("/admin", { headers: { cookie } })
-    expect(page.status).toBe(200)
-    const act = (path: string, fields: Record<string, string> = {}, headers: Record<string, string> = {}) =>
-      formPost(path, { cookie, ...headers }, { csrf: csrfOf(page), ...fields })
-    return { tokenId: operatorToken.id, session, cookie, page, act } as const
-  })
+import { Fake, firstInLine, gatewayLayer, postResponses, setupPool } from "./support/Gateway.ts"
+import type { Answer } from "./support/Requests.ts"
 
 // What the audit log holds for the operator token, as "actor_kind action target_id".
 const audited = (tokenId: string) =>

@@ -11,13 +11,14 @@ import { OperatorTokens } from "../OperatorTokens.ts"
 import { PoolKeys } from "../PoolKeys.ts"
 import { Pools } from "../Pools.ts"
 import { Quota } from "../Quota.ts"
+import { SignIns } from "../SignIns.ts"
 import { type Action, doneMessage, makeActions, statusOf } from "./Dashboard/Actions.ts"
-import { keyCreatedPage, refusedPage } from "./Dashboard/Controls.ts"
+import { keyCreatedPage, refusedPage, signInPage } from "./Dashboard/Controls.ts"
 import { field, readForm } from "./Dashboard/Form.ts"
 import { cookie, cookieOptions, sameOrigin } from "./Dashboard/Guard.ts"
 import { loginPage } from "./Dashboard/Html.ts"
 import { dashboardPage, type View } from "./Dashboard/Page.ts"
-import { type ActionName, actionPaths } from "./Dashboard/Paths.ts"
+import { type ActionName, actionPaths, signInPath } from "./Dashboard/Paths.ts"
 import { makeSnapshot } from "./Dashboard/Snapshot.ts"
 
 const signInLimit = 4096
@@ -64,6 +65,7 @@ const routes = Effect.gen(function*() {
   const sessions = yield* DashboardSessions
   const snapshot = yield* makeSnapshot
   const actions = yield* makeActions
+  const signIns = yield* SignIns
   const options = cookieOptions(yield* CookieSecure)
 
   const signedOut = (response: HttpServerResponse.HttpServerResponse) =>
@@ -132,15 +134,44 @@ const routes = Effect.gen(function*() {
         return page(statusOf(outcome.left), dashboardPage(yield* snapshot, { ...viewOf(session.value), notice }))
       }
       if (outcome.right._tag === "KeyCreated") return page(200, keyCreatedPage(outcome.right))
+      if (outcome.right._tag === "SignInStarted") {
+        const query = new URLSearchParams({ id: outcome.right.signInId })
+        return HttpServerResponse.redirect(`${signInPath}?${query}`, { status: 303, headers: securityHeaders })
+      }
       const query = new URLSearchParams({ done: outcome.right.action, target: outcome.right.target })
       return HttpServerResponse.redirect(`/admin?${query}`, { status: 303, headers: securityHeaders })
     })
+
+  // A device sign-in started here, followed until it ends: each load polls it once (the page reloads itself while it
+  // waits), as the session's operator token.
+  const followSignIn = (request: HttpServerRequest.HttpServerRequest) =>
+    Effect.gen(function*() {
+      const id = request.cookies[cookie]
+      const session = id === undefined ? Option.none() : yield* sessions.check(id)
+      if (Option.isNone(session)) return id === undefined ? signIn(401) : ended
+      if (session.value.scope !== "admin") {
+        return refused(403, "This operator token has the read scope: actions need an admin token.")
+      }
+      const signInId = new URL(request.url, "http://gateway").searchParams.get("id") ?? ""
+      const actor = { kind: "operator_token", id: session.value.operatorTokenId } as const
+      const polled = yield* Effect.either(Effect.provideService(signIns.pollDevice(signInId), Actor, actor))
+      if (Either.isLeft(polled)) {
+        return page(polled.left._tag === "SignInFailed" ? 400 : 409, signInPage({ failed: polled.left.message }))
+      }
+      if (polled.right.status === "done") {
+        return page(200, signInPage({ account: polled.right.account }))
+      }
+      return page(200, signInPage({ waiting: yield* signIns.describe(signInId) }))
+    }).pipe(
+      Effect.catchTag("SignInFailed", (failed) => Effect.succeed(page(400, signInPage({ failed: failed.message }))))
+    )
 
   const names = Object.keys(actionPaths).filter((name): name is ActionName => Object.hasOwn(actions, name))
   return [
     HttpLayerRouter.route("GET", "/admin", show),
     HttpLayerRouter.route("POST", "/admin/login", login),
     HttpLayerRouter.route("POST", "/admin/logout", logout),
+    HttpLayerRouter.route("GET", signInPath, followSignIn),
     ...names.map((name) => HttpLayerRouter.route("POST", actionPaths[name], act(actions[name])))
   ]
 })
@@ -154,6 +185,7 @@ export const DashboardRoutes = HttpLayerRouter.addAll(routes).pipe(
     Accounts.Default,
     PoolKeys.Default,
     Quota.Default,
-    FleetRepo.Default
+    FleetRepo.Default,
+    SignIns.Default
   ])
 )

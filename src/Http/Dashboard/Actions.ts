@@ -3,18 +3,26 @@ import { Effect, Either, Schema } from "effect"
 import { Accounts } from "../../Accounts.ts"
 import type { Actor } from "../../Domain/Actor.ts"
 import { parseLifetime } from "../../Domain/Duration.ts"
-import { InvalidInput, type NotFound, type PoolNotFound, type PoolSlugTaken } from "../../Domain/Errors.ts"
+import {
+  InvalidInput,
+  type NotFound,
+  type PoolNotFound,
+  type PoolSlugTaken,
+  type SignInFailed
+} from "../../Domain/Errors.ts"
 import { Strategy } from "../../Domain/Models.ts"
 import { limitCeilings, PoolKeys } from "../../PoolKeys.ts"
 import { Pools } from "../../Pools.ts"
+import { SignIns } from "../../SignIns.ts"
 import { field } from "./Form.ts"
 import type { ActionName } from "./Paths.ts"
 
-export type ActionError = InvalidInput | NotFound | PoolNotFound | PoolSlugTaken
+export type ActionError = InvalidInput | NotFound | PoolNotFound | PoolSlugTaken | SignInFailed
 
 export type Outcome =
   | { readonly _tag: "Done"; readonly action: ActionName; readonly target: string }
   | { readonly _tag: "KeyCreated"; readonly keyId: string; readonly pool: string; readonly token: string }
+  | { readonly _tag: "SignInStarted"; readonly signInId: string }
 
 export type Action = (form: UrlParams.UrlParams) => Effect.Effect<Outcome, ActionError, Actor>
 
@@ -27,7 +35,8 @@ const doneMessages: Record<ActionName, string> = {
   revokeKey: "Revoked key",
   setKeyLimits: "Set the limits of key",
   createPool: "Created Pool",
-  setPoolStrategy: "Set the strategy of Pool"
+  setPoolStrategy: "Set the strategy of Pool",
+  signInAccount: "Started the sign-in"
 }
 
 // The result line after a redirect, built from the action's name and an id-shaped target only, so a crafted link
@@ -38,7 +47,13 @@ export const doneMessage = (action: string, target: string): string | undefined 
   isAction(action) && /^[A-Za-z0-9_-]{1,64}$/.test(target) ? `${doneMessages[action]} ${target}.` : undefined
 
 export const statusOf = (error: ActionError): number =>
-  error._tag === "InvalidInput" ? 400 : error._tag === "PoolSlugTaken" ? 409 : 404
+  error._tag === "InvalidInput"
+    ? 400
+    : error._tag === "PoolSlugTaken"
+    ? 409
+    : error._tag === "SignInFailed"
+    ? (error.reason === "auth_server" ? 502 : 400)
+    : 404
 
 const fromEither = <A>(either: Either.Either<A, InvalidInput>) =>
   Either.match(either, {
@@ -82,6 +97,7 @@ export const makeActions = Effect.gen(function*() {
   const accounts = yield* Accounts
   const keys = yield* PoolKeys
   const pools = yield* Pools
+  const signIns = yield* SignIns
 
   const done = (action: ActionName, target: string) => Effect.succeed<Outcome>({ _tag: "Done", action, target })
   const onAccount = (
@@ -142,6 +158,16 @@ export const makeActions = Effect.gen(function*() {
         if (name.length > 100) return yield* new InvalidInput({ message: "name must be at most 100 characters" })
         const pool = yield* pools.create({ slug, strategy: yield* strategyOf(form), ...(name === "" ? {} : { name }) })
         return yield* done("createPool", pool.slug)
+      }),
+    // A device sign-in: a new account into a Pool, or one account signed in again; followed on a page of its own.
+    signInAccount: (form) =>
+      Effect.gen(function*() {
+        const account = field(form, "account")
+        const target = account === ""
+          ? { poolSlug: yield* required(form, "pool", "Pool") }
+          : { relogin: account }
+        const started = yield* signIns.startDevice(target)
+        return { _tag: "SignInStarted", signInId: started.id } as const
       }),
     setPoolStrategy: (form) =>
       Effect.gen(function*() {

@@ -36,6 +36,8 @@ export const accountControls = (controls: Controls) => (account: AccountView): H
       ? form(controls, actionPaths.resumeAccount, id, "Resume")
       : form(controls, actionPaths.pauseAccount, id, "Pause")
   } ${form(controls, actionPaths.clearRest, id, "Clear rest")} ${
+    form(controls, actionPaths.signInAccount, id, "Sign in again")
+  } ${
     form(
       controls,
       actionPaths.removeAccount,
@@ -60,6 +62,9 @@ export const adminForms = (controls: Controls, snapshot: Snapshot): Html => {
   const pools = snapshot.pools.map((pool) => pool.slug)
   const keys = snapshot.keys.filter((key) => key.status === "active").map((key) => key.id)
   return html`<h2>Act</h2>
+<h3>Add an account</h3><p class="muted">By device code: the next page shows where its owner signs in, and the code.</p>${
+    form(controls, actionPaths.signInAccount, choice("Pool", "pool", pools), "Sign an account in")
+  }
 <h3>Create a key</h3>${
     form(
       controls,
@@ -109,3 +114,40 @@ export const refusedPage = (message: string): string =>
     html`<h1>Refused</h1><p class="bad">${message}</p><p>Nothing was changed.</p>
 <p><a href="/admin">Back to the dashboard</a></p>`
   )
+
+// A device sign-in followed from the dashboard: while it waits, where the account's owner goes and the code to enter
+// (the page reloads itself every few seconds); then the account, or why it failed.
+export const signInPage = (
+  state:
+    | { readonly waiting: { readonly verificationUrl: string; readonly userCode: string } }
+    | {
+      readonly account: { readonly id: string; readonly email: string | null; readonly pools: ReadonlyArray<string> }
+    }
+    | { readonly failed: string }
+): string => {
+  if ("waiting" in state) {
+    return document(
+      "Codex Pooler — sign-in",
+      html`<h1>Waiting for the sign-in</h1>
+<p>The account's owner opens <a href="${state.waiting.verificationUrl}">${state.waiting.verificationUrl}</a>, signs in
+there and enters this code:</p>
+<pre><code class="secret">${state.waiting.userCode}</code></pre>
+<p class="muted">This page reloads itself until the code has been entered (at most 15 minutes).</p>
+<p><a href="">Check now</a> · <a href="/admin">Back to the dashboard</a></p>`,
+      html`<meta http-equiv="refresh" content="5">`
+    )
+  }
+  if ("account" in state) {
+    return document(
+      "Codex Pooler — signed in",
+      html`<h1>Signed in</h1><p class="ok">Account <code>${state.account.id}</code> ${
+        state.account.email ?? ""
+      } is in Pool ${state.account.pools.join(", ")}.</p><p><a href="/admin">Back to the dashboard</a></p>`
+    )
+  }
+  return document(
+    "Codex Pooler — sign-in failed",
+    html`<h1>The sign-in did not finish</h1><p class="bad">${state.failed}</p><p>Nothing was saved.</p>
+<p><a href="/admin">Back to the dashboard</a></p>`
+  )
+}

@@ -8,7 +8,11 @@ export const actionPaths = {
   revokeKey: "/admin/keys/revoke",
   setKeyLimits: "/admin/keys/limits",
   createPool: "/admin/pools/create",
-  setPoolStrategy: "/admin/pools/strategy"
+  setPoolStrategy: "/admin/pools/strategy",
+  signInAccount: "/admin/accounts/sign-in"
 } as const
+
+// Where a device sign-in started from the dashboard is followed until it ends (?id=signin_…).
+export const signInPath = "/admin/sign-in"
 
 export type ActionName = keyof typeof actionPaths
