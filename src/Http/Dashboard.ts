@@ -19,6 +19,7 @@ import { cookie, cookieOptions, sameOrigin } from "./Dashboard/Guard.ts"
 import { loginPage } from "./Dashboard/Html.ts"
 import { dashboardPage, type View } from "./Dashboard/Page.ts"
 import { type ActionName, actionPaths, signInPath } from "./Dashboard/Paths.ts"
+import { emptyFilters, parseFilters, requestLogPage, requestLogPath } from "./Dashboard/Requests.ts"
 import { makeSnapshot } from "./Dashboard/Snapshot.ts"
 
 const signInLimit = 4096
@@ -66,6 +67,7 @@ const routes = Effect.gen(function*() {
   const snapshot = yield* makeSnapshot
   const actions = yield* makeActions
   const signIns = yield* SignIns
+  const activity = yield* Activity
   const options = cookieOptions(yield* CookieSecure)
 
   const signedOut = (response: HttpServerResponse.HttpServerResponse) =>
@@ -76,18 +78,40 @@ const routes = Effect.gen(function*() {
   const viewOf = (session: DashboardSession): View =>
     session.scope === "admin" ? { controls: { csrf: session.csrf } } : {}
 
-  const show = (request: HttpServerRequest.HttpServerRequest) =>
+  // Who may look: an operator token as a bearer (no forms), or a live session; otherwise the answer to give instead.
+  const viewer = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.gen(function*() {
       const bearer = bearerOf(request.headers["authorization"])
       if (bearer !== undefined) {
         const verified = yield* Effect.either(tokens.verify(bearer))
-        return Either.isRight(verified) ? page(200, dashboardPage(yield* snapshot)) : signIn(401, verified.left.message)
+        return Either.isRight(verified)
+          ? Either.right<View>({})
+          : Either.left(signIn(401, verified.left.message))
       }
       const id = request.cookies[cookie]
-      if (id === undefined) return signIn(401)
+      if (id === undefined) return Either.left(signIn(401))
       const session = yield* sessions.check(id)
-      if (Option.isNone(session)) return ended
-      return page(200, dashboardPage(yield* snapshot, { ...viewOf(session.value), notice: resultOf(request) }))
+      return Option.isNone(session) ? Either.left(ended) : Either.right(viewOf(session.value))
+    })
+
+  const show = (request: HttpServerRequest.HttpServerRequest) =>
+    Effect.gen(function*() {
+      const view = yield* viewer(request)
+      if (Either.isLeft(view)) return view.left
+      return page(200, dashboardPage(yield* snapshot, { ...view.right, notice: resultOf(request) }))
+    })
+
+  // The request log with its filters and pages, for whoever may see the dashboard.
+  const requestLog = (request: HttpServerRequest.HttpServerRequest) =>
+    Effect.gen(function*() {
+      const view = yield* viewer(request)
+      if (Either.isLeft(view)) return view.left
+      const parsed = parseFilters(request.url)
+      if (Either.isLeft(parsed)) return page(400, requestLogPage(emptyFilters, null, parsed.left.message))
+      const found = yield* Effect.either(activity.requests(parsed.right.query))
+      return Either.isLeft(found)
+        ? page(400, requestLogPage(parsed.right.filters, null, found.left.message))
+        : page(200, requestLogPage(parsed.right.filters, found.right))
     })
 
   const login = (request: HttpServerRequest.HttpServerRequest) =>
@@ -169,6 +193,7 @@ const routes = Effect.gen(function*() {
   const names = Object.keys(actionPaths).filter((name): name is ActionName => Object.hasOwn(actions, name))
   return [
     HttpLayerRouter.route("GET", "/admin", show),
+    HttpLayerRouter.route("GET", requestLogPath, requestLog),
     HttpLayerRouter.route("POST", "/admin/login", login),
     HttpLayerRouter.route("POST", "/admin/logout", logout),
     HttpLayerRouter.route("GET", signInPath, followSignIn),

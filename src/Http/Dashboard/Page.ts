@@ -135,7 +135,7 @@ const keyRow = (key: Key): ReadonlyArray<Cell> => [
   key.usage.tokensLast24h
 ]
 
-const requestRow = (request: Snapshot["requests"][number]): ReadonlyArray<Cell> => [
+export const requestRow = (request: Snapshot["requests"][number]): ReadonlyArray<Cell> => [
   code(request.id),
   when(request.startedAt),
   request.poolSlug,
@@ -173,7 +173,7 @@ const usageHeaders = [
   "output tokens",
   "total tokens"
 ]
-const requestHeaders = [
+export const requestHeaders = [
   "request",
   "started",
   "pool",
@@ -210,7 +210,9 @@ ${notice === undefined ? null : html`<p class="${notice.ok ? "ok" : "bad"}" role
 <h2>Pools</h2>${pools}
 <h2>Keys</h2>${table(controls === undefined ? keyHeaders : [...keyHeaders, "actions"], keys, "No keys.")}
 <h2>Usage, last 24 h, by Pool</h2>${table(usageHeaders, snapshot.usage.groups.map(usageRow), "No requests in 24 h.")}
-<h2>Newest requests</h2>${table(requestHeaders, snapshot.requests.map(requestRow), "No requests yet.")}
+<h2>Newest requests</h2><p><a href="/admin/requests">The request log, with filters</a></p>${
+    table(requestHeaders, snapshot.requests.map(requestRow), "No requests yet.")
+  }
 ${controls === undefined ? null : adminForms(controls, snapshot)}`
   return document(
     "Codex Pooler",
