@@ -69,7 +69,20 @@ export class Activity extends Effect.Service<Activity>()("Gateway/Activity", {
       return { status: "ok", now: new Date(now), database: "ok", counts } as const
     }).pipe(Effect.withSpan("Activity.status"))
 
-    return { requests, usage, status, sessions: repo.sessions } as const
+    // The dashboard's pictures: per Pool, by hour over the last day and by day over the last week; errors by code.
+    const charts = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const hourAgo = (hours: number) => new Date(Math.floor(now / 3_600_000) * 3_600_000 - hours * 3_600_000)
+      const dayAgo = (days: number) => new Date(Math.floor(now / dayMs) * dayMs - days * dayMs)
+      return {
+        now: new Date(now),
+        hourly: { since: hourAgo(23), rows: yield* repo.series("hour", hourAgo(23)) },
+        daily: { since: dayAgo(6), rows: yield* repo.series("day", dayAgo(6)) },
+        errors: yield* repo.errors(new Date(now - dayMs))
+      }
+    })
+
+    return { requests, usage, status, charts, sessions: repo.sessions } as const
   }),
   dependencies: [ActivityRepo.Default]
 }) {}

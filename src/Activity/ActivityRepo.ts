@@ -34,6 +34,13 @@ export const RequestRow = Schema.Struct({
   totalTokens: Schema.NullOr(Schema.Number)
 })
 
+export const SeriesRow = Schema.Struct({
+  pool: Schema.String,
+  bucket: Schema.DateFromSelf,
+  requests: Schema.Number,
+  tokens: Schema.Number
+})
+
 export const UsageGroup = Schema.Literal("pool", "key", "account", "model")
 
 export const UsageRow = Schema.Struct({
@@ -109,6 +116,28 @@ export class ActivityRepo extends Effect.Service<ActivityRepo>()("Gateway/Activi
           GROUP BY 1 ORDER BY requests DESC, 1`
     })
 
+    // Requests and tokens per Pool per hour (or day) since `since`: a chart's bars. One pass over the window's rows,
+    // by the (pool_id, started_at) index.
+    const series = SqlSchema.findAll({
+      Request: Schema.Struct({ bucket: Schema.Literal("hour", "day"), since: Schema.DateFromSelf }),
+      Result: SeriesRow,
+      execute: ({ bucket, since }) =>
+        sql`SELECT p.slug AS pool, date_trunc(${bucket}, r.started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket,
+            count(*)::float8 AS requests, coalesce(sum(r.total_tokens), 0)::float8 AS tokens
+          FROM requests r JOIN pools p ON p.id = r.pool_id
+          WHERE r.started_at >= ${since}
+          GROUP BY 1, 2 ORDER BY 1, 2`
+    })
+
+    const errors = SqlSchema.findAll({
+      Request: Schema.DateFromSelf,
+      Result: Schema.Struct({ code: Schema.String, requests: Schema.Number }),
+      execute: (since) =>
+        sql`SELECT coalesce(error_code, 'unknown') AS code, count(*)::float8 AS requests
+          FROM requests WHERE started_at >= ${since} AND status = 'failed'
+          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20`
+    })
+
     const sessions = SqlSchema.findAll({
       Request: Nullable,
       Result: SessionCount,
@@ -142,7 +171,9 @@ export class ActivityRepo extends Effect.Service<ActivityRepo>()("Gateway/Activi
       counts: counts(undefined).pipe(Effect.orDie),
       requests: (filter: typeof RequestFilter.Type) => requests(filter).pipe(Effect.orDie),
       usage: (request: { by: typeof UsageGroup.Type; since: Date; until: Date }) => usage(request).pipe(Effect.orDie),
-      sessions: (pool: string | null) => sessions(pool).pipe(Effect.orDie)
+      sessions: (pool: string | null) => sessions(pool).pipe(Effect.orDie),
+      series: (bucket: "hour" | "day", since: Date) => series({ bucket, since }).pipe(Effect.orDie),
+      errors: (since: Date) => errors(since).pipe(Effect.orDie)
     } as const
   })
 }) {}

@@ -38,6 +38,9 @@ meter{width:6rem;vertical-align:middle}
 form{display:inline}header{display:flex;justify-content:space-between;align-items:baseline}
 .login{max-width:26rem;margin:4rem auto;background:#fff;padding:1.5rem;border:1px solid #d8dde6}
 .login input[type=password]{width:100%;box-sizing:border-box;margin:.5rem 0;padding:.4rem}
+.charts{display:flex;flex-wrap:wrap;gap:1rem}.chart{margin:0;background:#fff;border:1px solid #d8dde6;padding:.4rem}
+.chart rect{fill:#2e5aac}.chart line{stroke:#6b7585}figcaption{font-size:.85em;color:#1d2430}
+.bar{display:inline-block;height:.7rem;background:#b42318;min-width:1px}
 `
 }
 

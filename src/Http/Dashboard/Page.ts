@@ -1,5 +1,6 @@
 import type { AccountView } from "../../Mcp/AccountView.ts"
 import type { KeyView } from "../../Mcp/KeyTools.ts"
+import { trafficSection } from "./Charts.ts"
 import { accountControls, adminForms, type Controls, keyControls, strategyControl } from "./Controls.ts"
 import { type Cell, dash, document, html, table, when } from "./Html.ts"
 import type { Snapshot } from "./Snapshot.ts"
@@ -209,6 +210,7 @@ ${notice === undefined ? null : html`<p class="${notice.ok ? "ok" : "bad"}" role
 <h2>Service</h2>${statusSection(snapshot.status)}
 <h2>Pools</h2>${pools}
 <h2>Keys</h2>${table(controls === undefined ? keyHeaders : [...keyHeaders, "actions"], keys, "No keys.")}
+${trafficSection(snapshot.charts, snapshot.pools.map((pool) => pool.slug))}
 <h2>Usage, last 24 h, by Pool</h2>${table(usageHeaders, snapshot.usage.groups.map(usageRow), "No requests in 24 h.")}
 <h2>Newest requests</h2><p><a href="/admin/requests">The request log, with filters</a></p>${
     table(requestHeaders, snapshot.requests.map(requestRow), "No requests yet.")

@@ -25,6 +25,7 @@ export const makeSnapshot = Effect.gen(function*() {
     // Fixed windows and limits, so the range checks these make cannot fail.
     const usage = yield* Effect.orDie(activity.usage({ by: "pool" }))
     const { requests } = yield* Effect.orDie(activity.requests({ limit: recentRequests }))
+    const charts = yield* activity.charts
     return {
       status: { ...status, uptimeSeconds: Math.round((status.now.getTime() - startedAt) / 1000) },
       pools: poolList.map((pool) => ({
@@ -33,7 +34,8 @@ export const makeSnapshot = Effect.gen(function*() {
       })),
       keys,
       usage,
-      requests
+      requests,
+      charts
     } as const
   }).pipe(Effect.withSpan("Dashboard.snapshot"))
 })
