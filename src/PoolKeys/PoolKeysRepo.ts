@@ -36,8 +36,7 @@ export type KeyForAuth = typeof KeyForAuth.Type
 export class PoolKeysRepo extends Effect.Service<PoolKeysRepo>()("Gateway/PoolKeysRepo", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const select =
-      sql`SELECT k.*, p.slug AS pool_slug, p.status AS pool_status, p.v1_enabled AS pool_v1_enabled
+    const select = sql`SELECT k.*, p.slug AS pool_slug, p.status AS pool_status, p.v1_enabled AS pool_v1_enabled
         FROM pool_keys k JOIN pools p ON p.id = k.pool_id`
 
     const insert = SqlSchema.void({
