@@ -167,6 +167,11 @@ describe.each(backends)("the dashboard in Chromium on %s", (backend) => {
         expect(seen.buttons).toContain("Sign out")
         for (const action of adminButtons) expect(seen.buttons).not.toContain(action)
         expect(seen.csrf).toBe(0)
+        // The pictures, as a screen reader meets them: one labelled image per chart of the Pool.
+        const charts = yield* browse(() =>
+          page.getByRole("img", { name: /^(requests|tokens), last (24 h by hour|7 days): [\d,]+ in all$/ }).count()
+        )
+        expect(charts).toBeGreaterThanOrEqual(4)
         yield* shot(backend, page, "read-only")
         // The keyboard reaches its button.
         yield* browse(async () => {
