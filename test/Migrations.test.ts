@@ -49,7 +49,8 @@ describe.each(backends)("migrations on %s", (backend) => {
           [7, "reset_redemptions"],
           [8, "realtime_calls"],
           [9, "sign_ins"],
-          [10, "pool_v1"]
+          [10, "pool_v1"],
+          [11, "requests_started_index"]
         ])
         expect(yield* session(listTables)).toEqual(expect.arrayContaining(tables))
 
@@ -61,7 +62,7 @@ describe.each(backends)("migrations on %s", (backend) => {
             (sql) => sql`SELECT migration_id FROM codex_pooler_migrations ORDER BY migration_id`
           )
         )
-        expect(applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((migrationId) => ({ migrationId })))
+        expect(applied).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((migrationId) => ({ migrationId })))
       }).pipe(Effect.scoped),
     { timeout: 60_000 }
   )

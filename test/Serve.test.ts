@@ -27,7 +27,7 @@ describe.each(backends)("codex-pooler serve on %s", (backend) => {
         expect(JSON.parse(health.text)).toEqual({ status: "ok" })
         const ready = yield* send(`${gateway.url}/readyz`)
         expect(ready.status).toBe(200)
-        expect(JSON.parse(ready.text)).toEqual({ status: "ready", migration: 10 })
+        expect(JSON.parse(ready.text)).toEqual({ status: "ready", migration: 11 })
       }))
 
     it.effect("shares its database with the CLI", () =>

@@ -27,7 +27,7 @@ export const seedStatements = (rows: number): ReadonlyArray<string> => [
       t.at, t.at + interval '400 ms', CASE WHEN s.status <> 'in_progress' THEN t.at + interval '9 s' END,
       tok.input, tok.input / 2, tok.output, tok.input + tok.output
     FROM generate_series(1::bigint, ${rows}) i
-    CROSS JOIN LATERAL (SELECT now() - random() * interval '7 days' AS at) t
+    CROSS JOIN LATERAL (SELECT now() - (random() + i * 0) * interval '7 days' AS at) t
     CROSS JOIN LATERAL (SELECT CASE WHEN i % 1000 = 0 THEN 'in_progress' WHEN i % 50 = 1 THEN 'cancelled'
       WHEN i % 16 = 2 THEN 'failed' ELSE 'succeeded' END AS status) s
     CROSS JOIN LATERAL (SELECT CASE WHEN s.status = 'succeeded' THEN 2000 + (i * 7919) % 30000 END AS input,
