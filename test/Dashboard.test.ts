@@ -128,9 +128,16 @@ describe.each(backends)("admin dashboard on %s", (backend) => {
         // The token itself is no longer a cookie that works.
         expectSignIn(yield* dashboard({ cookie: `codex_pooler_admin=${token}` }))
 
+        const csrf = /name="csrf" value="([^"]*)"/.exec(page.text)?.[1] ?? ""
+        expect(csrf).not.toBe("")
         const signedOut = yield* admin("/admin/logout", {
           method: "POST",
-          headers: { cookie: `codex_pooler_admin=${session}`, origin: yield* gatewayUrl }
+          headers: {
+            cookie: `codex_pooler_admin=${session}`,
+            origin: yield* gatewayUrl,
+            "content-type": "application/x-www-form-urlencoded"
+          },
+          body: new URLSearchParams({ csrf }).toString()
         })
         expect(signedOut.status).toBe(303)
         expect(signedOut.headers.get("set-cookie")).toMatch(/^codex_pooler_admin=; Max-Age=0; Path=\/admin/)

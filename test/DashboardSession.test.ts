@@ -31,6 +31,16 @@ const signIn = (token: string, origin?: string | null, extra: Record<string, str
 const page = (session: string) =>
   Effect.map(admin("/admin", { headers: { cookie: `codex_pooler_admin=${session}` } }), (answer) => answer.status)
 
+// The CSRF token the session's page carries (its sign-out form's).
+const csrfFor = (session: string) =>
+  Effect.map(
+    admin("/admin", { headers: { cookie: `codex_pooler_admin=${session}` } }),
+    (answer) => /name="csrf" value="([^"]*)"/.exec(answer.text)?.[1] ?? ""
+  )
+
+const signOutBody = (session: string) =>
+  Effect.map(csrfFor(session), (csrf) => new URLSearchParams({ csrf }).toString())
+
 const sessionRows = (tokenId: string) =>
   Effect.flatMap(
     SqlClient.SqlClient,
@@ -87,7 +97,15 @@ describe.each(backends)("dashboard sessions on %s", (backend) => {
           expect(refused.headers.get("set-cookie")).toBeNull()
         }
         expect(yield* page(session)).toBe(200)
-        const signedOut = yield* post("/admin/logout", { cookie, origin: yield* gatewayUrl })
+        // from the gateway's origin but without the session's CSRF token: refused too
+        const forged = yield* post("/admin/logout", { cookie, origin: yield* gatewayUrl }, "csrf=guess")
+        expect(forged.status).toBe(403)
+        expect(yield* page(session)).toBe(200)
+        const signedOut = yield* post(
+          "/admin/logout",
+          { cookie, origin: yield* gatewayUrl },
+          yield* signOutBody(session)
+        )
         expect(signedOut.status).toBe(303)
         expect(yield* sessionRows(row.id)).toHaveLength(0)
         expect(yield* page(session)).toBe(401)
@@ -157,7 +175,7 @@ describe.each(backends)("dashboard sessions on %s", (backend) => {
           const signedOut = yield* post("/admin/logout", {
             cookie: `codex_pooler_admin=${session}`,
             origin: yield* gatewayUrl
-          })
+          }, yield* signOutBody(session ?? ""))
           expect(signedOut.headers.get("set-cookie")).toContain("Secure")
         }))
     }

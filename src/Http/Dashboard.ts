@@ -76,7 +76,7 @@ const routes = Effect.gen(function*() {
   const ended = signedOut(signIn(401, "The session has ended; sign in again."))
   const crossOrigin = signIn(403, "The form was not sent from this gateway's own page.")
   const viewOf = (session: DashboardSession): View =>
-    session.scope === "admin" ? { controls: { csrf: session.csrf } } : {}
+    session.scope === "admin" ? { signOut: session.csrf, controls: { csrf: session.csrf } } : { signOut: session.csrf }
 
   // Who may look: an operator token as a bearer (no forms), or a live session; otherwise the answer to give instead.
   const viewer = (request: HttpServerRequest.HttpServerRequest) =>
@@ -127,11 +127,23 @@ const routes = Effect.gen(function*() {
       return HttpServerResponse.unsafeSetCookie(toDashboard, cookie, session, options)
     })
 
+  // Sign-out is a post like any other: its Origin, and for a live session that session's CSRF token (a page of another
+  // site cannot sign an operator out). A cookie naming no live session is simply cleared.
   const logout = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.gen(function*() {
       if (!sameOrigin(request)) return crossOrigin
-      const session = request.cookies[cookie]
-      if (session !== undefined) yield* sessions.end(session)
+      const id = request.cookies[cookie]
+      const session = id === undefined ? Option.none() : yield* sessions.check(id)
+      if (id !== undefined && Option.isSome(session)) {
+        const form = yield* readForm(request, signInLimit)
+        if (Either.isLeft(form) || !csrfMatches(session.value.csrf, field(form.right, "csrf"))) {
+          return refused(
+            403,
+            "The sign-out form's CSRF token is missing or not this session's: reload the page and retry."
+          )
+        }
+        yield* sessions.end(id)
+      }
       return signedOut(toDashboard)
     })
 

@@ -191,12 +191,14 @@ export const requestHeaders = [
 ]
 
 export interface View {
+  // a session's page: the CSRF token its sign-out form carries (a bearer's page has no sign-out)
+  readonly signOut?: string
   readonly controls?: Controls
   readonly notice?: { readonly ok: boolean; readonly text: string } | undefined
 }
 
 // An admin session's page does not reload by itself, which would drop a half-filled form.
-export const dashboardPage = (snapshot: Snapshot, { controls, notice }: View = {}): string => {
+export const dashboardPage = (snapshot: Snapshot, { controls, notice, signOut }: View = {}): string => {
   const now = snapshot.status.now
   const pools = snapshot.pools.length === 0
     ? html`<p class="muted">No Pools.</p>`
@@ -205,7 +207,11 @@ export const dashboardPage = (snapshot: Snapshot, { controls, notice }: View = {
   const body = html`<header><h1>Codex Pooler</h1><span class="muted">as of ${when(now)}${
     controls === undefined ? `, every ${refreshSeconds} s` : html` · <a href="/admin">Reload</a>`
   } ·
-<form method="post" action="/admin/logout"><button type="submit">Sign out</button></form></span></header>
+${
+    signOut === undefined
+      ? null
+      : html`<form method="post" action="/admin/logout"><input type="hidden" name="csrf" value="${signOut}"><button type="submit">Sign out</button></form>`
+  }</span></header>
 ${notice === undefined ? null : html`<p class="${notice.ok ? "ok" : "bad"}" role="status">${notice.text}</p>`}
 <h2>Service</h2>${statusSection(snapshot.status)}
 <h2>Pools</h2>${pools}
