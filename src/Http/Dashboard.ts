@@ -11,7 +11,9 @@ import { OperatorTokens } from "../OperatorTokens.ts"
 import { PoolKeys } from "../PoolKeys.ts"
 import { Pools } from "../Pools.ts"
 import { Quota } from "../Quota.ts"
+import { ResetCredits } from "../ResetCredits.ts"
 import { SignIns } from "../SignIns.ts"
+import * as UpstreamClient from "../UpstreamClient.ts"
 import { type Action, doneMessage, makeActions, statusOf } from "./Dashboard/Actions.ts"
 import { keyCreatedPage, refusedPage, signInPage } from "./Dashboard/Controls.ts"
 import { field, readForm } from "./Dashboard/Form.ts"
@@ -223,6 +225,7 @@ export const DashboardRoutes = HttpLayerRouter.addAll(routes).pipe(
     PoolKeys.Default,
     Quota.Default,
     FleetRepo.Default,
-    SignIns.Default
+    SignIns.Default,
+    ResetCredits.Default.pipe(Layer.provide(UpstreamClient.layer))
   ])
 )

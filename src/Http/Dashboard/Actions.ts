@@ -8,16 +8,28 @@ import {
   type NotFound,
   type PoolNotFound,
   type PoolSlugTaken,
+  type RedemptionFailed,
+  type RedemptionRefused,
   type SignInFailed
 } from "../../Domain/Errors.ts"
+import { newId } from "../../Domain/Ids.ts"
 import { Strategy } from "../../Domain/Models.ts"
 import { limitCeilings, PoolKeys } from "../../PoolKeys.ts"
 import { Pools } from "../../Pools.ts"
+import { PoolFlag } from "../../Pools/PoolsRepo.ts"
+import { ResetCredits } from "../../ResetCredits.ts"
 import { SignIns } from "../../SignIns.ts"
 import { field } from "./Form.ts"
 import type { ActionName } from "./Paths.ts"
 
-export type ActionError = InvalidInput | NotFound | PoolNotFound | PoolSlugTaken | SignInFailed
+export type ActionError =
+  | InvalidInput
+  | NotFound
+  | PoolNotFound
+  | PoolSlugTaken
+  | SignInFailed
+  | RedemptionRefused
+  | RedemptionFailed
 
 export type Outcome =
   | { readonly _tag: "Done"; readonly action: ActionName; readonly target: string }
@@ -36,7 +48,9 @@ const doneMessages: Record<ActionName, string> = {
   setKeyLimits: "Set the limits of key",
   createPool: "Created Pool",
   setPoolStrategy: "Set the strategy of Pool",
-  signInAccount: "Started the sign-in"
+  signInAccount: "Started the sign-in",
+  redeemReset: "Redeemed a saved reset for account",
+  setPoolFlag: "Set a policy of Pool"
 }
 
 // The result line after a redirect, built from the action's name and an id-shaped target only, so a crafted link
@@ -53,6 +67,10 @@ export const statusOf = (error: ActionError): number =>
     ? 409
     : error._tag === "SignInFailed"
     ? (error.reason === "auth_server" ? 502 : 400)
+    : error._tag === "RedemptionRefused"
+    ? 409
+    : error._tag === "RedemptionFailed"
+    ? 502
     : 404
 
 const fromEither = <A>(either: Either.Either<A, InvalidInput>) =>
@@ -98,6 +116,7 @@ export const makeActions = Effect.gen(function*() {
   const keys = yield* PoolKeys
   const pools = yield* Pools
   const signIns = yield* SignIns
+  const resetCredits = yield* ResetCredits
 
   const done = (action: ActionName, target: string) => Effect.succeed<Outcome>({ _tag: "Done", action, target })
   const onAccount = (
@@ -168,6 +187,20 @@ export const makeActions = Effect.gen(function*() {
           : { relogin: account }
         const started = yield* signIns.startDevice(target)
         return { _tag: "SignInStarted", signInId: started.id } as const
+      }),
+    // As `account redeem-reset`: one saved reset spent on the account, which must be resting at its limit.
+    redeemReset: onAccount("redeemReset", (id) => resetCredits.redeemAccount(id, "operator", newId("rdm"), "operator")),
+    // As `pool set-auto-redeem` and `pool set-v1`.
+    setPoolFlag: (form) =>
+      Effect.gen(function*() {
+        const flag = yield* Effect.mapError(
+          Schema.decodeUnknown(PoolFlag)(field(form, "flag")),
+          () => new InvalidInput({ message: `flag must be one of ${PoolFlag.literals.join(", ")}` })
+        )
+        const on = field(form, "on")
+        if (on !== "true" && on !== "false") return yield* new InvalidInput({ message: "on must be true or false" })
+        const pool = yield* pools.setFlag(yield* required(form, "pool", "Pool"), flag, on === "true")
+        return yield* done("setPoolFlag", pool.slug)
       }),
     setPoolStrategy: (form) =>
       Effect.gen(function*() {

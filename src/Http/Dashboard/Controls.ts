@@ -12,10 +12,11 @@ export interface Controls {
 
 const hidden = (name: string, value: string) => html`<input type="hidden" name="${name}" value="${value}">`
 
-const form = (controls: Controls, path: string, fields: Html, label: string) =>
-  html`<form method="post" action="${path}">${
-    hidden("csrf", controls.csrf)
-  }${fields}<button type="submit">${label}</button></form>`
+// `about` names the row a button acts on, for a screen reader (the row itself gives sighted users the context).
+const form = (controls: Controls, path: string, fields: Html, label: string, about?: string) =>
+  html`<form method="post" action="${path}">${hidden("csrf", controls.csrf)}${fields}<button type="submit"${
+    about === undefined ? null : html` aria-label="${label} ${about}"`
+  }>${label}</button></form>`
 
 const text = (label: string, name: string, placeholder = "", required = false) =>
   html`<label>${label} <input name="${name}"${placeholder === "" ? null : html` placeholder="${placeholder}"`}${
@@ -31,31 +32,53 @@ const choice = (label: string, name: string, options: ReadonlyArray<string>, sel
 
 export const accountControls = (controls: Controls) => (account: AccountView): Html => {
   const id = hidden("account", account.id)
+  const about = `account ${account.id}`
+  // A saved reset is worth spending only on an account resting at its usage limit (the server checks it too).
+  const resting = account.cooldown !== null && account.cooldown.reason === "usage_limit" &&
+    (account.resetCredits ?? 1) > 0
   return html`${
     account.status === "paused"
-      ? form(controls, actionPaths.resumeAccount, id, "Resume")
-      : form(controls, actionPaths.pauseAccount, id, "Pause")
-  } ${form(controls, actionPaths.clearRest, id, "Clear rest")} ${
-    form(controls, actionPaths.signInAccount, id, "Sign in again")
-  } ${
+      ? form(controls, actionPaths.resumeAccount, id, "Resume", about)
+      : form(controls, actionPaths.pauseAccount, id, "Pause", about)
+  } ${form(controls, actionPaths.clearRest, id, "Clear rest", about)} ${
+    resting ? form(controls, actionPaths.redeemReset, id, "Redeem a saved reset", about) : null
+  } ${form(controls, actionPaths.signInAccount, id, "Sign in again", about)} ${
     form(
       controls,
       actionPaths.removeAccount,
       html`${id}<label><input type="checkbox" name="confirm" value="yes" required> confirm</label>`,
-      "Remove"
+      "Remove",
+      about
     )
   }`
 }
 
 export const keyControls = (controls: Controls) => (key: typeof KeyView.Type): Html | null =>
-  key.status === "active" ? form(controls, actionPaths.revokeKey, hidden("key", key.id), "Revoke") : null
+  key.status === "active"
+    ? form(controls, actionPaths.revokeKey, hidden("key", key.id), "Revoke", `key ${key.id}`)
+    : null
 
 export const strategyControl = (controls: Controls, pool: Snapshot["pools"][number]): Html =>
+  html`${
+    form(
+      controls,
+      actionPaths.setPoolStrategy,
+      html`${hidden("pool", pool.slug)}${choice("strategy", "strategy", Strategy.literals, pool.strategy)}`,
+      "Set strategy",
+      `of Pool ${pool.slug}`
+    )
+  } ${flagControl(controls, pool.slug, "autoRedeemResets", pool.autoRedeemResets, "automatic reset redemption")} ${
+    flagControl(controls, pool.slug, "v1Enabled", pool.v1Enabled, "/v1")
+  }`
+
+// A Pool's on/off policy, as `pool set-auto-redeem` / `pool set-v1`: one button that turns it the other way.
+const flagControl = (controls: Controls, pool: string, flag: string, on: boolean, name: string) =>
   form(
     controls,
-    actionPaths.setPoolStrategy,
-    html`${hidden("pool", pool.slug)}${choice("strategy", "strategy", Strategy.literals, pool.strategy)}`,
-    "Set strategy"
+    actionPaths.setPoolFlag,
+    html`${hidden("pool", pool)}${hidden("flag", flag)}${hidden("on", on ? "false" : "true")}`,
+    `Turn ${name} ${on ? "off" : "on"}`,
+    `for Pool ${pool}`
   )
 
 export const adminForms = (controls: Controls, snapshot: Snapshot): Html => {

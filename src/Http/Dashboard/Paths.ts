@@ -9,7 +9,9 @@ export const actionPaths = {
   setKeyLimits: "/admin/keys/limits",
   createPool: "/admin/pools/create",
   setPoolStrategy: "/admin/pools/strategy",
-  signInAccount: "/admin/accounts/sign-in"
+  signInAccount: "/admin/accounts/sign-in",
+  redeemReset: "/admin/accounts/redeem-reset",
+  setPoolFlag: "/admin/pools/flag"
 } as const
 
 // Where a device sign-in started from the dashboard is followed until it ends (?id=signin_…).
