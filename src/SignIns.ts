@@ -190,6 +190,21 @@ export class SignIns extends Effect.Service<SignIns>()("Gateway/SignIns", {
         )
       )
 
+    // A flow no longer waiting for its code: what it came to (another instance's exchange, its end, its expiry); null
+    // for one still pending.
+    const overAlready = (row: SignInRow) =>
+      row.status === "exchanging"
+        ? awaitOther(row.id)
+        : row.status !== "pending"
+        ? settled(row)
+        : row.expired
+        ? fail(row, "expired", expired)
+        : null
+
+    // What the flow keeps sealed (its PKCE verifier, or its device code), opened; a row this gateway sealed opens.
+    const secretOf = <A>(schema: Schema.Schema<A, string>, row: SignInRow) =>
+      Effect.flatMap(vault.decrypt(row.secretEnc, secretAad(row.id)), Schema.decode(schema)).pipe(Effect.orDie)
+
     // One poll of a device sign-in: pending (poll again after the interval), or done with its account.
     const pollDevice = Effect.fn("SignIns.pollDevice")(function*(id: string) {
       const row = yield* load(id)
@@ -199,12 +214,9 @@ export class SignIns extends Effect.Service<SignIns>()("Gateway/SignIns", {
           message: `${id} is a browser sign-in: finish it with the address the browser ended on`
         })
       }
-      if (row.status === "exchanging") return yield* awaitOther(row.id)
-      if (row.status !== "pending") return yield* settled(row)
-      if (row.expired) return yield* fail(row, "expired", expired)
-      const { deviceAuthId } = yield* Schema.decode(DeviceSecret)(
-        yield* vault.decrypt(row.secretEnc, secretAad(row.id))
-      ).pipe(Effect.orDie)
+      const over = overAlready(row)
+      if (over !== null) return yield* over
+      const { deviceAuthId } = yield* secretOf(DeviceSecret, row)
       const polled = yield* authServer.pollDevice(deviceAuthId, row.userCode ?? "").pipe(
         Effect.catchAll((error) =>
           Effect.gen(function*() {
@@ -238,9 +250,8 @@ export class SignIns extends Effect.Service<SignIns>()("Gateway/SignIns", {
           message: "the address's state matches no sign-in: paste the address of the latest sign-in, or start again"
         })
       }
-      if (row.status === "exchanging") return yield* awaitOther(row.id)
-      if (row.status !== "pending") return yield* settled(row)
-      if (row.expired) return yield* fail(row, "expired", expired)
+      const over = overAlready(row)
+      if (over !== null) return yield* over
       if (callback._tag === "error") {
         const noCodex = callback.error === "access_denied" &&
           (callback.description ?? "").toLowerCase().includes("missing_codex_entitlement")
@@ -258,8 +269,7 @@ export class SignIns extends Effect.Service<SignIns>()("Gateway/SignIns", {
             })
         )
       }
-      const { verifier } = yield* Schema.decode(BrowserSecret)(yield* vault.decrypt(row.secretEnc, secretAad(row.id)))
-        .pipe(Effect.orDie)
+      const { verifier } = yield* secretOf(BrowserSecret, row)
       return yield* complete(row, callback.code, verifier, redirectUri)
     })
 

@@ -5,17 +5,12 @@ import { Console, Effect, Option } from "effect"
 import { Accounts } from "../Accounts.ts"
 import { InvalidInput } from "../Domain/Errors.ts"
 import { newId } from "../Domain/Ids.ts"
-import type { Account } from "../Domain/Models.ts"
 import { makeAccountViews } from "../Mcp/AccountView.ts"
 import { Pools } from "../Pools.ts"
 import { ResetCredits } from "../ResetCredits.ts"
+import { describeAccount } from "./AccountLine.ts"
 import { loginCommand, reloginCommand } from "./LoginCommands.ts"
 import { emit, emitList, json } from "./Output.ts"
-
-const describe = (account: Account) =>
-  `${account.id}  ${account.email ?? "(no email)"}  plan ${account.plan ?? "unknown"}  ${account.status}  pools ${
-    account.pools.join(",") || "-"
-  }`
 
 // An auth.json's refresh token is single-use per rotation: once the gateway refreshes it, the machine it was copied
 // from holds a dead one, and the two would push each other into reauth_required.
@@ -46,7 +41,7 @@ const importCommand = Command.make("import", {
       const { account, created } = yield* accounts.importAuthJson(input.pool, text)
       yield* Console.error(handOverWarning)
       return yield* emit(input.json, { account, created }, () =>
-        `${created ? "imported" : "updated"} account ${describe(account)}`)
+        `${created ? "imported" : "updated"} account ${describeAccount(account)}`)
     }
     // A folder: every auth.json-shaped file in it (not its subfolders), each reported; the rest skipped, saying why.
     const names = (yield* fs.readDirectory(input.file).pipe(Effect.mapError(unreadable(input.file)))).sort()
@@ -78,7 +73,7 @@ const importCommand = Command.make("import", {
     yield* emit(input.json, outcomes, () =>
       outcomes.map((report) =>
         "account" in report
-          ? `${report.file}: ${report.created ? "imported" : "updated"} account ${describe(report.account)}`
+          ? `${report.file}: ${report.created ? "imported" : "updated"} account ${describeAccount(report.account)}`
           : `${report.file}: skipped, ${report.skipped}`
       ).join("\n") || `${input.file} holds no files`)
     if (imported.length === 0) {
@@ -111,7 +106,8 @@ const statusCommand = (name: "pause" | "resume", description: string) =>
     Effect.gen(function*() {
       const accounts = yield* Accounts
       const account = yield* (name === "pause" ? accounts.pause(input.id) : accounts.resume(input.id))
-      yield* emit(input.json, account, () => `${name === "pause" ? "paused" : "resumed"} account ${describe(account)}`)
+      yield* emit(input.json, account, () =>
+        `${name === "pause" ? "paused" : "resumed"} account ${describeAccount(account)}`)
     })).pipe(Command.withDescription(description))
 
 // Printed as the MCP tools show an account: e-mail masked, with its cooldown and circuit.

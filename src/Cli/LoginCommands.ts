@@ -3,15 +3,10 @@ import { Console, Effect, Either, Schedule } from "effect"
 import { createServer, type ServerResponse } from "node:http"
 import { createInterface } from "node:readline"
 import { SignInFailed } from "../Domain/Errors.ts"
-import type { Account } from "../Domain/Models.ts"
 import { type SignInOutcome, SignIns, type SignInTarget } from "../SignIns.ts"
 import { callbackPorts } from "../SignIns/Browser.ts"
+import { describeAccount } from "./AccountLine.ts"
 import { emit, json } from "./Output.ts"
-
-const describeAccount = (account: Account) =>
-  `${account.id}  ${account.email ?? "(no email)"}  plan ${account.plan ?? "unknown"}  ${account.status}  pools ${
-    account.pools.join(",") || "-"
-  }`
 
 const device = Options.boolean("device").pipe(
   Options.withDescription("sign in with a device code, entered in a browser anywhere (for a server without one)")

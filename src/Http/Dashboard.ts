@@ -80,20 +80,27 @@ const routes = Effect.gen(function*() {
   const viewOf = (session: DashboardSession): View =>
     session.scope === "admin" ? { signOut: session.csrf, controls: { csrf: session.csrf } } : { signOut: session.csrf }
 
+  // The live session the cookie names, with its id; otherwise the answer to give instead (sign in; it has ended).
+  const sessionOf = (request: HttpServerRequest.HttpServerRequest) =>
+    Effect.gen(function*() {
+      const id = request.cookies[cookie]
+      if (id === undefined) return Either.left(signIn(401))
+      const session = yield* sessions.check(id)
+      return Option.isNone(session) ? Either.left(ended) : Either.right({ ...session.value, id })
+    })
+
+  const readScope = refused(403, "This operator token has the read scope: actions need an admin token.")
+  // What an admin session does, it does as its operator token: the audit log's actor, as for its MCP calls.
+  const asOperator = <A, E>(session: DashboardSession, effect: Effect.Effect<A, E, Actor>) =>
+    Effect.provideService(effect, Actor, { kind: "operator_token", id: session.operatorTokenId })
+
   // Who may look: an operator token as a bearer (no forms), or a live session; otherwise the answer to give instead.
   const viewer = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.gen(function*() {
       const bearer = bearerOf(request.headers["authorization"])
-      if (bearer !== undefined) {
-        const verified = yield* Effect.either(tokens.verify(bearer))
-        return Either.isRight(verified)
-          ? Either.right<View>({})
-          : Either.left(signIn(401, verified.left.message))
-      }
-      const id = request.cookies[cookie]
-      if (id === undefined) return Either.left(signIn(401))
-      const session = yield* sessions.check(id)
-      return Option.isNone(session) ? Either.left(ended) : Either.right(viewOf(session.value))
+      if (bearer === undefined) return Either.map(yield* sessionOf(request), viewOf)
+      const verified = yield* Effect.either(tokens.verify(bearer))
+      return Either.isRight(verified) ? Either.right<View>({}) : Either.left(signIn(401, verified.left.message))
     })
 
   const show = (request: HttpServerRequest.HttpServerRequest) =>
@@ -134,17 +141,16 @@ const routes = Effect.gen(function*() {
   const logout = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.gen(function*() {
       if (!sameOrigin(request)) return crossOrigin
-      const id = request.cookies[cookie]
-      const session = id === undefined ? Option.none() : yield* sessions.check(id)
-      if (id !== undefined && Option.isSome(session)) {
+      const session = yield* sessionOf(request)
+      if (Either.isRight(session)) {
         const form = yield* readForm(request, signInLimit)
-        if (Either.isLeft(form) || !csrfMatches(session.value.csrf, field(form.right, "csrf"))) {
+        if (Either.isLeft(form) || !csrfMatches(session.right.csrf, field(form.right, "csrf"))) {
           return refused(
             403,
             "The sign-out form's CSRF token is missing or not this session's: reload the page and retry."
           )
         }
-        yield* sessions.end(id)
+        yield* sessions.end(session.right.id)
       }
       return signedOut(toDashboard)
     })
@@ -154,22 +160,19 @@ const routes = Effect.gen(function*() {
   const act = (action: Action) => (request: HttpServerRequest.HttpServerRequest) =>
     Effect.gen(function*() {
       if (!sameOrigin(request)) return refused(403, "The form was not sent from this gateway's own page.")
-      const id = request.cookies[cookie]
-      const session = id === undefined ? Option.none() : yield* sessions.check(id)
-      if (Option.isNone(session)) return id === undefined ? signIn(401) : ended
+      const live = yield* sessionOf(request)
+      if (Either.isLeft(live)) return live.left
+      const session = live.right
       const form = yield* readForm(request, actionLimit)
       if (Either.isLeft(form)) return refused(form.left.status, `The form ${form.left.message}.`)
-      if (!csrfMatches(session.value.csrf, field(form.right, "csrf"))) {
+      if (!csrfMatches(session.csrf, field(form.right, "csrf"))) {
         return refused(403, "The form's CSRF token is missing or not this session's: reload the dashboard and retry.")
       }
-      if (session.value.scope !== "admin") {
-        return refused(403, "This operator token has the read scope: actions need an admin token.")
-      }
-      const actor = { kind: "operator_token", id: session.value.operatorTokenId } as const
-      const outcome = yield* Effect.either(Effect.provideService(action(form.right), Actor, actor))
+      if (session.scope !== "admin") return readScope
+      const outcome = yield* Effect.either(asOperator(session, action(form.right)))
       if (Either.isLeft(outcome)) {
         const notice = { ok: false, text: outcome.left.message }
-        return page(statusOf(outcome.left), dashboardPage(yield* snapshot, { ...viewOf(session.value), notice }))
+        return page(statusOf(outcome.left), dashboardPage(yield* snapshot, { ...viewOf(session), notice }))
       }
       if (outcome.right._tag === "KeyCreated") return page(200, keyCreatedPage(outcome.right))
       if (outcome.right._tag === "SignInStarted") {
@@ -184,15 +187,11 @@ const routes = Effect.gen(function*() {
   // waits), as the session's operator token.
   const followSignIn = (request: HttpServerRequest.HttpServerRequest) =>
     Effect.gen(function*() {
-      const id = request.cookies[cookie]
-      const session = id === undefined ? Option.none() : yield* sessions.check(id)
-      if (Option.isNone(session)) return id === undefined ? signIn(401) : ended
-      if (session.value.scope !== "admin") {
-        return refused(403, "This operator token has the read scope: actions need an admin token.")
-      }
+      const live = yield* sessionOf(request)
+      if (Either.isLeft(live)) return live.left
+      if (live.right.scope !== "admin") return readScope
       const signInId = new URL(request.url, "http://gateway").searchParams.get("id") ?? ""
-      const actor = { kind: "operator_token", id: session.value.operatorTokenId } as const
-      const polled = yield* Effect.either(Effect.provideService(signIns.pollDevice(signInId), Actor, actor))
+      const polled = yield* Effect.either(asOperator(live.right, signIns.pollDevice(signInId)))
       if (Either.isLeft(polled)) {
         return page(polled.left._tag === "SignInFailed" ? 400 : 409, signInPage({ failed: polled.left.message }))
       }

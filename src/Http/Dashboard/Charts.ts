@@ -57,37 +57,24 @@ const dayName = (date: Date) => date.toISOString().slice(0, 10)
 
 // Requests and tokens per Pool: by hour over the last 24 hours, by day over the last 7 days; errors by code.
 export const trafficSection = (charts: Charts, pools: ReadonlyArray<string>): Html => {
-  const hours = buckets(charts.hourly.since, hourMs, 24)
-  const days = buckets(charts.daily.since, dayMs, 7)
+  // Each window's requests chart, then its tokens chart.
+  const windows = [
+    { ...charts.hourly, span: "last 24 h by hour", step: hourMs, count: 24, name: hourName, barWidth: 12 },
+    { ...charts.daily, span: "last 7 days", step: dayMs, count: 7, name: dayName, barWidth: 40 }
+  ]
   const poolCharts = pools.map((pool) =>
     html`<h3>${pool}</h3><div class="charts">${
-      bars(
-        "requests, last 24 h by hour",
-        series(charts.hourly.rows, pool, charts.hourly.since, hourMs, 24, "requests"),
-        hours.map(hourName),
-        12
-      )
-    }${
-      bars(
-        "tokens, last 24 h by hour",
-        series(charts.hourly.rows, pool, charts.hourly.since, hourMs, 24, "tokens"),
-        hours.map(hourName),
-        12
-      )
-    }${
-      bars(
-        "requests, last 7 days",
-        series(charts.daily.rows, pool, charts.daily.since, dayMs, 7, "requests"),
-        days.map(dayName),
-        40
-      )
-    }${
-      bars(
-        "tokens, last 7 days",
-        series(charts.daily.rows, pool, charts.daily.since, dayMs, 7, "tokens"),
-        days.map(dayName),
-        40
-      )
+      windows.flatMap((window) => {
+        const names = buckets(window.since, window.step, window.count).map(window.name)
+        return (["requests", "tokens"] as const).map((pick) =>
+          bars(
+            `${pick}, ${window.span}`,
+            series(window.rows, pool, window.since, window.step, window.count, pick),
+            names,
+            window.barWidth
+          )
+        )
+      })
     }</div>`
   )
   const errorMax = Math.max(1, ...charts.errors.map((error) => error.requests))
