@@ -217,6 +217,12 @@ describe.each(backends)("saved usage-limit resets on %s", (backend) => {
         const early = yield* callTool(client, "redeem_reset_credit", { accountId: account.id })
         expect(early.isError).toBe(true)
         expect(early.text).toContain("is not resting at its usage limit")
+        // a request id outside its bound, or an unknown argument, is a tool error before anything happens
+        for (const args of [{ accountId: account.id, requestId: "a b" }, { accountId: account.id, credit: "x" }]) {
+          const bad = yield* callTool(client, "redeem_reset_credit", args)
+          expect(bad.isError).toBe(true)
+          expect(bad.text).toContain("invalid arguments")
+        }
         yield* atLimit(pool, 0, 60, 1)
         const redeemed = yield* callTool(client, "redeem_reset_credit", { accountId: account.id, requestId: "op-1" })
         expect(redeemed.isError, redeemed.text).toBe(false)
