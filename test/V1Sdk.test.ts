@@ -6,6 +6,7 @@ import { PoolKeys } from "../src/PoolKeys.ts"
 import { Pools } from "../src/Pools.ts"
 import { backends } from "./support/Databases.ts"
 import { Fake, gatewayLayer, gatewayUrl, rewriteRouting, setupPool, type TestPool } from "./support/Gateway.ts"
+import { eventually } from "./support/Rows.ts"
 
 // The official openai SDK, as a team's other tools use it, pointed at the gateway's /v1 with a Pool key.
 const sdk = (key: string) =>
@@ -100,8 +101,12 @@ describe.each(backends)("the openai SDK on /v1 on %s", (backend) => {
         expect(toolAnswered.output_text).toBe("hello from the pool")
         expect(JSON.stringify(upstreamBodies(fake.requests).at(-1)?.["input"])).toContain("function_call_output")
         const sql = yield* SqlClient.SqlClient
-        const rows = yield* sql<{ route: string; transport: string; status: string }>`
-          SELECT route, transport, status FROM requests WHERE pool_id = ${pool.poolId} ORDER BY started_at`
+        // a row is closed just after its answer has gone out: read once every one has been
+        const rows = yield* eventually(
+          sql<{ route: string; transport: string; status: string }>`
+            SELECT route, transport, status FROM requests WHERE pool_id = ${pool.poolId} ORDER BY started_at`,
+          (found) => found.length === 4 && found.every((row) => row.status !== "in_progress")
+        )
         expect(rows).toEqual([
           { route: "v1_responses", transport: "http", status: "succeeded" },
           { route: "v1_responses", transport: "sse", status: "succeeded" },
@@ -264,7 +269,11 @@ describe.each(backends)("the openai SDK on /v1 on %s", (backend) => {
         yield* Effect.promise(() =>
           client.chat.completions.create({ model: "gpt-5.5", messages: [{ role: "user", content: "hi" }] })
         )
-        const usage = yield* Effect.promise(() => client.get<Record<string, unknown>>("/usage"))
+        // the request's row is closed, with its tokens, just after its answer has gone out
+        const usage = yield* eventually(
+          Effect.promise(() => client.get<Record<string, unknown>>("/usage")),
+          (read) => ((read["today"] as { total_tokens?: number } | undefined)?.total_tokens ?? 0) > 0
+        )
         expect(usage).toMatchObject({
           object: "usage",
           pool: pool.slug,
